@@ -1,0 +1,173 @@
+/*
+ * routes.c - the fifth pass: the checked routes of the server become a
+ * segment tree, the shape codegen turns into the C matcher.  Each edge is
+ * one path segment: a literal, a `:param` or the trailing `*`; each node
+ * holds the routes that end there, by method.  Routes are sorted by their
+ * segments first, so building is O(n log n) even with thousands of
+ * siblings, children come out in a stable order (literals by length then
+ * bytes, then the param, then `*`), and duplicates are adjacent.
+ */
+#include "srvc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int compare_segments(const Segment *a, const Segment *b)
+{
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->kind != SEG_LITERAL)
+        return 0; /* parameter names do not change a pattern's shape */
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return a->len ? memcmp(a->ptr, b->ptr, a->len) : 0;
+}
+
+/* Shape, then method: equal shape and method means a duplicate. */
+static int compare_shape(const Route *a, const Route *b)
+{
+    unsigned n = a->nsegs < b->nsegs ? a->nsegs : b->nsegs;
+    for (unsigned i = 0; i < n; i++) {
+        int c = compare_segments(&a->segs[i], &b->segs[i]);
+        if (c)
+            return c;
+    }
+    if (a->nsegs != b->nsegs)
+        return a->nsegs < b->nsegs ? -1 : 1;
+    if (a->method_index != b->method_index)
+        return a->method_index < b->method_index ? -1 : 1;
+    return 0;
+}
+
+static int compare_routes(const void *pa, const void *pb)
+{
+    const Route *a = *(Route *const *)pa, *b = *(Route *const *)pb;
+    int c = compare_shape(a, b);
+    if (c)
+        return c;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+typedef struct {
+    Route *dup, *first;
+} Dup;
+
+static int compare_dups(const void *pa, const void *pb)
+{
+    const Dup *a = pa, *b = pb;
+    return a->dup->index < b->dup->index ? -1 : a->dup->index > b->dup->index;
+}
+
+static Node *new_node(Arena *a, const Node *parent, SegKind kind, const char *label,
+                      size_t len)
+{
+    Node *n = arena_alloc(a, sizeof *n);
+    n->kind = kind;
+    n->label = label;
+    n->label_len = len;
+    size_t plen = strlen(parent->path);
+    char *path = arena_alloc(a, plen + len + 3);
+    memcpy(path, parent->path, plen);
+    path[plen] = '/';
+    char *p = path + plen + 1;
+    if (kind == SEG_PARAM)
+        *p++ = ':';
+    memcpy(p, label, len);
+    n->path = path;
+    return n;
+}
+
+static Node *child(Arena *a, Node *node, const Segment *seg)
+{
+    if (seg->kind == SEG_PARAM) {
+        if (!node->param)
+            node->param = new_node(a, node, SEG_PARAM, seg->ptr, seg->len);
+        return node->param;
+    }
+    if (seg->kind == SEG_WILD) {
+        if (!node->wild)
+            node->wild = new_node(a, node, SEG_WILD, "*", 1);
+        return node->wild;
+    }
+    /* Sorted input: an existing child for this literal is the last one. */
+    if (node->nlits) {
+        Node *last = node->lits[node->nlits - 1];
+        if (last->label_len == seg->len && memcmp(last->label, seg->ptr, seg->len) == 0)
+            return last;
+    }
+    if (node->nlits == node->caplits) {
+        unsigned cap = node->caplits ? node->caplits * 2 : 4;
+        Node **lits = arena_alloc(a, cap * sizeof *lits);
+        if (node->nlits)
+            memcpy(lits, node->lits, node->nlits * sizeof *lits);
+        node->lits = lits;
+        node->caplits = cap;
+    }
+    Node *n = new_node(a, node, SEG_LITERAL, seg->ptr, seg->len);
+    n->slot = node->nlits;
+    node->lits[node->nlits++] = n;
+    return n;
+}
+
+/* Pre-order numbering, iterative so deep trees cannot exhaust the stack. */
+static unsigned number_nodes(Node *root, Arena *a, unsigned total)
+{
+    Node **stack = arena_alloc(a, (total + 1) * sizeof *stack);
+    unsigned sp = 0, next = 0;
+    stack[sp++] = root;
+    while (sp) {
+        Node *n = stack[--sp];
+        n->id = next++;
+        if (n->wild)
+            stack[sp++] = n->wild;
+        if (n->param)
+            stack[sp++] = n->param;
+        for (unsigned i = n->nlits; i-- > 0;)
+            stack[sp++] = n->lits[i];
+    }
+    return next;
+}
+
+RouteTree *routes_build(Server *server, Diag *d, Arena *a)
+{
+    unsigned n = server->nroutes;
+    Route **sorted = arena_alloc(a, (n + 1) * sizeof *sorted);
+    unsigned i = 0, total_segs = 0;
+    for (Route *r = server->routes; r; r = r->next) {
+        sorted[i++] = r;
+        total_segs += r->nsegs;
+    }
+    qsort(sorted, n, sizeof *sorted, compare_routes);
+
+    /* Report duplicates in the order they were written. */
+    Dup *dups = arena_alloc(a, (n + 1) * sizeof *dups);
+    unsigned ndups = 0;
+    for (unsigned g = 0, k = 1; k < n; k++) {
+        if (compare_shape(sorted[g], sorted[k]) == 0)
+            dups[ndups++] = (Dup){sorted[k], sorted[g]};
+        else
+            g = k;
+    }
+    qsort(dups, ndups, sizeof *dups, compare_dups);
+    for (i = 0; i < ndups; i++) {
+        Route *r = dups[i].dup;
+        diag_error(d, r->loc, "route %.*s %.*s defined twice", (int)r->method.len,
+                   r->method.ptr, (int)r->pattern.loc.len, d->src->text + r->pattern.loc.off);
+        diag_note(d, dups[i].first->loc, "first defined here");
+    }
+    if (ndups)
+        return NULL;
+
+    RouteTree *tree = arena_alloc(a, sizeof *tree);
+    tree->root = arena_alloc(a, sizeof *tree->root);
+    tree->root->path = "";
+    for (i = 0; i < n; i++) {
+        Route *r = sorted[i];
+        Node *node = tree->root;
+        for (unsigned k = 0; k < r->nsegs; k++)
+            node = child(a, node, &r->segs[k]);
+        node->leaf[r->method_index] = r;
+    }
+    tree->nnodes = number_nodes(tree->root, a, total_segs + 1);
+    return tree;
+}

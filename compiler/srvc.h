@@ -1,0 +1,284 @@
+/*
+ * srvc.h - the one internal header of srvc, the .srv -> C compiler.  One
+ * section per pass, in pipeline order: arena, source, diag, lexer (grammar/
+ * srv.re), parser (grammar/srv.y), ast, check, routes, emit, codegen, and the
+ * whole pipeline in one call (srvc_compile) for main.c, the tests and the
+ * fuzz target.
+ *
+ * Memory: one Arena per compilation owns everything a pass allocates (tokens,
+ * nodes, decoded strings, the route tree); it is released once with
+ * arena_free().  Tokens and nodes hold (ptr, len) views into the loaded
+ * Source text, which must outlive them.  Nothing here is freed one by one.
+ */
+#ifndef SRVC_H
+#define SRVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SRVC_VERSION "0.1.0"
+
+/* Mirrors of the runtime's contract (srv.h), which the compiler never
+ * includes: the generated code uses the runtime's own names. */
+#define SRVC_MAX_PARAMS 16
+
+/* ---------------------------------------------------------------- arena.c */
+
+typedef struct Arena Arena;
+
+Arena *arena_new(void);
+/* Zeroed memory that lives until arena_free(); aborts when out of memory. */
+void *arena_alloc(Arena *a, size_t size);
+char *arena_strndup(Arena *a, const char *s, size_t len);
+void arena_free(Arena *a);
+/* Out-of-memory for plain malloc/realloc users (emit.c): message + abort. */
+void *xrealloc(void *p, size_t size);
+
+/* --------------------------------------------------------------- source.c */
+
+/* A byte range of the source.  off == LOC_NONE means "the whole file". */
+typedef struct {
+    size_t off;
+    size_t len;
+} Loc;
+#define LOC_NONE ((size_t)-1)
+
+typedef struct {
+    const char *name; /* as given on the command line */
+    const char *text; /* len bytes followed by a NUL the lexer relies on */
+    size_t len;
+    size_t *line_starts; /* offset of each line's first byte */
+    size_t nlines;
+} Source;
+
+/* Loads PATH; on failure returns false with errno set. */
+bool source_load(Source *src, Arena *a, const char *path);
+/* Copies TEXT (which may contain NULs) into a Source named NAME. */
+void source_from_memory(Source *src, Arena *a, const char *name, const char *text,
+                        size_t len);
+/* 1-based line and byte column of offset OFF. */
+void source_line_col(const Source *src, size_t off, unsigned *line, unsigned *col);
+/* The text of 1-based LINE without its newline. */
+const char *source_line_text(const Source *src, unsigned line, size_t *len);
+
+/* ----------------------------------------------------------------- diag.c */
+
+typedef struct {
+    const Source *src;
+    FILE *out;
+    int nerrors;
+    int max_errors; /* later errors are counted, not printed */
+} Diag;
+
+void diag_init(Diag *d, const Source *src, FILE *out);
+/* "file:line:col: error: msg", the line, a caret with '~' under LOC. */
+void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diag_note(Diag *d, Loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "srvc: error: msg" for errors that belong to no source position. */
+void diag_tool_error(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --------------------------------------------------- lexer (grammar/srv.re) */
+
+/* One token.  For T_STRING, (ptr, len) is the decoded value (escapes
+ * applied, arena-owned, may hold NULs) and `exact` says the value has no
+ * escapes, so byte i of the value sits at loc.off + 1 + i.  For every other
+ * kind (ptr, len) is a view of the source text: for T_CBLOCK the block with
+ * its braces, for T_PROLOGUE/T_EPILOGUE the C text after "%{" / "%%". */
+typedef struct {
+    int kind; /* a bison token kind (T_*), 0 when absent */
+    const char *ptr;
+    size_t len;
+    Loc loc;
+    bool exact;
+} Token;
+
+typedef struct {
+    const Source *src;
+    Diag *diag;
+    Arena *arena;
+    const char *cur;      /* next byte to scan */
+    const char *lim;      /* src->text + src->len, where the NUL sentinel is */
+    int prev;             /* kind of the previous token, for '{' decisions */
+    bool in_server_head;  /* between `server` and its '{' */
+    bool fatal;           /* an unterminated construct ended the input */
+} Lexer;
+
+void lexer_init(Lexer *lx, const Source *src, Diag *d, Arena *a);
+/* Scans the next token into *tok and returns its kind (T_EOF at the end).
+ * Lexical errors are reported to the Diag and skipped. */
+int lexer_next(Lexer *lx, Token *tok);
+/* A short human name for a token kind: "string", "';'", "end of file". */
+const char *lexer_kind_name(int kind);
+
+/* ------------------------------------------------------------------ ast.c */
+
+typedef enum {
+    SEG_LITERAL, // "users"
+    SEG_PARAM,   // ":id"  (ptr, len) is the name without the colon
+    SEG_WILD,    // "*"    the rest of the path
+} SegKind;
+
+typedef struct {
+    SegKind kind;
+    const char *ptr;
+    size_t len;
+    Loc loc; /* inside the pattern string when it can be located exactly */
+} Segment;
+
+/* Method indexes; bit (1 << i) is the runtime's SRV_METHOD_* for i < 7. */
+enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_PATCH, M_OPTIONS, M_ANY, M_COUNT };
+
+typedef struct Route {
+    Token method;
+    Token pattern;
+    Token handler; /* T_IDENT for a named handler; kind 0 for inline */
+    Token body;    /* T_CBLOCK for an inline handler; kind 0 for named */
+    Loc loc;       /* the whole route statement */
+    unsigned index; /* declaration order, 0-based: srvg_routes[index] */
+    /* Filled by check.c: */
+    int method_index; /* M_* */
+    Segment *segs;
+    unsigned nsegs;
+    unsigned nparams; /* :params plus the `*` */
+    struct Route *next;
+} Route;
+
+typedef enum {
+    SG_LIMITS,   // limits { request_line 8K; ... }
+    SG_TIMEOUTS, // timeouts { header 15s; ... }
+} SettingGroup;
+
+typedef struct Setting {
+    SettingGroup group;
+    Token key;
+    Token value;
+    struct Setting *next;
+} Setting;
+
+/* The settings check.c resolves, indexes into Server.limit_values. */
+enum {
+    LIM_REQUEST_LINE, LIM_HEADER_BYTES, LIM_HEADER_COUNT, LIM_BODY,
+    LIM_HEADER_TIMEOUT, LIM_BODY_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN_TIMEOUT,
+    LIM_COUNT
+};
+
+typedef struct Server {
+    Token keyword; /* `server`, for "first defined here" */
+    Token host;
+    Token port;
+    Token workers_kw, workers; /* kind 0 when absent */
+    Token setup_kw, setup;
+    Token worker_setup_kw, worker_setup;
+    Route *routes, **routes_tail;
+    unsigned nroutes;
+    Setting *settings, **settings_tail;
+    /* Filled by check.c: */
+    int port_value;
+    int workers_value; /* -1: auto */
+    uint64_t limit_values[LIM_COUNT]; /* 0: runtime default */
+    struct Server *next;
+} Server;
+
+typedef struct {
+    Token prologue; /* kind 0 when absent */
+    Token epilogue;
+    Server *servers, **servers_tail;
+    unsigned nservers;
+} App;
+
+App *ast_new_app(Arena *a);
+Server *ast_new_server(Arena *a, Token keyword, Token host, Token port);
+Route *ast_new_route(Arena *a, Token method, Token pattern, Token handler, Token body,
+                     Loc loc);
+Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value);
+void ast_add_server(App *app, Server *s);
+void ast_add_route(Server *s, Route *r);
+void ast_add_setting(Server *s, Setting *st);
+/* Records `workers`, `setup` or `worker_setup`; a repeat is an error that
+ * names the first place. */
+void ast_set_workers(Server *s, Diag *d, Token kw, Token value);
+void ast_set_setup(Server *s, Diag *d, Token kw, Token block, bool worker);
+/* Writes a readable outline of APP, for tests. */
+void ast_dump(const App *app, FILE *out);
+
+/* ------------------------------------------------- parser (grammar/srv.y) */
+
+/* Parses the whole source.  Returns the App (possibly partial) even when
+ * errors were reported; the caller checks d->nerrors. */
+App *parse_app(const Source *src, Diag *d, Arena *a);
+
+/* ---------------------------------------------------------------- check.c */
+
+extern const char *const check_method_names[M_COUNT];
+
+/* Validates every value and name, splits patterns into segments; reports
+ * every error.  Returns true when there were none. */
+bool check_app(App *app, Diag *d, Arena *a);
+/* True when NAME is a C keyword (or a macro srv.h makes one). */
+bool check_is_c_keyword(const char *name, size_t len);
+
+/* --------------------------------------------------------------- routes.c */
+
+typedef struct Node {
+    unsigned id;          /* pre-order, the root is 0 */
+    SegKind kind;         /* of the edge into this node */
+    const char *label;    /* literal text; param name of the first route */
+    size_t label_len;
+    unsigned slot;        /* index in the parent's lits */
+    const char *path;     /* "/users/:id", for comments */
+    struct Node **lits;   /* literal children, ordered by (length, bytes) */
+    unsigned nlits, caplits;
+    struct Node *param;
+    struct Node *wild;
+    Route *leaf[M_COUNT]; /* routes ending here, by method */
+} Node;
+
+typedef struct {
+    Node *root;
+    unsigned nnodes;
+} RouteTree;
+
+/* Builds the segment tree of the checked SERVER's routes; reports duplicate
+ * routes (with a note at the first).  Returns NULL after errors. */
+RouteTree *routes_build(Server *server, Diag *d, Arena *a);
+
+/* ----------------------------------------------------------------- emit.c */
+
+/* A growing output buffer that knows the number of the line being written. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    unsigned line; /* 1-based line the next byte lands on */
+} Emit;
+
+void emit_init(Emit *e);
+void emit_free(Emit *e);
+void emit_bytes(Emit *e, const char *p, size_t n);
+void emit_str(Emit *e, const char *s);
+void emit_fmt(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends S as the body of a C string literal (without the quotes). */
+void emit_c_string(Emit *e, const char *s, size_t n);
+/* Writes the buffer to PATH through a temporary file renamed into place;
+ * on failure reports to ERR, removes the temporary and returns false. */
+bool emit_write_file(const Emit *e, const char *path, FILE *err);
+
+/* -------------------------------------------------------------- codegen.c */
+
+/* Writes the C program for APP (checked, one server) and TREE to OUT.
+ * SRC_NAME and OUT_NAME are the names #line directives use. */
+void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree,
+             const char *out_name);
+
+/* ----------------------------------------------------------------- main.c
+ * (the pipeline itself lives in codegen.c so tests and fuzzing share it) */
+
+/* Runs every pass over SRC, reporting to DIAG_OUT.  On success fills OUT
+ * and returns true; on any error returns false (OUT holds nothing useful). */
+bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_name,
+                  Emit *out);
+
+#endif /* SRVC_H */

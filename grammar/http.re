@@ -1,0 +1,473 @@
+/*
+ * http.re - the HTTP/1.1 request grammar (RFC 9112 sections 2-3 and 5, RFC
+ * 9110 field syntax, RFC 3986 for the request-target and Host), as re2c
+ * rules.  runtime/http_parse.c calls these scanners and gives the pieces
+ * their meaning; see runtime/http_scan.h for the interface.  Scanners only
+ * read: they never write into the buffer.
+ *
+ * Policies chosen where RFC 9112 lets a server choose:
+ * - Line endings are CRLF only.  A bare LF (allowed by RFC 9112 2.2 as a
+ *   "MAY") is rejected with 400, as is a bare CR (a "MUST").  Lenient line
+ *   ending handling is a classic smuggling ingredient when a proxy in front
+ *   of us reads lines differently.
+ * - Empty lines (CRLF) before the request line are skipped (RFC 9112 2.2
+ *   "SHOULD ignore"); they count towards the request-line limit.
+ * - The path follows RFC 3986 strictly (pchar), with valid percent-escapes
+ *   only and never %00.  The query is passed on raw and allows any visible
+ *   ASCII character except '#', since browsers send '{', '|', '^' etc. there
+ *   unescaped.
+ * - Absolute-form accepts the http and https schemes only, without
+ *   userinfo (RFC 9110 4.2.4: userinfo is an error).
+ * - Host must be a non-empty uri-host [":" port] (RFC 9110 4.2.1 forbids an
+ *   empty host in an http URI).
+ *
+ * End of input: the head scanner reads with no bounds checks, since no
+ * rule reads past an LF; before its rules read a line it makes sure the
+ * line's LF has arrived.  When the bytes end with an LF (whole requests,
+ * the usual case) that is all it needs to know; otherwise it looks for LFs
+ * a window at a time (the last LF in the next 512 bytes, so one search
+ * usually covers the whole head).  It looks only within the limits: the request line must end within the
+ * request-line limit, the field lines within the header-bytes limit.  A line
+ * whose LF has not arrived is unfinished: "incomplete", or 414/431 when the
+ * limit is what cut it off.  The windows keep the cost of a head
+ * proportional to the head, however many pipelined requests or body bytes
+ * follow it in the buffer.  The small scanners (chunk-size lines, trailers,
+ * list values) read with a bounds-checked YYPEEK that yields 0 (invalid
+ * everywhere) past the end.
+ */
+#include "http_scan.h"
+
+#include <string.h>
+
+/*!re2c
+    re2c:api = custom;
+    re2c:api:style = free-form;
+    re2c:define:YYCTYPE = "unsigned char";
+    re2c:define:YYPEEK = "PEEK()";
+    re2c:define:YYSKIP = "++cur;";
+    re2c:define:YYBACKUP = "mar = cur;";
+    re2c:define:YYRESTORE = "cur = mar;";
+    re2c:yyfill:enable = 0;
+    re2c:flags:bit-vectors = 1;
+
+    // RFC 9110 5.6.2: token = 1*tchar
+    tchar      = [!#$%&'*+.^_`|~0-9A-Za-z-];
+    token      = tchar+;
+    // RFC 9110 5.5: field-vchar = VCHAR / obs-text; values may contain SP/HTAB
+    field_char = [\x21-\x7e\x80-\xff \t];
+    ows        = [ \t]*;
+    hex        = [0-9A-Fa-f];
+    // RFC 3986 2.1, minus %00 (an encoded NUL is never valid in a path here)
+    pct        = "%" ([1-9A-Fa-f] hex | "0" [1-9A-Fa-f]);
+    unreserved = [A-Za-z0-9._~-];
+    sub_delims = [!$&'()*+,;=];
+    pchar_lit  = unreserved | sub_delims | [:@];
+    query_char = [\x21-\x7e] \ [#];
+    // RFC 3986 3.2.2 (IPv6 checked for its alphabet only)
+    reg_name   = (unreserved | pct | sub_delims)+;
+    ip_literal = "[" ([0-9A-Fa-f:.]+ | [vV] hex+ "." (unreserved | sub_delims | ":")+) "]";
+    uri_host   = reg_name | ip_literal;
+    port       = [0-9]{0,5};
+    // RFC 9112 7.1.1
+    qdtext     = [\t \x21\x23-\x5b\x5d-\x7e\x80-\xff];
+    quoted_pair = "\\" [\t \x21-\x7e\x80-\xff];
+    quoted_str = "\"" (qdtext | quoted_pair)* "\"";
+*/
+
+/* Skips field-content bytes (VCHAR, obs-text, SP) 8 at a time and stops at
+ * the first byte below 0x20 or equal to 0x7f (HTAB, CR, or an error), or when
+ * fewer than 8 bytes are left before END; the rules after it handle the
+ * rest.  In a hasless(x, 0x20) test, false positives only ever appear above
+ * a true one, so the lowest flagged byte is exact. */
+static const unsigned char *skip_field_content(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (end - p >= 8) {
+        uint64_t x, del;
+        memcpy(&x, p, 8);
+        del = x ^ (0x7f * ones);
+        uint64_t stop = (((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs;
+        if (stop)
+            return p + (__builtin_ctzll(stop) >> 3);
+        p += 8;
+    }
+#else
+    (void)end;
+#endif
+    return p;
+}
+
+/* How far the head scanner looks for LFs at a time: more than a typical
+ * head, so one memrchr usually covers it. */
+#define LINES_WINDOW 512
+
+/* Where the complete lines in [P, LIMIT) that the scanner may read next
+ * end: LIMIT itself when it follows an LF (what a read usually brings:
+ * whole requests), else one past the last LF in the next window, or past
+ * the first LF after the window when a line is longer than that; NULL when
+ * no line ends before LIMIT. */
+static inline const unsigned char *lines_end(const unsigned char *p,
+                                            const unsigned char *limit)
+{
+    if (SRV__LIKELY(limit > p && limit[-1] == '\n'))
+        return limit;
+    size_t n = (size_t)(limit - p), w = n < LINES_WINDOW ? n : LINES_WINDOW;
+    const unsigned char *lf = memrchr(p, '\n', w);
+    if (!lf && (n == w || (lf = memchr(p + w, '\n', n - w)) == NULL))
+        return NULL;
+    return lf + 1;
+}
+
+/* The head scanner reads without bounds checks: [cur, end) is known to be
+ * complete lines, and no rule reads past an LF (LF is in no character
+ * class, and every rule that matches one ends there).  So only a line that
+ * starts at END can be unfinished, and any failing rule is a real error. */
+#define PEEK() (*cur)
+
+int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
+                        struct srv__head *h, struct srv__scan *s)
+{
+    const unsigned char *const start = (const unsigned char *)buf;
+    const unsigned char *const real_end = start + len;
+    const unsigned char *cur = start, *mar = start, *tok = start, *end, *limit;
+    const unsigned char *name, *colon, *vstart, *vend;
+    unsigned kind = SRV__F_OTHER;
+    size_t line_max = lim->request_line + 2;
+    bool capped;
+
+    /* RFC 9112 2.2: empty lines before the request line are skipped (they
+     * count towards its limit). */
+    limit = start + (len < line_max ? len : line_max);
+    while (cur + 1 < limit && cur[0] == '\r' && cur[1] == '\n')
+        cur += 2;
+    end = lines_end(cur, limit);
+    if (!end)
+        return len >= line_max ? -414 : 0;
+
+    s->path_flags = 0;
+    s->query = NULL;
+    s->host_bad = false;
+    memset(s->count, 0, sizeof s->count);
+    h->nheaders = 0;
+
+    /* request-line = method SP request-target SP HTTP-version CRLF
+     * The commonest method, version and first field are tried first as
+     * whole words (the same bytes the rules below accept). */
+    tok = cur;
+    if (SRV__LIKELY(end - cur >= 4) && memcmp(cur, "GET ", 4) == 0) {
+        cur += 4;
+        s->method_bit = SRV_METHOD_GET;
+        goto target;
+    }
+    /*!re2c
+        "GET "     { s->method_bit = SRV_METHOD_GET; goto target; }
+        "HEAD "    { s->method_bit = SRV_METHOD_HEAD; goto target; }
+        "POST "    { s->method_bit = SRV_METHOD_POST; goto target; }
+        "PUT "     { s->method_bit = SRV_METHOD_PUT; goto target; }
+        "DELETE "  { s->method_bit = SRV_METHOD_DELETE; goto target; }
+        "PATCH "   { s->method_bit = SRV_METHOD_PATCH; goto target; }
+        "OPTIONS " { s->method_bit = SRV_METHOD_OPTIONS; goto target; }
+        token " "  { s->method_bit = 0; goto target; }
+        *          { goto fail; }
+    */
+
+target:
+    s->method = (const char *)tok;
+    s->method_len = (uint32_t)(cur - tok - 1);
+    s->target = (const char *)cur;
+    tok = cur;
+    /*!re2c
+        "/"                  { cur = tok; s->form = SRV__T_ORIGIN; goto path_start; }
+        "* "                 { s->form = SRV__T_ASTERISK; s->path = (const char *)tok;
+                               s->path_len = 1; goto version; }
+        'http' 's'? "://"    { s->form = SRV__T_ABSOLUTE; goto authority; }
+        *                    { goto fail; }
+    */
+
+authority:
+    tok = cur;
+    /*!re2c
+        uri_host (":" port)? { s->authority = (const char *)tok;
+                               s->authority_len = (uint32_t)(cur - tok); goto after_authority; }
+        *                    { goto fail; }
+    */
+
+after_authority:
+    tok = cur;
+    /*!re2c
+        "/"  { cur = tok; goto path_start; }
+        "?"  { s->path = (const char *)tok; s->path_len = 0; goto query; }
+        " "  { s->path = (const char *)tok; s->path_len = 0; goto version; }
+        *    { goto fail; }
+    */
+
+    /* origin-form = absolute-path [ "?" query ]; absolute-path = 1*( "/" segment ).
+     * The path starts with "/", so a "." is never its first byte; one right
+     * after a "/" may start a dot-segment.  Slashes and the other literal
+     * pchars are one loop, the common path needs no rule restarts. */
+path_start:
+    s->path = (const char *)cur;
+path:
+    tok = cur;
+    /*!re2c
+        ("/" | pchar_lit \ [.])+ { goto path; }
+        "."         { if (tok[-1] == '/') s->path_flags |= SRV__PATH_DOT; goto path; }
+        pct         { s->path_flags |= SRV__PATH_PCT; goto path; }
+        "?"         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto query; }
+        " "         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto version; }
+        *           { goto fail; }
+    */
+
+query:
+    s->query = (const char *)cur;
+query_more:
+    tok = cur;
+    /*!re2c
+        query_char+ { goto query_more; }
+        " "         { s->query_len = (uint32_t)(tok - (const unsigned char *)s->query); goto version; }
+        *           { goto fail; }
+    */
+
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT */
+version:
+    tok = cur;
+    if (SRV__LIKELY(end - cur >= 10) && memcmp(cur, "HTTP/1.1\r\n", 10) == 0) {
+        cur += 10;
+        s->version_minor = 1;
+        goto fields;
+    }
+    /*!re2c
+        "HTTP/1.1\r\n"                  { s->version_minor = 1; goto fields; }
+        "HTTP/1.0\r\n"                  { s->version_minor = 0; goto fields; }
+        "HTTP/" [0-9] "." [0-9] "\r\n"  { return -505; }
+        *                               { goto fail; }
+    */
+
+fields:
+    /* The field lines must end within the header-bytes limit; the lines
+     * found with the request line may reach past it. */
+    capped = (size_t)(real_end - cur) >= lim->header_bytes;
+    limit = capped ? cur + lim->header_bytes : real_end;
+    if (SRV__UNLIKELY(end > limit)) {
+        end = lines_end(cur, limit);
+        if (!end)
+            end = cur;
+    }
+
+    /* field-line = field-name ":" OWS field-value OWS CRLF */
+field:
+    tok = cur;
+    if (cur == end) {
+        end = cur < limit ? lines_end(cur, limit) : NULL;
+        if (!end)
+            return capped ? -431 : 0;
+    }
+    if (cur[0] == 'H' && end - cur >= 5 && memcmp(cur, "Host:", 5) == 0) {
+        cur += 5;
+        kind = SRV__F_HOST;
+        goto host_value;
+    }
+    /*!re2c
+        "\r\n"                     { return (int)(cur - start); }
+        'host' ":"                 { kind = SRV__F_HOST; goto host_value; }
+        'content-length' ":"       { kind = SRV__F_CONTENT_LENGTH; goto value; }
+        'transfer-encoding' ":"    { kind = SRV__F_TRANSFER_ENCODING; goto value; }
+        'connection' ":"           { kind = SRV__F_CONNECTION; goto value; }
+        'expect' ":"               { kind = SRV__F_EXPECT; goto value; }
+        token ":"                  { kind = SRV__F_OTHER; goto value; }
+        *                          { goto fail; }
+    */
+
+    /* Host = uri-host [ ":" port ] (RFC 9110 7.2), checked here, where the
+     * bytes are hot and need no bounds checks; a value that is not one is
+     * still scanned as a field value, and marked bad for http_parse.c to
+     * reject.  reg-name is read as runs of its literal characters and
+     * single escapes, so the usual name is one tight loop. */
+host_value:
+    name = tok;
+    colon = cur - 1;
+    if (SRV__UNLIKELY(h->nheaders == lim->header_count))
+        return -431;
+    while (*cur == ' ' || *cur == '\t')
+        cur++;
+    vstart = cur;
+    tok = cur;
+    /*!re2c
+        ip_literal { goto host_port; }
+        ""         { goto reg_name; }
+    */
+reg_name:
+    tok = cur;
+    /*!re2c
+        (unreserved | sub_delims)+ { goto reg_name; }
+        pct                        { goto reg_name; }
+        ""                         { if (cur == vstart) goto host_bad; goto host_port; }
+    */
+host_port:
+    tok = cur;
+    /*!re2c
+        (":" port)? [ \t]* "\r\n" { tok = cur - 2; goto value_done; }
+        *                         { goto host_bad; }
+    */
+host_bad:
+    cur = vstart;
+    s->host_bad = true;
+    goto value_more;
+
+value:
+    name = tok;
+    colon = cur - 1;
+    if (SRV__UNLIKELY(h->nheaders == lim->header_count))
+        return -431;
+    while (*cur == ' ' || *cur == '\t')
+        cur++;
+    vstart = cur;
+value_more:
+    cur = skip_field_content(cur, end);
+    tok = cur;
+    /*!re2c
+        field_char+ { goto value_more; }
+        "\r\n"      { goto value_done; }
+        *           { goto fail; }
+    */
+
+value_done:
+    vend = tok;
+    while (vend > vstart && (vend[-1] == ' ' || vend[-1] == '\t'))
+        vend--;
+    {
+        struct srv__header *f = &h->headers[h->nheaders];
+        f->name = (const char *)name;
+        f->name_len = (uint32_t)(colon - name);
+        f->value = (const char *)vstart;
+        f->value_len = (uint32_t)(vend - vstart);
+        if (s->count[kind]++ == 0)
+            s->first[kind] = h->nheaders;
+        h->nheaders++;
+    }
+    goto field;
+
+fail:
+    return -400;
+}
+
+/* The small scanners below see a value or a line whose end may not have
+ * arrived: past END, YYPEEK yields 0 (invalid everywhere) and notes that it
+ * ran out.  A line scanner that ran out and then failed is "incomplete"
+ * even when the failing rule is a later one: a rule may have looked ahead
+ * to the end for a longer match (";x" then "=...") and settled for less.
+ * Such a line is finished by more bytes or by the caller's length bound. */
+#undef PEEK
+#define PEEK() (cur < end ? *cur : (hit = tok, 0))
+
+int srv__http_scan_field_line(const char *p, size_t len)
+{
+    const unsigned char *const start = (const unsigned char *)p;
+    const unsigned char *const end = start + len;
+    const unsigned char *cur = start, *mar = start, *tok = start, *hit = NULL;
+
+    /*!re2c
+        "\r\n"                     { return 2; }
+        token ":" field_char* "\r\n" { return (int)(cur - start); }
+        *                          { return hit ? 0 : -400; }
+    */
+}
+
+/* chunk = chunk-size [ chunk-ext ] CRLF ...
+ * chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) */
+int srv__http_scan_chunk_line(const char *p, size_t len, uint64_t *size)
+{
+    const unsigned char *const start = (const unsigned char *)p;
+    const unsigned char *const end = start + len;
+    const unsigned char *cur = start, *mar = start, *tok = start, *hit = NULL;
+    uint64_t n = 0;
+
+    /*!re2c
+        hex+ { goto digits; }
+        *    { return hit ? 0 : -400; }
+    */
+digits:
+    for (const unsigned char *d = tok; d < cur; d++) {
+        unsigned c = *d, v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+        if (n >> 60)
+            return -400; /* the size does not fit in 64 bits */
+        n = n << 4 | v;
+    }
+    *size = n;
+ext:
+    tok = cur;
+    /*!re2c
+        ows ";" ows token (ows "=" ows (token | quoted_str))? { goto ext; }
+        "\r\n" { return (int)(cur - start); }
+        *      { return hit ? 0 : -400; }
+    */
+}
+
+/* Connection = #connection-option; connection-option = token.  Empty list
+ * elements are allowed (RFC 9110 5.6.1). */
+int srv__http_scan_connection(const char *p, size_t len, unsigned *tokens)
+{
+    const unsigned char *const end = (const unsigned char *)p + len;
+    const unsigned char *cur = (const unsigned char *)p, *mar = cur, *tok = cur, *hit = NULL;
+
+    (void)hit;
+    (void)mar;
+loop:
+    tok = cur;
+    if (cur == end)
+        return 0;
+    /*!re2c
+        [ \t,]+           { goto loop; }
+        'close'           { *tokens |= SRV__CONN_CLOSE; goto sep; }
+        'keep-alive'      { *tokens |= SRV__CONN_KEEP_ALIVE; goto sep; }
+        token             { goto sep; }
+        *                 { return -400; }
+    */
+sep: /* a token ends the element: OWS, then ',' or the end */
+    while (cur < end && (*cur == ' ' || *cur == '\t'))
+        cur++;
+    if (cur == end)
+        return 0;
+    if (*cur++ == ',')
+        goto loop;
+    return -400;
+}
+
+/* Transfer-Encoding = #transfer-coding;
+ * transfer-coding = token *( OWS ";" OWS transfer-parameter ) */
+int srv__http_scan_te(const char *p, size_t len, struct srv__te *te)
+{
+    const unsigned char *const end = (const unsigned char *)p + len;
+    const unsigned char *cur = (const unsigned char *)p, *mar = cur, *tok = cur, *hit = NULL;
+    bool chunked;
+
+    (void)hit;
+loop:
+    tok = cur;
+    if (cur == end)
+        return 0;
+    /*!re2c
+        [ \t,]+     { goto loop; }
+        'chunked'   { chunked = true; goto params; }
+        token       { chunked = false; goto params; }
+        *           { return -400; }
+    */
+params:
+    if (te->last_chunked)
+        te->chunked_early = true;
+    te->n++;
+    te->last_chunked = chunked;
+    if (!chunked)
+        te->unknown = true;
+param:
+    tok = cur;
+    if (cur == end)
+        return 0;
+    /*!re2c
+        ows ";" ows token ows "=" ows (token | quoted_str) { if (chunked) return -400; goto param; }
+        ows ","     { goto loop; }
+        [ \t]+     { goto param; }
+        *           { return -400; }
+    */
+}

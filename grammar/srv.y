@@ -1,0 +1,240 @@
+/*
+ * srv.y - the .srv grammar (bison).  Third pass of srvc: tokens from srv.re
+ * -> the AST of ast.c.  Actions only call ast_* constructors; every check of
+ * a value lives in check.c, where the whole file is visible.
+ *
+ * Recovery is per statement: a bad statement inside a `server` block or a
+ * `limits`/`timeouts` block is skipped up to its ';' (or its C block), so
+ * one run reports every broken statement.  Messages are GCC-like:
+ * "expected ';' before '}'".
+ */
+%code requires {
+#include "srvc.h"
+typedef struct Parser Parser;
+/* A location is a byte range; a rule spans its first to its last symbol. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                             \
+    do {                                                                        \
+        if (N) {                                                                \
+            (Cur).off = YYRHSLOC(Rhs, 1).off;                                   \
+            (Cur).len = YYRHSLOC(Rhs, N).off + YYRHSLOC(Rhs, N).len - (Cur).off; \
+        } else {                                                                \
+            (Cur).off = YYRHSLOC(Rhs, 0).off + YYRHSLOC(Rhs, 0).len;            \
+            (Cur).len = 0;                                                      \
+        }                                                                       \
+    } while (0)
+}
+
+%code {
+#include <string.h>
+
+struct Parser {
+    Lexer lx;
+    Diag *diag;
+    Arena *arena;
+    App *app;
+    Server *server;      /* the server block being parsed */
+    SettingGroup group;  /* limits or timeouts, while inside one */
+};
+
+static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p);
+static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg);
+
+static const Token no_token;
+}
+
+%define api.pure full
+%define api.prefix {srv_yy}
+%define api.token.prefix {T_}
+%define api.value.type {Token}
+%define api.location.type {Loc}
+%define parse.error custom
+%locations
+%expect 0
+%param {Parser *p}
+
+%token END 0 "end of file"
+%token SERVER "'server'" WORKERS "'workers'" SETUP "'setup'"
+%token WORKER_SETUP "'worker_setup'" LIMITS "'limits'" TIMEOUTS "'timeouts'"
+%token IDENT "identifier" STRING "string" NUMBER "number" CBLOCK "C block"
+%token PROLOGUE "'%{'" EPILOGUE "'%%'"
+
+%%
+
+/* file: prologue? server* epilogue?  (check.c insists on one server) */
+file:
+    prologue servers epilogue
+    ;
+
+prologue:
+    %empty
+  | PROLOGUE                    { p->app->prologue = $1; }
+  ;
+
+epilogue:
+    %empty
+  | EPILOGUE                    { p->app->epilogue = $1; }
+  ;
+
+servers:
+    %empty
+  | servers server
+  ;
+
+/* server: 'server' STRING NUMBER '{' item* '}' */
+server:
+    server_head items '}'
+  ;
+
+server_head:
+    SERVER STRING NUMBER '{'    {
+                                  p->server = ast_new_server(p->arena, $1, $2, $3);
+                                  ast_add_server(p->app, p->server);
+                                }
+  ;
+
+items:
+    %empty
+  | items item
+  ;
+
+item:
+    WORKERS value ';'           { ast_set_workers(p->server, p->diag, $1, $2); }
+  | SETUP CBLOCK                { ast_set_setup(p->server, p->diag, $1, $2, false); }
+  | WORKER_SETUP CBLOCK         { ast_set_setup(p->server, p->diag, $1, $2, true); }
+  | limits_head settings '}'
+  | timeouts_head settings '}'
+  | IDENT STRING CBLOCK         {
+                                  ast_add_route(p->server, ast_new_route(p->arena,
+                                      $1, $2, no_token, $3, @$));
+                                }
+  | IDENT STRING IDENT ';'      {
+                                  ast_add_route(p->server, ast_new_route(p->arena,
+                                      $1, $2, $3, no_token, @$));
+                                }
+  | error ';'                   { yyerrok; }
+  | error CBLOCK                { yyerrok; }
+  ;
+
+limits_head:
+    LIMITS '{'                  { p->group = SG_LIMITS; }
+  ;
+
+timeouts_head:
+    TIMEOUTS '{'                { p->group = SG_TIMEOUTS; }
+  ;
+
+settings:
+    %empty
+  | settings setting
+  ;
+
+/* setting: IDENT value ';'  e.g. `body 1M;`, `idle 60s;` */
+setting:
+    IDENT value ';'             {
+                                  ast_add_setting(p->server,
+                                      ast_new_setting(p->arena, p->group, $1, $2));
+                                }
+  | error ';'                   { yyerrok; }
+  ;
+
+value:
+    NUMBER
+  | IDENT
+  | STRING
+  ;
+
+%%
+
+static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p)
+{
+    int kind = lexer_next(&p->lx, val);
+    *loc = val->loc;
+    return kind;
+}
+
+static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg)
+{
+    diag_error(p->diag, *loc, "%s", msg);
+}
+
+/* Bison's name for a symbol without its quotes: "'{'" stays, "\"string\""
+ * becomes "string". */
+static const char *symbol_name(yysymbol_kind_t k, char *buf, size_t size)
+{
+    const char *name = yysymbol_name(k);
+    size_t n = strlen(name);
+    if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+        snprintf(buf, size, "%.*s", (int)(n - 2), name + 1);
+        return buf;
+    }
+    return name;
+}
+
+/* "identifier 'foo'", "number '80'", "string \"/x\"", "'}'", "end of file":
+ * the lookahead as the user wrote it, cut at the line's end. */
+static void describe_lookahead(Parser *p, yysymbol_kind_t k, Loc loc, char *buf,
+                               size_t size)
+{
+    char name[64];
+    const char *kind = symbol_name(k, name, sizeof name);
+    const char *text = p->lx.src->text + loc.off;
+    size_t n = 0;
+    while (n < loc.len && n < 40 && text[n] != '\n' && text[n] != '\r' &&
+           (unsigned char)text[n] >= 0x20 && text[n] != 0x7f)
+        n++;
+    switch (k) {
+    case YYSYMBOL_IDENT:
+    case YYSYMBOL_NUMBER:
+        snprintf(buf, size, "%s '%.*s'", kind, (int)n, text);
+        break;
+    case YYSYMBOL_STRING:
+        snprintf(buf, size, "string %.*s%s", (int)n, text,
+                 n < loc.len && n == 40 ? "..." : "");
+        break;
+    default:
+        snprintf(buf, size, "%s", kind);
+    }
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
+{
+    yysymbol_kind_t la = yypcontext_token(ctx);
+    Loc loc = *yypcontext_location(ctx);
+    /* The lexer already said why the input ended early. */
+    if (la == YYSYMBOL_YYEOF && p->lx.fatal)
+        return 0;
+    yysymbol_kind_t expected[12];
+    int n = yypcontext_expected_tokens(ctx, expected, 12);
+    char what[128];
+    describe_lookahead(p, la, loc, what, sizeof what);
+    if (n <= 0) {
+        diag_error(p->diag, loc, "unexpected %s", what);
+        return 0;
+    }
+    char list[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        const char *sep = i == 0 ? "" : i == n - 1 ? " or " : ", ";
+        int w = snprintf(list + used, sizeof list - used, "%s%s", sep,
+                         symbol_name(expected[i], name, sizeof name));
+        if (w < 0 || (size_t)w >= sizeof list - used)
+            break;
+        used += (size_t)w;
+    }
+    diag_error(p->diag, loc, "expected %s before %s", list, what);
+    return 0;
+}
+
+App *parse_app(const Source *src, Diag *d, Arena *a)
+{
+    Parser p;
+    memset(&p, 0, sizeof p);
+    lexer_init(&p.lx, src, d, a);
+    p.diag = d;
+    p.arena = a;
+    p.app = ast_new_app(a);
+    if (srv_yyparse(&p) != 0 && d->nerrors == 0)
+        diag_error(d, (Loc){LOC_NONE, 0}, "cannot parse this file");
+    return p.app;
+}

@@ -1,0 +1,868 @@
+/*
+ * conn.c - the per-connection state machine and the per-process serving
+ * state (struct srv__server).  A request's whole life is in serve() and
+ * process(): read once, parse every complete request in the buffer, dispatch
+ * each, append each response to the output buffer, then write them all with
+ * one syscall.
+ *
+ * Costs are per connection, not per request: connection objects come from a
+ * free list and keep their input/output buffers and the first arena chunk
+ * across requests; the parsed head is a set of views into the input buffer.
+ * The loop is level-triggered and a connection does one read() per readable
+ * event (never a second read just to see EAGAIN), so keep-alive costs a read
+ * and a write per request plus a share of one epoll_wait.  A new connection
+ * is read right after accept4(): the listener uses TCP_DEFER_ACCEPT, so the
+ * request is usually there and epoll is only involved when we must wait.
+ *
+ * Timeouts cost no syscall: there is one intrusive list per kind (idle
+ * keep-alive, header, body, stalled write).  Every connection waiting for
+ * something sits in exactly one list; as each kind has a fixed duration,
+ * appending at the tail keeps the list sorted by deadline, so moving a
+ * connection is O(1) and the sweep after each loop iteration looks only at
+ * the heads.  epoll_wait sleeps until the earliest deadline.
+ *
+ * Backpressure: a response body larger than BIG_BODY is not copied; it is
+ * written from where it lives (the request arena or static data) with
+ * sendmsg(head, body) across writable events.  While any output is pending
+ * the connection neither reads nor handles further pipelined requests.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define IN_DEFAULT (16u * 1024)  /* input buffer kept across requests */
+#define OUT_DEFAULT (16u * 1024) /* output buffer kept across requests */
+#define ARENA_FIRST (8u * 1024)  /* request arena chunk kept across requests */
+#define BIG_BODY (64u * 1024)    /* larger bodies are written in place */
+#define POOL_KEEP 256            /* closed connections kept for reuse */
+#define ACCEPT_BATCH 64          /* accepts per listener event */
+#define ACCEPT_PAUSE_MS 100      /* after EMFILE/ENFILE */
+#define MAX_SLEEP_MS 60000
+
+enum timer_kind { T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT, T_NONE = T_COUNT };
+
+enum conn_state {
+    ST_IDLE,         /* no byte of the next request yet */
+    ST_HEAD,         /* part of a request head */
+    ST_BODY,         /* head parsed, Content-Length body incomplete */
+    ST_BODY_CHUNKED, /* head parsed, chunked body incomplete */
+};
+
+struct srv__conn {
+    struct srv__io io; /* first: the loop hands back &io */
+    struct srv__server *srv;
+    struct srv__conn *tprev, *tnext; /* timer list; tnext links the free list */
+    uint64_t deadline;
+    uint8_t tkind;
+    uint8_t state;
+    bool close_after;   /* close once the output is written */
+    bool progressed;    /* a request head completed since the last settle() */
+    bool continue_sent; /* "100 Continue" already queued for this request */
+
+    char *in;
+    size_t in_cap, in_len, in_off; /* the current request starts at in + in_off */
+    char *out;
+    size_t out_cap, out_len, out_off; /* out[out_off..out_len) still to send */
+    const char *big;                  /* a large body written in place */
+    size_t big_len;
+    size_t head_len; /* of the parsed head waiting for its body */
+    struct srv__chunked chunk;
+
+    struct srv__arena arena;
+    char *arena_start; /* the arena's cur when nothing is allocated */
+    char hdr_buf[512]; /* the response's header block, unless it outgrows it */
+    struct srv_request req;
+    struct srv_response res;
+    struct srv__header headers[]; /* limits.header_count slots */
+};
+
+struct tlist {
+    struct srv__conn *head, *tail;
+    uint64_t ms; /* the fixed duration of this kind */
+};
+
+struct priv {
+    struct tlist timers[T_COUNT];
+    struct srv__conn *free_list;
+    unsigned nfree;
+    size_t conn_size;
+    size_t head_max;        /* largest input buffer a head may need */
+    uint64_t accept_resume; /* != 0: accepting paused until then */
+    bool accept_error_logged;
+};
+
+static char empty_body[1];
+
+static void conn_close(struct srv__conn *c);
+static void serve(struct srv__conn *c);
+
+static struct priv *priv_of(const struct srv__server *s)
+{
+    return s->priv;
+}
+
+/* ---- Timer lists ---------------------------------------------------------- */
+
+static void timer_unlink(struct priv *p, struct srv__conn *c)
+{
+    if (c->tkind == T_NONE)
+        return;
+    struct tlist *l = &p->timers[c->tkind];
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        l->head = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        l->tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+    c->tkind = T_NONE;
+}
+
+/* Puts C at the tail of list KIND with a deadline of now + its duration. */
+static void timer_set(struct priv *p, struct srv__conn *c, unsigned kind)
+{
+    struct tlist *l = &p->timers[kind];
+    uint64_t deadline = srv__now_ms() + l->ms;
+    if (c->tkind == kind && c->tnext == NULL) {
+        c->deadline = deadline; /* already last: later than everyone else */
+        return;
+    }
+    timer_unlink(p, c);
+    c->tkind = (uint8_t)kind;
+    c->deadline = deadline;
+    c->tprev = l->tail;
+    c->tnext = NULL;
+    if (l->tail)
+        l->tail->tnext = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- Buffers -------------------------------------------------------------- */
+
+static bool in_range(const void *p, uintptr_t lo, uintptr_t hi)
+{
+    return p != NULL && (uintptr_t)p >= lo && (uintptr_t)p < hi;
+}
+
+#define REBASE(field)                                                          \
+    do {                                                                       \
+        if (in_range((field), lo, hi))                                         \
+            (field) = (void *)((uintptr_t)(field) + delta);                    \
+    } while (0)
+
+/* The parsed head points into the input buffer; after the buffer moved from
+ * OLD_START (the head's old address) to the head's new address, move every
+ * view with it. */
+static void rebase_head(struct srv__conn *c, uintptr_t old_start, size_t old_len)
+{
+    struct srv__head *h = &c->req.head;
+    uintptr_t lo = old_start, hi = old_start + old_len;
+    uintptr_t delta = (uintptr_t)(c->in + c->in_off) - old_start;
+    REBASE(h->method_name);
+    REBASE(h->path);
+    REBASE(h->query);
+    REBASE(h->host);
+    for (uint32_t i = 0; i < h->nheaders; i++) {
+        REBASE(h->headers[i].name);
+        REBASE(h->headers[i].value);
+    }
+}
+
+/* Makes room for NEED bytes from the start of the current request, moving it
+ * to the front of the buffer and growing the buffer as needed.  HAS_HEAD:
+ * the head has been parsed and its views must follow the bytes. */
+static void in_reserve(struct srv__conn *c, size_t need, bool has_head)
+{
+    if (c->in_off + need <= c->in_cap)
+        return;
+    uintptr_t old_start = (uintptr_t)(c->in + c->in_off);
+    size_t pending = c->in_len - c->in_off;
+    if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, pending);
+        c->in_off = 0;
+        c->in_len = pending;
+    }
+    if (need > c->in_cap) {
+        size_t cap = c->in_cap * 2;
+        if (cap < need)
+            cap = need;
+        c->in = srv__xrealloc(c->in, cap);
+        c->in_cap = cap;
+    }
+    if (has_head)
+        rebase_head(c, old_start, pending);
+}
+
+/* Makes room for NEED more bytes of output. */
+static void out_reserve(struct srv__conn *c, size_t need)
+{
+    if (SRV__LIKELY(c->out_cap - c->out_len >= need))
+        return;
+    size_t cap = c->out_cap * 2;
+    if (cap < c->out_len + need)
+        cap = c->out_len + need;
+    c->out = srv__xrealloc(c->out, cap);
+    c->out_cap = cap;
+}
+
+/* ---- Responses ------------------------------------------------------------ */
+
+/* Resets the request arena, skipping the call when nothing was allocated. */
+static void arena_reset(struct srv__conn *c)
+{
+    if (c->arena.cur != c->arena_start || c->arena.extra != NULL)
+        srv__arena_reset(&c->arena);
+}
+
+/* Serialises the response into the output buffer (or, for a large body,
+ * leaves the body where it is for flush()). */
+static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
+{
+    struct srv_response *res = &c->res;
+    size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
+    bool big = blen > BIG_BODY;
+    out_reserve(c, srv__response_head_max(res) + (big ? 0 : blen));
+    c->out_len += srv__response_head(res, flags, c->out + c->out_len);
+    if (SRV__UNLIKELY(big)) {
+        c->big = res->body;
+        c->big_len = blen;
+    } else if (blen) {
+        srv__copy(c->out + c->out_len, res->body, blen);
+        c->out_len += blen;
+    }
+}
+
+/* Answers STATUS through the one error-response function, then closes: the
+ * rest of the input cannot be trusted to be framed correctly. */
+static void respond_error(struct srv__conn *c, int status)
+{
+    srv__response_init(&c->res, &c->arena);
+    srv__response_error(&c->res, status, 0);
+    emit(c, SRV__RESP_CLOSE);
+    c->close_after = true;
+    c->in_off = c->in_len;
+    c->state = ST_IDLE;
+}
+
+/* Runs the handler for the parsed request whose body is BODY[0..LEN), then
+ * queues its response and consumes CONSUMED input bytes. */
+static void run_request(struct srv__conn *c, char *body, size_t len, size_t consumed)
+{
+    struct srv__server *s = c->srv;
+    struct srv_request *req = &c->req;
+    /* The body is NUL-terminated for the handler; the byte may belong to the
+     * next pipelined request, so it is put back afterwards. */
+    char saved = body[len];
+    body[len] = '\0';
+    req->body = body;
+    req->body_len = len;
+    srv__response_init(&c->res, &c->arena);
+    c->res.headers = c->hdr_buf; /* no arena allocation for the usual few headers */
+    c->res.headers_cap = sizeof c->hdr_buf;
+    srv__dispatch(s->app, req, &c->res);
+    body[len] = saved;
+
+    bool keep = req->head.keep_alive && !s->draining;
+    unsigned flags = req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0;
+    if (!keep)
+        flags |= SRV__RESP_CLOSE;
+    else if (req->head.version_minor == 0)
+        flags |= SRV__RESP_KEEPALIVE;
+    emit(c, flags);
+
+    c->in_off += consumed;
+    c->state = ST_IDLE;
+    c->continue_sent = false;
+    if (!keep)
+        c->close_after = true;
+    if (SRV__LIKELY(c->big == NULL))
+        arena_reset(c);
+}
+
+static void queue_continue(struct srv__conn *c)
+{
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (c->continue_sent || !c->req.head.expect_continue || c->req.head.version_minor == 0)
+        return;
+    c->continue_sent = true;
+    out_reserve(c, sizeof msg - 1);
+    memcpy(c->out + c->out_len, msg, sizeof msg - 1);
+    c->out_len += sizeof msg - 1;
+}
+
+/* ---- The request pipeline ------------------------------------------------- */
+
+/* Starts the body of the request whose head was just parsed.  Returns true
+ * when the request can go on (possibly waiting for body bytes), false when
+ * it was answered with an error. */
+static bool start_body(struct srv__conn *c)
+{
+    const struct srv__head *h = &c->req.head;
+    if (h->chunked) {
+        memset(&c->chunk, 0, sizeof c->chunk);
+        c->state = ST_BODY_CHUNKED;
+        return true;
+    }
+    if (h->has_content_length && h->content_length > 0) {
+        if (h->content_length > c->srv->limits.body) {
+            respond_error(c, 413);
+            return false;
+        }
+        c->state = ST_BODY;
+        return true;
+    }
+    return true; /* no body: state stays ST_HEAD and the request runs now */
+}
+
+/* For a request in a body state: 1 when the body is complete (and the
+ * request has run), 0 when more bytes are needed, -1 when it was answered
+ * with an error. */
+static int finish_body(struct srv__conn *c)
+{
+    char *body = c->in + c->in_off + c->head_len;
+    size_t have = c->in_len - c->in_off - c->head_len;
+    if (c->state == ST_BODY) {
+        size_t len = (size_t)c->req.head.content_length;
+        if (have >= len) {
+            if (SRV__UNLIKELY(c->in_off + c->head_len + len == c->in_cap)) {
+                in_reserve(c, c->head_len + len + 1, true); /* room for the NUL */
+                body = c->in + c->in_off + c->head_len;
+            }
+            run_request(c, body, len, c->head_len + len);
+            return 1;
+        }
+        /* Room for the whole body (and its NUL) now, so later reads need no
+         * further growth. */
+        in_reserve(c, c->head_len + len + 1, true);
+        return 0;
+    }
+    int r = srv__http_parse_chunked(&c->chunk, body, have, c->srv->limits.body);
+    if (r < 0) {
+        respond_error(c, -r);
+        return -1;
+    }
+    if (r > 0) {
+        /* Decoded data ends before the raw bytes consumed, so the NUL
+         * run_request() writes stays inside this request. */
+        run_request(c, body, c->chunk.out, c->head_len + c->chunk.raw);
+        return 1;
+    }
+    if (c->in_len == c->in_cap) {
+        /* Chunk framing can outweigh the data; bound the raw bytes kept. */
+        size_t raw_max = 2 * c->srv->limits.body + 64 * 1024;
+        if (have >= raw_max) {
+            respond_error(c, 413);
+            return -1;
+        }
+        in_reserve(c, c->head_len + have + (have < IN_DEFAULT ? IN_DEFAULT : have), true);
+    }
+    return 0;
+}
+
+/* Handles every complete request in the input buffer, in order, appending
+ * their responses to the output.  Stops at an incomplete request, after a
+ * response that closes the connection, and while a large body is pending. */
+static void process(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    while (!c->close_after && c->big == NULL) {
+        if (c->state == ST_BODY || c->state == ST_BODY_CHUNKED) {
+            int r = finish_body(c);
+            if (r == 0)
+                queue_continue(c);
+            if (r <= 0)
+                break;
+            continue;
+        }
+        size_t avail = c->in_len - c->in_off;
+        if (avail == 0) {
+            c->state = ST_IDLE;
+            break;
+        }
+        c->req.head.headers = c->headers;
+        int r = srv__http_parse_head(c->in + c->in_off, avail, &s->limits, &c->req.head);
+        if (r == SRV__PARSE_INCOMPLETE) {
+            c->state = ST_HEAD;
+            /* Keep room to read the rest; the parser rejects a head past
+             * its limits before the buffer grows past head_max. */
+            if (avail >= priv_of(s)->head_max) {
+                respond_error(c, 431);
+                break;
+            }
+            in_reserve(c, avail + 1024, false);
+            break;
+        }
+        if (r < 0) {
+            respond_error(c, -r);
+            break;
+        }
+        c->head_len = (size_t)r;
+        c->progressed = true;
+        if (!start_body(c))
+            break;
+        if (c->state == ST_HEAD || c->state == ST_IDLE)
+            run_request(c, empty_body, 0, (size_t)r);
+    }
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+        if (SRV__UNLIKELY(c->in_cap > IN_DEFAULT)) {
+            free(c->in);
+            c->in = srv__xmalloc(IN_DEFAULT);
+            c->in_cap = IN_DEFAULT;
+        }
+    }
+}
+
+/* Writes pending output: one send (or sendmsg with a large body).  Returns
+ * false when the connection was closed (error, or done and closing). */
+static bool flush(struct srv__conn *c)
+{
+    size_t pend = c->out_len - c->out_off;
+    if (pend == 0 && c->big == NULL) {
+        if (c->close_after) {
+            conn_close(c);
+            return false;
+        }
+        return true;
+    }
+    ssize_t n;
+    for (;;) {
+        if (SRV__LIKELY(c->big == NULL)) {
+            n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL);
+        } else {
+            struct iovec iov[2] = {
+                {.iov_base = c->out + c->out_off, .iov_len = pend},
+                {.iov_base = (void *)c->big, .iov_len = c->big_len},
+            };
+            struct msghdr mh = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 2 : 1};
+            n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+        }
+        if (n >= 0 || errno != EINTR)
+            break;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return true;
+        conn_close(c);
+        return false;
+    }
+    size_t sent = (size_t)n;
+    if (sent < pend) {
+        c->out_off += sent;
+        return true;
+    }
+    c->out_off = c->out_len = 0;
+    if (c->big != NULL) {
+        sent -= pend;
+        c->big += sent;
+        c->big_len -= sent;
+        if (c->big_len > 0)
+            return true;
+        c->big = NULL;
+        srv__arena_reset(&c->arena); /* the body may have lived there */
+    }
+    if (SRV__UNLIKELY(c->out_cap > OUT_DEFAULT)) {
+        free(c->out);
+        c->out = srv__xmalloc(OUT_DEFAULT);
+        c->out_cap = OUT_DEFAULT;
+    }
+    if (c->close_after) {
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/* Registers interest in EVENTS (no syscall when unchanged).  False: the
+ * connection was closed. */
+static bool want(struct srv__conn *c, uint32_t events)
+{
+    if (c->io.events == events)
+        return true;
+    int r = c->io.events == 0 ? srv__loop_add(&c->srv->loop, &c->io, events)
+                              : srv__loop_mod(&c->srv->loop, &c->io, events);
+    if (r < 0) {
+        srv_log(SRV_LOG_WARN, "epoll_ctl: %s", strerror(-r));
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/* After a round of work: wait for the right event, under the right timer. */
+static void settle(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    struct priv *p = priv_of(s);
+    if (c->out_off < c->out_len || c->big != NULL) {
+        if (want(c, EPOLLOUT))
+            timer_set(p, c, T_WRITE);
+        return;
+    }
+    switch (c->state) {
+    case ST_IDLE:
+        if (s->draining) {
+            conn_close(c);
+            return;
+        }
+        if (want(c, EPOLLIN))
+            timer_set(p, c, T_IDLE);
+        break;
+    case ST_HEAD:
+        /* From the first byte: more bytes of the same head do not extend it. */
+        if (want(c, EPOLLIN) && (c->tkind != T_HEAD || c->progressed))
+            timer_set(p, c, T_HEAD);
+        break;
+    default:
+        if (want(c, EPOLLIN) && (c->tkind != T_BODY || c->progressed))
+            timer_set(p, c, T_BODY);
+        break;
+    }
+    c->progressed = false;
+}
+
+/* Whether requests are waiting in the input behind output that has now
+ * been written (process() stops at a large body). */
+static bool resume_input(const struct srv__conn *c)
+{
+    return c->in_off < c->in_len && c->state == ST_IDLE && c->out_off == c->out_len &&
+           c->big == NULL;
+}
+
+/* Input arrived: answer everything complete, write once, wait again. */
+static void serve(struct srv__conn *c)
+{
+    do {
+        process(c);
+        if (!flush(c))
+            return;
+    } while (SRV__UNLIKELY(resume_input(c)));
+    settle(c);
+}
+
+static void on_readable(struct srv__conn *c)
+{
+    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n > 0) {
+        if (c->state == ST_IDLE)
+            c->state = ST_HEAD;
+        c->in_len += (size_t)n;
+        serve(c);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        settle(c);
+        return;
+    }
+    conn_close(c); /* EOF or error: nothing more can be answered */
+}
+
+static void on_writable(struct srv__conn *c)
+{
+    if (!flush(c))
+        return;
+    if (resume_input(c))
+        serve(c);
+    else
+        settle(c);
+}
+
+static void conn_on_event(struct srv__io *io, uint32_t events)
+{
+    struct srv__conn *c = (struct srv__conn *)io;
+    if (c->io.fd < 0)
+        return; /* closed earlier in this batch */
+    if (c->io.events & EPOLLOUT)
+        on_writable(c);
+    else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(c);
+}
+
+/* ---- Opening and closing -------------------------------------------------- */
+
+static struct srv__conn *conn_get(struct srv__server *s)
+{
+    struct priv *p = priv_of(s);
+    struct srv__conn *c = p->free_list;
+    if (c != NULL) {
+        p->free_list = c->tnext;
+        p->nfree--;
+        c->tnext = NULL;
+        return c;
+    }
+    c = srv__xmalloc(p->conn_size);
+    memset(c, 0, sizeof *c);
+    c->srv = s;
+    c->io.fn = conn_on_event;
+    c->tkind = T_NONE;
+    c->in = srv__xmalloc(IN_DEFAULT);
+    c->in_cap = IN_DEFAULT;
+    c->out = srv__xmalloc(OUT_DEFAULT);
+    c->out_cap = OUT_DEFAULT;
+    srv__arena_init(&c->arena, ARENA_FIRST);
+    c->arena_start = c->arena.cur;
+    c->req.conn = c;
+    c->req.arena = &c->arena;
+    c->req.head.headers = c->headers;
+    c->req.body = empty_body;
+    return c;
+}
+
+static void conn_free(struct srv__conn *c)
+{
+    free(c->in);
+    free(c->out);
+    srv__arena_free(&c->arena);
+    free(c);
+}
+
+/* The one place a connection's resources are released. */
+static void conn_close(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    struct priv *p = priv_of(s);
+    /* close() alone removes the fd from the epoll set: no EPOLL_CTL_DEL. */
+    close(c->io.fd);
+    c->io.fd = -1;
+    c->io.events = 0;
+    timer_unlink(p, c);
+    s->nconns--;
+    srv__arena_reset(&c->arena);
+    c->in_len = c->in_off = 0;
+    c->out_len = c->out_off = 0;
+    c->big = NULL;
+    c->close_after = c->progressed = c->continue_sent = false;
+    c->state = ST_IDLE;
+    if (p->nfree >= POOL_KEEP) {
+        conn_free(c);
+        return;
+    }
+    if (c->in_cap > IN_DEFAULT) {
+        free(c->in);
+        c->in = srv__xmalloc(IN_DEFAULT);
+        c->in_cap = IN_DEFAULT;
+    }
+    if (c->out_cap > OUT_DEFAULT) {
+        free(c->out);
+        c->out = srv__xmalloc(OUT_DEFAULT);
+        c->out_cap = OUT_DEFAULT;
+    }
+    c->tnext = p->free_list;
+    p->free_list = c;
+    p->nfree++;
+}
+
+static void conn_open(struct srv__server *s, int fd)
+{
+    struct srv__conn *c = conn_get(s);
+    c->io.fd = fd;
+    c->io.events = 0;
+    c->req.fd = fd;
+    s->nconns++;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    on_readable(c); /* with TCP_DEFER_ACCEPT the request is usually here */
+}
+
+static void pause_accepting(struct srv__server *s, int err)
+{
+    struct priv *p = priv_of(s);
+    if (!p->accept_error_logged) {
+        srv_log(SRV_LOG_ERROR, "accept: %s; pausing accepts for %d ms", strerror(err),
+                ACCEPT_PAUSE_MS);
+        p->accept_error_logged = true;
+    }
+    if (s->listen_io.events != 0)
+        srv__loop_del(&s->loop, &s->listen_io);
+    p->accept_resume = srv__now_ms() + ACCEPT_PAUSE_MS;
+}
+
+/* Accepts up to MAX queued connections (the loop comes back for the rest,
+ * so a flood cannot starve connections already open). */
+static void accept_queued(struct srv__server *s, unsigned max)
+{
+    for (unsigned i = 0; i < max && s->listen_io.fd >= 0; i++) {
+        int fd = accept4(s->listen_io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            conn_open(s, fd);
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+            continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            pause_accepting(s, errno);
+            return;
+        default:
+            return; /* EAGAIN: the queue is empty */
+        }
+    }
+}
+
+static void on_listen(struct srv__io *io, uint32_t events)
+{
+    SRV__UNUSED(events);
+    struct srv__server *s =
+        (struct srv__server *)((char *)io - offsetof(struct srv__server, listen_io));
+    if (io->fd >= 0)
+        accept_queued(s, ACCEPT_BATCH);
+}
+
+/* ---- Timers --------------------------------------------------------------- */
+
+static void expire(struct srv__conn *c, unsigned kind)
+{
+    if (kind == T_IDLE || kind == T_WRITE) {
+        conn_close(c); /* nothing in flight worth answering */
+        return;
+    }
+    respond_error(c, 408);
+    if (flush(c))
+        settle(c);
+}
+
+static void sweep(struct srv__server *s)
+{
+    struct priv *p = priv_of(s);
+    uint64_t now = srv__now_ms();
+    for (unsigned k = 0; k < T_COUNT; k++) {
+        struct srv__conn *c;
+        while ((c = p->timers[k].head) != NULL && c->deadline <= now) {
+            timer_unlink(p, c);
+            expire(c, k);
+        }
+    }
+    if (p->accept_resume != 0 && now >= p->accept_resume && s->listen_io.fd >= 0) {
+        p->accept_resume = 0;
+        p->accept_error_logged = false;
+        if (srv__loop_add(&s->loop, &s->listen_io, EPOLLIN) < 0)
+            p->accept_resume = now + ACCEPT_PAUSE_MS;
+    }
+}
+
+/* Milliseconds until the earliest deadline, -1 when there is none. */
+static int next_wait(const struct srv__server *s)
+{
+    const struct priv *p = priv_of(s);
+    uint64_t earliest = p->accept_resume ? p->accept_resume : UINT64_MAX;
+    for (unsigned k = 0; k < T_COUNT; k++) {
+        const struct srv__conn *c = p->timers[k].head;
+        if (c != NULL && c->deadline < earliest)
+            earliest = c->deadline;
+    }
+    if (earliest == UINT64_MAX)
+        return -1;
+    uint64_t now = srv__now_ms();
+    if (earliest <= now)
+        return 0;
+    uint64_t d = earliest - now;
+    return d > MAX_SLEEP_MS ? MAX_SLEEP_MS : (int)d;
+}
+
+/* ---- The server ----------------------------------------------------------- */
+
+int srv__server_init(struct srv__server *s, const struct srv_app *app, int listen_fd)
+{
+    memset(s, 0, sizeof *s);
+    s->app = app;
+    srv__limits_resolve(&s->limits, &app->limits);
+    s->listen_io.fd = listen_fd;
+    s->listen_io.fn = on_listen;
+    int r = srv__loop_init(&s->loop);
+    if (r < 0)
+        return r;
+    struct priv *p = srv__xcalloc(1, sizeof *p);
+    s->priv = p;
+    p->timers[T_IDLE].ms = s->limits.idle_timeout_ms;
+    p->timers[T_HEAD].ms = s->limits.header_timeout_ms;
+    p->timers[T_BODY].ms = s->limits.body_timeout_ms;
+    p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
+    p->conn_size = sizeof(struct srv__conn) + s->limits.header_count * sizeof(struct srv__header);
+    p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
+    if (listen_fd >= 0) {
+        r = srv__loop_add(&s->loop, &s->listen_io, EPOLLIN);
+        if (r < 0) {
+            free(p);
+            s->priv = NULL;
+            srv__loop_close(&s->loop);
+            return r;
+        }
+    }
+    return 0;
+}
+
+int srv__server_run_once(struct srv__server *s, int max_wait_ms)
+{
+    int wait = next_wait(s);
+    if (max_wait_ms >= 0 && (wait < 0 || max_wait_ms < wait))
+        wait = max_wait_ms;
+    int n = srv__loop_run_once(&s->loop, wait);
+    sweep(s);
+    return n;
+}
+
+void srv__server_drain(struct srv__server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    if (s->listen_io.fd >= 0) {
+        accept_queued(s, UINT32_MAX); /* what the kernel already queued */
+        if (s->listen_io.events != 0)
+            srv__loop_del(&s->loop, &s->listen_io);
+        close(s->listen_io.fd);
+        s->listen_io.fd = -1;
+    }
+    struct priv *p = priv_of(s);
+    p->accept_resume = 0;
+    struct srv__conn *c;
+    while ((c = p->timers[T_IDLE].head) != NULL)
+        conn_close(c);
+}
+
+bool srv__server_drained(const struct srv__server *s)
+{
+    return s->draining && s->nconns == 0;
+}
+
+void srv__server_close(struct srv__server *s)
+{
+    struct priv *p = priv_of(s);
+    if (p != NULL) {
+        for (unsigned k = 0; k < T_COUNT; k++) {
+            struct srv__conn *c;
+            while ((c = p->timers[k].head) != NULL)
+                conn_close(c);
+        }
+        while (p->free_list != NULL) {
+            struct srv__conn *c = p->free_list;
+            p->free_list = c->tnext;
+            conn_free(c);
+        }
+        free(p);
+        s->priv = NULL;
+    }
+    if (s->listen_io.fd >= 0) {
+        close(s->listen_io.fd);
+        s->listen_io.fd = -1;
+    }
+    srv__loop_close(&s->loop);
+}

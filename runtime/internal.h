@@ -1,0 +1,344 @@
+/*
+ * internal.h - declarations shared between libsrv's own files (srv__ names).
+ * Never included by generated code or users.  One section per layer, lower
+ * layers first; a lower layer never calls into a higher one.
+ *
+ *   L0  arena  log  time  loop          (libc only)
+ *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
+ *   L3  conn                            (the per-connection state machine)
+ *   L4  listen  worker  master  server  (processes, sockets, signals)
+ *
+ * Runtime int functions return >= 0 on success and -errno on failure.
+ */
+#ifndef SRV_INTERNAL_H
+#define SRV_INTERNAL_H
+
+#include "srv.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define SRV__UNUSED(x) ((void)(x))
+#define SRV__LIKELY(x) __builtin_expect(!!(x), 1)
+#define SRV__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* memcpy for the short copies of the hot path (header values, small
+ * bodies): up to 32 bytes in two overlapping fixed-size moves, no call.
+ * Reads and writes only [0, N), like memcpy. */
+static inline void srv__copy(void *dst, const void *src, size_t n)
+{
+    char *d = dst;
+    const char *s = src;
+    if (n >= 16) {
+        if (SRV__UNLIKELY(n > 32)) {
+            memcpy(d, s, n);
+            return;
+        }
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
+/* ===========================================================================
+ * L0: arena.c - bump allocator.  The first chunk is kept across resets, so a
+ * request that fits in it costs no malloc.
+ */
+struct srv__arena_chunk;
+struct srv__arena {
+    char *cur, *end;                /* free space in the current chunk */
+    struct srv__arena_chunk *first; /* kept across resets */
+    struct srv__arena_chunk *extra; /* overflow chunks, freed on reset */
+};
+void srv__arena_init(struct srv__arena *a, size_t first_size);
+void *srv__arena_alloc(struct srv__arena *a, size_t size); /* 16-aligned, never NULL */
+void srv__arena_reset(struct srv__arena *a);
+void srv__arena_free(struct srv__arena *a);
+
+/* Allocation that cannot fail: logs and aborts on OOM. */
+void *srv__xmalloc(size_t size);
+void *srv__xcalloc(size_t n, size_t size);
+void *srv__xrealloc(void *p, size_t size);
+
+/* ===========================================================================
+ * L0: log.c - stderr logging with a "[worker 2 pid 1234]" style prefix.
+ */
+extern int srv__worker_id_value;    /* srv_worker_id() */
+extern int srv__worker_count_value; /* srv_worker_count() */
+extern const char *srv__progname;   /* basename of argv[0], for boot errors */
+void srv__vlog(enum srv_log_level level, const char *fmt, va_list ap);
+/* Boot-time failure: "PROG: MESSAGE" on stderr, no prefix.  Does not exit. */
+void srv__boot_error(const char *fmt, ...) SRV_PRINTF(1, 2);
+
+/* ===========================================================================
+ * L0: time.c - per-loop-iteration clock and the cached Date header value.
+ * srv__time_update() is called once per event-loop iteration; it reads the
+ * vDSO clocks (no syscall) and reformats the date only when the second
+ * changes.
+ */
+void srv__time_update(void);
+uint64_t srv__now_ms(void);     /* CLOCK_MONOTONIC, as of the last update */
+const char *srv__date(void);    /* "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes) */
+#define SRV__DATE_LEN 29
+/* The same as a whole header line, "Date: ...\r\n" (SRV__DATE_LINE_LEN
+ * bytes, not NUL-terminated), so responses copy one fixed-size block. */
+const char *srv__date_line(void);
+#define SRV__DATE_LINE_LEN (6 + SRV__DATE_LEN + 2)
+/* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
+ * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
+void srv__date_format(char *out, int64_t t);
+
+/* ===========================================================================
+ * L0: loop.c - a small epoll loop.  Level-triggered.  An owner embeds a
+ * struct srv__io and gets its callback with the ready events.
+ */
+struct srv__loop;
+struct srv__io;
+typedef void (*srv__io_fn)(struct srv__io *io, uint32_t events);
+struct srv__io {
+    int fd;
+    uint32_t events; /* currently registered EPOLL* mask */
+    srv__io_fn fn;
+};
+struct srv__loop {
+    int epfd;
+};
+int srv__loop_init(struct srv__loop *l);
+void srv__loop_close(struct srv__loop *l);
+int srv__loop_add(struct srv__loop *l, struct srv__io *io, uint32_t events);
+int srv__loop_mod(struct srv__loop *l, struct srv__io *io, uint32_t events);
+int srv__loop_del(struct srv__loop *l, struct srv__io *io);
+/* Waits up to TIMEOUT_MS (-1: forever), runs callbacks; returns the number of
+ * events handled or -errno (-EINTR is not an error for callers). */
+int srv__loop_run_once(struct srv__loop *l, int timeout_ms);
+
+/* ===========================================================================
+ * L1: http_parse.c + grammar/http.re - RFC 9112 request heads and chunked
+ * bodies, parsed in place.  Never logs, never allocates.
+ */
+
+/* Resolved limits (no zeros): srv__limits_resolve() fills in defaults. */
+void srv__limits_resolve(struct srv_limits *out, const struct srv_limits *in);
+
+struct srv__header {
+    const char *name;  /* as sent (case preserved), NUL-terminated in place */
+    const char *value; /* OWS trimmed, NUL-terminated in place */
+    uint32_t name_len, value_len;
+};
+
+struct srv__head {
+    unsigned method;         /* SRV_METHOD_* bit */
+    const char *method_name; /* NUL-terminated in place */
+    char *path;              /* decoded, dot-segments removed, NUL-terminated */
+    char *query;             /* raw, after '?', NUL-terminated; NULL if none */
+    uint32_t path_len, query_len;
+    const char *host;        /* from Host, or from an absolute-form target */
+    uint32_t host_len;
+    uint8_t version_minor;   /* 0 or 1 */
+    bool keep_alive;         /* version default adjusted by Connection */
+    bool expect_continue;    /* Expect: 100-continue */
+    bool chunked;            /* Transfer-Encoding: chunked */
+    bool has_content_length;
+    uint64_t content_length;
+    struct srv__header *headers; /* caller's array, capacity header_count */
+    uint32_t nheaders;
+};
+
+#define SRV__PARSE_INCOMPLETE 0
+
+/* Parses the request head at BUF[0..LEN).  Returns the head's length in
+ * bytes (> 0) when it is complete and valid, SRV__PARSE_INCOMPLETE when more
+ * bytes are needed, or -STATUS (-400, -414, -431, -501, -505, -417, -413)
+ * naming the error response to send.  Limits are enforced even while
+ * incomplete (a request line longer than lim->request_line is -414 before its
+ * end arrives).  Only on success is BUF modified (NULs written after the
+ * method, path, query, names and values; the path decoded in place).
+ * H->headers must point to lim->header_count slots. */
+int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
+                         struct srv__head *h);
+
+/* Incremental in-place chunked decoder.  BUF is the start of the body in the
+ * connection buffer; LEN is how many bytes of it have arrived.  Decoded data
+ * is moved down to BUF[0..c->out).  Returns 1 when the last chunk and the
+ * trailers have been read (c->raw = raw bytes consumed, so a pipelined
+ * request starts at BUF + c->raw), 0 when more bytes are needed, or -STATUS
+ * (-400 malformed or overflowing size, -413 decoded size over LIMIT). */
+struct srv__chunked {
+    int state;
+    uint64_t remaining; /* bytes left in the current chunk */
+    size_t raw;         /* raw bytes parsed so far */
+    size_t out;         /* decoded bytes so far */
+};
+int srv__http_parse_chunked(struct srv__chunked *c, char *buf, size_t len,
+                            uint64_t limit);
+
+/* ===========================================================================
+ * L1: request.c, response.c, dispatch.c
+ */
+struct srv__conn;
+
+struct srv_request {
+    struct srv__conn *conn;
+    int fd;                        /* the connection's socket (for the peer) */
+    struct srv__head head;
+    struct srv_match match;
+    const struct srv_route *route; /* NULL before dispatch */
+    char *body;                    /* NUL-terminated; "" when none */
+    size_t body_len;
+    struct srv__arena *arena;
+    char *param_cache[SRV_MAX_PARAMS]; /* decoded params, made on demand */
+};
+
+struct srv_response {
+    int status;
+    bool failed;            /* a handler misused the API: answer 500 */
+    const char *body;
+    size_t body_len;
+    char *headers;          /* "Name: value\r\n"..., in the request arena */
+    size_t headers_len, headers_cap;
+    struct srv__arena *arena;
+    const char *failure;    /* why FAILED was set, for the log */
+};
+
+/* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
+const char *srv__status_reason(int status);
+
+/* Resets RES to 200, empty, using ARENA for its allocations. */
+static inline void srv__response_init(struct srv_response *res, struct srv__arena *arena)
+{
+    res->status = 200;
+    res->failed = false;
+    res->body = "";
+    res->body_len = 0;
+    res->headers = NULL;
+    res->headers_len = 0;
+    res->headers_cap = 0;
+    res->arena = arena;
+    res->failure = NULL;
+}
+
+/* The one function that makes every error response the server itself
+ * produces (400, 404, 405, 408, 413, 414, 417, 431, 500, 501, 505).  ALLOW
+ * is the method set for a 405's Allow header.  Later issues will let users
+ * customise it. */
+void srv__response_error(struct srv_response *res, int status, unsigned allow);
+
+/* Writes "Allow: GET, HEAD, ..." for the method set into BUF (>= 64 bytes);
+ * returns the length. */
+size_t srv__allow_format(char *buf, unsigned methods);
+
+/* Serialising a response (conn.c calls these once the handler is done).
+ * Flags say how the request asked to be answered. */
+#define SRV__RESP_HEAD 1u       /* HEAD request: framing of the GET, no body */
+#define SRV__RESP_CLOSE 2u      /* write "Connection: close" */
+#define SRV__RESP_KEEPALIVE 4u  /* write "Connection: keep-alive" (HTTP/1.0) */
+/* An upper bound of the bytes srv__response_head() writes for RES: status
+ * line (<= 48), Date (37), Content-Length (38), Connection (24), blank line,
+ * with room to spare. */
+static inline size_t srv__response_head_max(const struct srv_response *res)
+{
+    return 192 + res->headers_len;
+}
+/* Writes the status line and every header, through the blank line, into
+ * BUF; returns the length. */
+size_t srv__response_head(const struct srv_response *res, unsigned flags, char *buf);
+/* Whether STATUS allows Content-Length and a body (not 1xx, 204, 304). */
+static inline bool srv__status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+/* Whether a body follows the head (false for HEAD, 1xx, 204, 304). */
+static inline bool srv__response_has_body(const struct srv_response *res, unsigned flags)
+{
+    return !(flags & SRV__RESP_HEAD) && srv__status_has_body(res->status) && res->body_len > 0;
+}
+
+/* Runs routing and the handler (or the 404/405 answer) for REQ. */
+void srv__dispatch(const struct srv_app *app, struct srv_request *req,
+                   struct srv_response *res);
+
+/* ===========================================================================
+ * L3: conn.c - connections and the per-process serving state.
+ */
+struct srv__server {
+    const struct srv_app *app;
+    struct srv_limits limits;  /* resolved */
+    struct srv__loop loop;
+    struct srv__io listen_io;  /* fd -1 once closed */
+    bool draining;             /* graceful shutdown under way */
+    unsigned nconns;           /* open connections */
+    void *priv;                /* conn.c's pools and timer lists */
+};
+
+/* Sets up the loop and starts accepting on LISTEN_FD (non-blocking, already
+ * listening).  Returns 0 or -errno. */
+int srv__server_init(struct srv__server *s, const struct srv_app *app, int listen_fd);
+
+/* One loop iteration: waits for events (at most MAX_WAIT_MS, -1 = until the
+ * next timer), handles them and the timers that expired. */
+int srv__server_run_once(struct srv__server *s, int max_wait_ms);
+
+/* Starts a graceful drain: stop accepting (the listener is removed from the
+ * loop and closed, after accepting what is already queued), close idle
+ * keep-alive connections, and let in-flight requests finish, each then
+ * closed.  srv__server_drained() becomes true when no connection is left. */
+void srv__server_drain(struct srv__server *s);
+bool srv__server_drained(const struct srv__server *s);
+
+/* Closes every connection and the loop at once. */
+void srv__server_close(struct srv__server *s);
+
+/* ===========================================================================
+ * L4: listen.c, worker.c, master.c, server.c
+ */
+
+/* Opens a non-blocking listening TCP socket on HOST:PORT with SO_REUSEADDR
+ * and SO_REUSEPORT.  On failure returns -errno and writes a message such as
+ * "bind 127.0.0.1:8080: Address already in use" into ERR. */
+int srv__listen_open(const char *host, int port, char *err, size_t errlen);
+/* srv__listen_open fails with EADDRINUSE when anything already listens on
+ * HOST:PORT, even a SO_REUSEPORT group of the same user (another copy of the
+ * same server); srv__listen_join opens another listener in the group the
+ * first one started, without that check. */
+int srv__listen_join(const char *host, int port, char *err, size_t errlen);
+/* The port a socket is bound to (for --port 0). */
+int srv__listen_port(int fd);
+
+/* The CPUs this process may use: affinity mask, capped by the cgroup v2
+ * cpu.max quota (or v1 cfs quota) rounded up; at least 1. */
+int srv__cpu_count(void);
+/* The same from files, for tests: PROC_CGROUP in the format of
+ * /proc/self/cgroup, CGROUP_ROOT standing for /sys/fs/cgroup, AFFINITY the
+ * number of CPUs in the affinity mask. */
+int srv__cpu_count_at(const char *proc_cgroup, const char *cgroup_root, int affinity);
+
+/* Runs one worker (or the single process) until shutdown: worker_setup,
+ * serve LISTEN_FD, drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a
+ * second signal in single-process mode).  Returns the exit status. */
+int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
+                    int listen_fd, bool single_process);
+/* worker.c: in a forked worker, the pipe to the master on which the worker
+ * writes its pid (a pid_t) once worker_setup has run and it is about to accept (the
+ * master's crash-loop guard tells "died during start-up" from "died while
+ * serving" by it); -1 in a single process. */
+extern int srv__worker_ready_fd;
+/* "SIGTERM" for the signals the process layer manages, for its log lines. */
+const char *srv__signal_name(int sig);
+
+/* Forks and supervises WORKERS workers, one listener each (LISTEN_FDS).
+ * Returns the exit status. */
+int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
+                    int *listen_fds, int workers);
+
+#endif /* SRV_INTERNAL_H */

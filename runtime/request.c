@@ -1,0 +1,199 @@
+/*
+ * request.c - what a handler can ask about its request.  The parsed head is
+ * a set of views into the connection's input buffer (http_parse.c wrote NULs
+ * in place), so most accessors just return a field.  Anything that needs new
+ * text (decoded query values, NUL-terminated path parameters, the peer
+ * address) is made on demand in the request arena.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+enum srv_method srv_request_method(const struct srv_request *req)
+{
+    return (enum srv_method)req->head.method;
+}
+
+const char *srv_request_method_name(const struct srv_request *req)
+{
+    return req->head.method_name;
+}
+
+const char *srv_request_path(const struct srv_request *req)
+{
+    return req->head.path;
+}
+
+const char *srv_request_query(const struct srv_request *req)
+{
+    return req->head.query;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes one byte of a form-encoded query component at *P (which stops at
+ * END): "%XX" is a byte, '+' a space, anything else itself (a malformed
+ * escape is taken literally). */
+static char decode_byte(const char **p, const char *end)
+{
+    const char *s = *p;
+    if (*s == '+') {
+        *p = s + 1;
+        return ' ';
+    }
+    if (*s == '%' && end - s >= 3) {
+        int hi = hexval(s[1]), lo = hexval(s[2]);
+        if (hi >= 0 && lo >= 0) {
+            *p = s + 3;
+            return (char)(hi << 4 | lo);
+        }
+    }
+    *p = s + 1;
+    return *s;
+}
+
+/* Whether the encoded key [K, END) decodes to NAME exactly. */
+static bool key_equals(const char *k, const char *end, const char *name)
+{
+    while (k < end) {
+        if (*name == '\0' || decode_byte(&k, end) != *name)
+            return false;
+        name++;
+    }
+    return *name == '\0';
+}
+
+const char *srv_request_query_param(struct srv_request *req, const char *name)
+{
+    const char *q = req->head.query;
+    if (q == NULL)
+        return NULL;
+    const char *qend = q + req->head.query_len;
+    while (q < qend) {
+        const char *amp = memchr(q, '&', (size_t)(qend - q));
+        const char *pend = amp ? amp : qend;
+        const char *eq = memchr(q, '=', (size_t)(pend - q));
+        const char *kend = eq ? eq : pend;
+        if (key_equals(q, kend, name)) {
+            const char *v = eq ? eq + 1 : pend;
+            char *out = srv__arena_alloc(req->arena, (size_t)(pend - v) + 1);
+            size_t n = 0;
+            while (v < pend)
+                out[n++] = decode_byte(&v, pend);
+            out[n] = '\0';
+            return out;
+        }
+        q = pend + 1;
+    }
+    return NULL;
+}
+
+const char *srv_request_header(const struct srv_request *req, const char *name)
+{
+    size_t len = strlen(name);
+    const struct srv__header *h = req->head.headers;
+    for (uint32_t i = 0; i < req->head.nheaders; i++) {
+        if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+            return h[i].value;
+    }
+    return NULL;
+}
+
+const char *srv_request_param_at(struct srv_request *req, unsigned index)
+{
+    if (index >= req->match.nparams || index >= SRV_MAX_PARAMS)
+        return NULL;
+    /* The matcher's slices are already decoded (they point into the decoded
+     * path) but not NUL-terminated; copy once and remember. */
+    if (req->param_cache[index] == NULL) {
+        size_t len = req->match.params[index].len;
+        char *s = srv__arena_alloc(req->arena, len + 1);
+        memcpy(s, req->match.params[index].ptr, len);
+        s[len] = '\0';
+        req->param_cache[index] = s;
+    }
+    return req->param_cache[index];
+}
+
+const char *srv_request_param(struct srv_request *req, const char *name)
+{
+    const struct srv_route *r = req->route;
+    if (r == NULL || name == NULL)
+        return NULL;
+    for (unsigned i = 0; i < r->nparams; i++) {
+        if (strcmp(r->param_names[i], name) == 0)
+            return srv_request_param_at(req, i);
+    }
+    return NULL;
+}
+
+const char *srv_request_body(const struct srv_request *req, size_t *len)
+{
+    if (len != NULL)
+        *len = req->body_len;
+    return req->body != NULL ? req->body : "";
+}
+
+const char *srv_request_peer(struct srv_request *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char *out = srv__arena_alloc(req->arena, INET6_ADDRSTRLEN);
+    out[0] = '\0';
+    if (getpeername(req->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return out;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, INET6_ADDRSTRLEN);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, INET6_ADDRSTRLEN);
+    return out;
+}
+
+void *srv_alloc(struct srv_request *req, size_t size)
+{
+    return srv__arena_alloc(req->arena, size);
+}
+
+char *srv_strdup(struct srv_request *req, const char *s)
+{
+    size_t len = strlen(s);
+    char *d = srv__arena_alloc(req->arena, len + 1);
+    memcpy(d, s, len + 1);
+    return d;
+}
+
+char *srv_sprintf(struct srv_request *req, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    /* Most results fit the stack buffer: one formatting pass. */
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n < sizeof tmp) {
+        va_end(ap2);
+        char *s = srv__arena_alloc(req->arena, (size_t)n + 1);
+        memcpy(s, tmp, (size_t)n + 1);
+        return s;
+    }
+    char *s = srv__arena_alloc(req->arena, (size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return s;
+}

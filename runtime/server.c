@@ -1,0 +1,226 @@
+/*
+ * server.c - srv_main(), the generated program's main: reads the command
+ * line, opens the listeners, runs `setup`, then serves from this process
+ * (workers <= 1) or becomes the master of N workers (master.c).
+ *
+ * Start-up order, and why:
+ *   1. parse --host/--port/--workers; bad usage exits 2;
+ *   2. open every worker's listener (one per worker, SO_REUSEPORT, same
+ *      host:port) here, before setup and before any fork: a port that cannot
+ *      be bound is reported once and the program exits 1 with nothing
+ *      started; and a setup that drops privileges can still have a low port;
+ *   3. run `setup` once (in the master: workers inherit its state);
+ *   4. block the signals the master and workers manage, so from here on a
+ *      signal is an event read from a signalfd, never a window in which the
+ *      master dies with children;
+ *   5. print "PROG: listening on http://HOST:PORT (N workers)" - the
+ *      listeners already queue connections, so clients may connect now;
+ *   6. serve.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* More would mostly exhaust memory and descriptors, not add throughput. */
+#define MAX_WORKERS 1024
+
+struct options {
+    const char *host;
+    int port;
+    int workers; /* SRV_WORKERS_AUTO or >= 0 */
+};
+
+static void usage(FILE *out, const struct srv_app *app)
+{
+    fprintf(out,
+            "Usage: %s [--host HOST] [--port PORT] [--workers N|auto]\n"
+            "Serves the routes of %s over HTTP/1.1.\n"
+            "\n"
+            "  --host HOST       address to listen on (default: %s)\n"
+            "  --port PORT       TCP port; 0 picks a free one (default: %d)\n"
+            "  --workers N|auto  worker processes; 0 or 1 serves from one process,\n"
+            "                    auto starts one per usable CPU (default: ",
+            srv__progname, app->source ? app->source : "its .srv file",
+            app->host ? app->host : "127.0.0.1", app->port);
+    if (app->workers == SRV_WORKERS_AUTO)
+        fprintf(out, "auto)\n");
+    else
+        fprintf(out, "%d)\n", app->workers < 1 ? 1 : app->workers);
+    fprintf(out,
+            "  --help            show this help and exit\n"
+            "\n"
+            "SIGTERM or SIGINT drains gracefully; a second one stops at once.\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", srv__progname);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", srv__progname);
+    return 2;
+}
+
+/* A decimal integer in [MIN, MAX], nothing else. */
+static bool parse_int(const char *s, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    if (!s[0] || s[0] == ' ' || s[0] == '+')
+        return false;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, const struct srv_app *app,
+                      struct options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = NULL;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout, app);
+            return 0;
+        }
+        const char *names[] = {"--host", "--port", "--workers"};
+        size_t which = 3;
+        for (size_t k = 0; k < 3; k++) {
+            size_t n = strlen(names[k]);
+            if (strncmp(arg, names[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+                which = k;
+                val = arg[n] == '=' ? arg + n + 1 : NULL;
+            }
+        }
+        if (which == 3)
+            return bad_usage(arg[0] == '-' ? "unknown option '%s'"
+                                           : "unexpected argument '%s'", arg);
+        if (!val) {
+            if (i + 1 >= argc)
+                return bad_usage("option '%s' needs a value", names[which]);
+            val = argv[++i];
+        }
+        switch (which) {
+        case 0:
+            if (!val[0])
+                return bad_usage("--host: empty host%s", "");
+            o->host = val;
+            break;
+        case 1:
+            if (!parse_int(val, 0, 65535, &o->port))
+                return bad_usage("--port: '%s' is not a port number (0-65535)", val);
+            break;
+        default:
+            if (strcmp(val, "auto") == 0)
+                o->workers = SRV_WORKERS_AUTO;
+            else if (!parse_int(val, 0, MAX_WORKERS, &o->workers))
+                return bad_usage("--workers: '%s' is not 'auto' or a number of "
+                                 "workers (0-1024)", val);
+            break;
+        }
+    }
+    return -1;
+}
+
+static void block_managed_signals(void)
+{
+    sigset_t set;
+    struct sigaction sa;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGCHLD);
+    /* Under nohup SIGHUP stays ignored; otherwise it stops the server like
+     * SIGTERM (the terminal went away). */
+    if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
+        sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Opens N listeners on HOST:PORT; *PORT becomes the real port. */
+static int open_listeners(const char *host, int *port, int *fds, int n)
+{
+    char err[512];
+    for (int i = 0; i < n; i++)
+        fds[i] = -1;
+    for (int i = 0; i < n; i++) {
+        fds[i] = i == 0 ? srv__listen_open(host, *port, err, sizeof err)
+                        : srv__listen_join(host, *port, err, sizeof err);
+        if (fds[i] < 0) {
+            srv__boot_error("%s", err);
+            for (int k = 0; k < i; k++)
+                close(fds[k]);
+            return -1;
+        }
+        if (i == 0 && *port == 0) {
+            int p = srv__listen_port(fds[0]);
+            if (p < 0) {
+                srv__boot_error("getsockname: %s", strerror(-p));
+                close(fds[0]);
+                return -1;
+            }
+            *port = p;
+        }
+    }
+    return 0;
+}
+
+int srv_main(int argc, char **argv, const struct srv_app *app)
+{
+    const char *slash = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+    srv__progname = slash ? slash + 1 : (argc > 0 && argv[0] ? argv[0] : "srv");
+
+    struct options o = {
+        .host = app->host && app->host[0] ? app->host : "127.0.0.1",
+        .port = app->port,
+        .workers = app->workers,
+    };
+    int rc = parse_args(argc, argv, app, &o);
+    if (rc >= 0)
+        return rc;
+    int workers = o.workers == SRV_WORKERS_AUTO ? srv__cpu_count() : o.workers;
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    int nlisten = workers > 1 ? workers : 1;
+
+    struct srv_limits lim;
+    srv__limits_resolve(&lim, &app->limits);
+
+    int *fds = srv__xcalloc((size_t)nlisten, sizeof *fds);
+    if (open_listeners(o.host, &o.port, fds, nlisten) < 0) {
+        free(fds);
+        return 1;
+    }
+
+    srv__worker_id_value = 0;
+    srv__worker_count_value = nlisten;
+    if (app->setup)
+        app->setup();
+    block_managed_signals();
+
+    bool bracket = strchr(o.host, ':') && o.host[0] != '[';
+    if (workers > 1)
+        fprintf(stderr, "%s: listening on http://%s%s%s:%d (%d workers)\n",
+                srv__progname, bracket ? "[" : "", o.host, bracket ? "]" : "",
+                o.port, workers);
+    else
+        fprintf(stderr, "%s: listening on http://%s%s%s:%d (1 process)\n",
+                srv__progname, bracket ? "[" : "", o.host, bracket ? "]" : "",
+                o.port);
+    fflush(stderr);
+
+    if (workers > 1)
+        rc = srv__master_run(app, &lim, fds, workers);
+    else
+        rc = srv__worker_run(app, &lim, fds[0], true);
+    free(fds);
+    return rc;
+}

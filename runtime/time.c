@@ -1,0 +1,96 @@
+/*
+ * time.c - the loop's notion of "now" and the cached Date header value.
+ * srv__time_update() runs once per event-loop iteration.  It reads the
+ * coarse clocks, which the vDSO answers without a syscall, and reformats the
+ * IMF-fixdate only when the second has changed, so building a response never
+ * touches the clock or calls gmtime/strftime.  The value is also kept as a
+ * whole "Date: ...\r\n" line, which responses copy as one block.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <time.h>
+
+static uint64_t now_ms;
+static int64_t date_sec = -1;
+static char date_buf[SRV__DATE_LEN + 1];
+static char date_line[SRV__DATE_LINE_LEN] = "Date: ";
+
+static void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+void srv__date_format(char *out, int64_t t)
+{
+    static const char days[] = "ThuFriSatSunMonTueWed"; /* 1970-01-01 was a Thursday */
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int64_t d = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t secs = t - d * 86400;
+    unsigned wday = (unsigned)(((d % 7) + 7) % 7);
+
+    /* Civil date from a day count (H. Hinnant's days_from_civil inverse). */
+    int64_t z = d + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned mday = doy - (153 * mp + 2) / 5 + 1;
+    unsigned mon = mp < 10 ? mp + 3 : mp - 9; /* 1..12 */
+    if (mon <= 2)
+        y++;
+
+    memcpy(out, days + wday * 3, 3);
+    out[3] = ',';
+    out[4] = ' ';
+    put2(out + 5, mday);
+    out[7] = ' ';
+    memcpy(out + 8, months + (mon - 1) * 3, 3);
+    out[11] = ' ';
+    unsigned yy = (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y);
+    put2(out + 12, yy / 100);
+    put2(out + 14, yy % 100);
+    out[16] = ' ';
+    put2(out + 17, (unsigned)(secs / 3600));
+    out[19] = ':';
+    put2(out + 20, (unsigned)(secs / 60 % 60));
+    out[22] = ':';
+    put2(out + 23, (unsigned)(secs % 60));
+    memcpy(out + 25, " GMT", 5); /* with the NUL */
+}
+
+void srv__time_update(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (SRV__UNLIKELY((int64_t)ts.tv_sec != date_sec)) {
+        date_sec = (int64_t)ts.tv_sec;
+        srv__date_format(date_buf, date_sec);
+        memcpy(date_line + 6, date_buf, SRV__DATE_LEN);
+        memcpy(date_line + 6 + SRV__DATE_LEN, "\r\n", 2);
+    }
+}
+
+uint64_t srv__now_ms(void)
+{
+    return now_ms;
+}
+
+const char *srv__date(void)
+{
+    if (SRV__UNLIKELY(date_sec < 0))
+        srv__time_update();
+    return date_buf;
+}
+
+const char *srv__date_line(void)
+{
+    if (SRV__UNLIKELY(date_sec < 0))
+        srv__time_update();
+    return date_line;
+}

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the examples (issue 2): every example meson built with
+the fresh srvc and libsrv, started on 127.0.0.1 port 0 and driven over
+loopback, with assertions on status, headers and body.  tests/e2e/echo.srv
+covers the request side of the C API the examples do not reach (header
+lookup, query strings, limits, a 4 MiB response)."""
+
+import json
+import socket
+import time
+import unittest
+
+import srvtest
+from srvtest import Server, check_date, connect, example, format_request, http, read_response
+
+
+def allow_set(response):
+    return {m.strip() for m in response.get("Allow", "").split(",") if m.strip()}
+
+
+class ResponseChecks(unittest.TestCase):
+    """Assertions every response the tests read must pass."""
+
+    def assertWellFormed(self, r):
+        check_date(self, r)
+        if r.status in (204, 304) or 100 <= r.status < 200:
+            self.assertIsNone(r.get("Content-Length"), r)
+        else:
+            self.assertEqual(r.headers.get_all("Content-Length"), [str(len(r.body))], r)
+        self.assertIsNone(r.get("Transfer-Encoding"), r)
+
+    def get(self, path, **kw):
+        r = http(self.server, "GET", path, **kw)
+        self.assertWellFormed(r)
+        return r
+
+
+class HelloTest(ResponseChecks):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(Server(example("hello")))
+
+    def test_startup_line_names_the_real_port_and_one_process(self):
+        self.assertIn("hello: listening on http://127.0.0.1:%d (1 process)" % self.server.port,
+                      self.server.stderr_text())
+
+    def test_root_and_plaintext_answer_hello_world(self):
+        for path in ("/", "/plaintext"):
+            with self.subTest(path=path):
+                r = self.get(path)
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, b"Hello, World!")
+                self.assertEqual(r.get("Content-Length"), "13")
+                self.assertTrue(r.get("content-type", "").startswith("text/plain"), r)
+
+    def test_path_parameter_arrives_url_decoded(self):
+        r = self.get("/hello/J%C3%BCrgen%20Klopp")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body.decode("utf-8"), "Hello, Jürgen Klopp!\n")
+
+    def test_head_has_get_content_length_and_no_body(self):
+        with connect(self.server) as s:
+            # A body after the HEAD response would be read as the start of
+            # the next response and break its parse.
+            s.sendall(format_request(self.server, "HEAD", "/plaintext")
+                      + format_request(self.server, "GET", "/plaintext"))
+            head = read_response(s, head_only=True)
+            get = read_response(s)
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.get("Content-Length"), "13")
+        self.assertEqual(head.body, b"")
+        self.assertEqual((get.status, get.body), (200, b"Hello, World!"))
+
+    def test_unknown_path_is_404(self):
+        r = self.get("/no/such/page")
+        self.assertEqual(r.status, 404)
+
+    def test_wrong_method_is_405_with_allow(self):
+        r = http(self.server, "POST", "/plaintext", body=b"x")
+        self.assertWellFormed(r)
+        self.assertEqual(r.status, 405)
+        self.assertIn("GET", allow_set(r))
+        self.assertIn("HEAD", allow_set(r))
+        self.assertNotIn("POST", allow_set(r))
+
+    def test_keep_alive_serves_two_requests_on_one_connection(self):
+        with connect(self.server) as s:
+            s.sendall(format_request(self.server, "GET", "/"))
+            first = read_response(s)
+            s.sendall(format_request(self.server, "GET", "/hello/again"))
+            second = read_response(s)
+        self.assertEqual((first.status, first.body), (200, b"Hello, World!"))
+        self.assertNotEqual(first.get("Connection", "").lower(), "close")
+        self.assertEqual((second.status, second.body), (200, b"Hello, again!\n"))
+
+
+class HelloLifecycleTest(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        with Server(example("hello")) as s:
+            self.assertEqual(http(s, "GET", "/").status, 200)
+            self.assertEqual(s.stop(), 0, s.stderr_text())
+            self.assertEqual(srvtest.pids_in_group(s.pid), [])
+
+    def test_host_and_port_flags_override_the_file(self):
+        with Server(example("hello"), host="127.0.0.1") as s:
+            self.assertEqual(s.host, "127.0.0.1")
+            self.assertNotEqual(s.port, 8080)
+            self.assertEqual(http(s, "GET", "/").status, 200)
+
+
+class ApiTest(ResponseChecks):
+    """A fresh server per test: the store is the process's memory."""
+
+    def setUp(self):
+        self.server = self.enterContext(Server(example("api")))
+
+    def call(self, method, path, body=None, raw_body=None, from_router=False):
+        if raw_body is None and body is not None:
+            raw_body = json.dumps(body).encode()
+        r = http(self.server, method, path, body=raw_body or b"",
+                 headers=[("Content-Type", "application/json")] if raw_body else ())
+        self.assertWellFormed(r)
+        # The router's own 404/405 are not the API's JSON.
+        if r.body and not from_router:
+            self.assertEqual(r.get("Content-Type"), "application/json", r)
+        return r
+
+    def test_create_get_list_delete(self):
+        r = self.call("GET", "/items")
+        self.assertEqual((r.status, r.json()), (200, []))
+
+        r = self.call("POST", "/items", {"name": "apple"})
+        self.assertEqual(r.status, 201)
+        self.assertEqual(r.json(), {"id": 1, "name": "apple"})
+        self.assertEqual(r.get("Location"), "/items/1")
+        r = self.call("POST", "/items", {"name": "pear", "price": [1, 2.5, None]})
+        self.assertEqual((r.status, r.get("Location")), (201, "/items/2"))
+
+        r = self.call("GET", "/items/1")
+        self.assertEqual((r.status, r.json()), (200, {"id": 1, "name": "apple"}))
+        r = self.call("GET", "/items")
+        self.assertEqual(r.json(), [{"id": 1, "name": "apple"}, {"id": 2, "name": "pear"}])
+
+        r = self.call("DELETE", "/items/1")
+        self.assertEqual((r.status, r.body), (204, b""))
+        self.assertEqual(self.call("GET", "/items/1").status, 404)
+        self.assertEqual(self.call("DELETE", "/items/1").status, 404)
+        self.assertEqual(self.call("GET", "/items").json(), [{"id": 2, "name": "pear"}])
+
+        # Ids are never reused.
+        r = self.call("POST", "/items", {"name": "plum"})
+        self.assertEqual(r.json(), {"id": 3, "name": "plum"})
+
+    def test_head_on_an_item_has_its_length_and_no_body(self):
+        self.call("POST", "/items", {"name": "apple"})
+        get = self.call("GET", "/items/1")
+        head = http(self.server, "HEAD", "/items/1")
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.get("Content-Length"), str(len(get.body)))
+        self.assertEqual(head.body, b"")
+
+    def test_names_round_trip_through_json_escapes(self):
+        for name in ['say "hi"', "back\\slash", "caf\u00e9 \U0001F600", "tab\there\u0001"]:
+            with self.subTest(name=name):
+                r = self.call("POST", "/items", {"name": name})
+                self.assertEqual(r.status, 201, r)
+                self.assertEqual(self.call("GET", r.get("Location")).json()["name"], name)
+
+    def test_bad_bodies_are_400_and_store_nothing(self):
+        cases = {
+            b"": "not valid JSON",
+            b"{": "not valid JSON",
+            b"{\"name\": \"a\",}": "not valid JSON",
+            b"{\"name\": \"a\"} trailing": "not valid JSON",
+            b"{\"name\": \"\\ud800\"}": "not valid JSON",
+            b"[\"name\"]": "JSON object",
+            b"{}": "missing field",
+            b"{\"title\": \"a\"}": "missing field",
+            b"{\"name\": 5}": "must be a string",
+            b"{\"name\": null}": "must be a string",
+            b"{\"name\": \"\"}": "1 to 64 bytes",
+            b"{\"name\": \"" + b"x" * 65 + b"\"}": "1 to 64 bytes",
+            b"{\"name\": \"\xff\"}": "1 to 64 bytes",
+            b"{\"name\": \"a\\u0000b\"}": "1 to 64 bytes",
+        }
+        for body, message in cases.items():
+            with self.subTest(body=body):
+                r = self.call("POST", "/items", raw_body=body or b" ")
+                self.assertEqual(r.status, 400, r)
+                self.assertIn(message, r.json()["error"])
+        self.assertEqual(self.call("GET", "/items").json(), [])
+
+    def test_unknown_items_are_404(self):
+        self.call("POST", "/items", {"name": "apple"})
+        for path in ["/items/2", "/items/abc", "/items/-1", "/items/1x", "/items/99999999999999999999"]:
+            with self.subTest(path=path):
+                r = self.call("GET", path)
+                self.assertEqual(r.status, 404)
+                self.assertEqual(r.json(), {"error": "no such item"})
+
+    def test_wrong_methods_are_405_with_allow(self):
+        r = self.call("PUT", "/items/1", {"name": "x"}, from_router=True)
+        self.assertEqual(r.status, 405)
+        self.assertTrue({"GET", "DELETE"} <= allow_set(r), r)
+        self.assertNotIn("PUT", allow_set(r))
+        r = self.call("PATCH", "/items", {"name": "x"}, from_router=True)
+        self.assertEqual(r.status, 405)
+        self.assertTrue({"GET", "POST"} <= allow_set(r), r)
+        self.assertEqual(self.call("GET", "/nothing", from_router=True).status, 404)
+
+    def test_body_past_the_limit_is_413(self):
+        # Only the head is sent: the 413 must come before the body is read.
+        with connect(self.server) as s:
+            s.sendall(format_request(self.server, "POST", "/items",
+                                     headers=[("Content-Length", str(16 * 1024 + 1))]))
+            r = read_response(s)
+        self.assertWellFormed(r)
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.call("GET", "/items").json(), [])
+
+
+class SplitTest(ResponseChecks):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(Server(example("split")))
+
+    def test_named_handlers_in_a_separate_file(self):
+        self.assertEqual(self.get("/").status, 200)
+        r = self.get("/greet/ann")
+        self.assertEqual((r.status, r.body), (200, b"Hello, ann!\n"))
+        r = self.get("/greet/ann?greeting=Good%20morning")
+        self.assertEqual(r.body, b"Good morning, ann!\n")
+
+    def test_echo_returns_binary_body(self):
+        body = bytes(range(256)) * 4
+        r = http(self.server, "POST", "/echo", body=body)
+        self.assertWellFormed(r)
+        self.assertEqual((r.status, r.body), (200, body))
+
+    def test_wildcard_captures_the_rest(self):
+        self.assertEqual(self.get("/files/docs/a.txt").body, b"docs/a.txt")
+        self.assertEqual(self.get("/files/").body, b"")
+        self.assertEqual(self.get("/files").status, 404)
+
+    def test_any_takes_every_method(self):
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]:
+            with self.subTest(method=method):
+                r = http(self.server, method, "/ping")
+                self.assertWellFormed(r)
+                self.assertEqual((r.status, r.body), (200, b"pong %s\n" % method.encode()))
+        r = http(self.server, "HEAD", "/ping")
+        self.assertEqual((r.status, r.body), (200, b""))
+
+
+class RequestApiTest(ResponseChecks):
+    """tests/e2e/echo.srv: what a handler sees of the request."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(Server(srvtest.test_program("echo")))
+
+    def test_setup_and_worker_setup_ran_once(self):
+        self.assertEqual(self.get("/setup").body, b"setup=1 worker_setup=1")
+
+    def test_header_lookup_is_case_insensitive_and_trimmed(self):
+        headers = [("X-Test-HEADER", "  some value \t"), ("x-test-header", "second")]
+        for name in ["x-test-header", "X-TEST-HEADER", "X-Test-Header"]:
+            with self.subTest(name=name):
+                r = self.get("/header/" + name, headers=headers)
+                self.assertEqual((r.status, r.body), (200, b"some value"))
+        self.assertEqual(self.get("/header/x-absent", headers=headers).status, 404)
+
+    def test_query_string_raw_and_decoded(self):
+        q = "?a=1&b=x%20y+z&flag&a=2"
+        self.assertEqual(self.get("/query" + q).body, q[1:].encode())
+        self.assertEqual(self.get("/query/a" + q).body, b"1")
+        self.assertEqual(self.get("/query/b" + q).body, b"x y z")
+        self.assertEqual(self.get("/query/flag" + q).body, b"")
+        self.assertEqual(self.get("/query/c" + q).status, 404)
+        self.assertEqual(self.get("/query").status, 404)
+
+    def test_path_parameters_are_url_decoded(self):
+        r = self.get("/param/h%C3%A9llo/x%20y")
+        self.assertEqual(r.body.decode("utf-8"), "a=h\u00e9llo|b=x y|path=/param/h\u00e9llo/x y")
+        self.assertEqual(self.get("/rest/a/b%20c/d").body, b"rest=a/b c/d")
+
+    def test_body_is_echoed_with_its_length(self):
+        body = b"\x00binary\r\n" * 100
+        r = http(self.server, "POST", "/echo", body=body)
+        self.assertWellFormed(r)
+        self.assertEqual((r.status, r.body, r.get("X-Body-Length")), (200, body, str(len(body))))
+
+    def test_body_at_the_limit_passes_and_past_it_is_413(self):
+        r = http(self.server, "POST", "/echo", body=b"x" * 65536)
+        self.assertEqual((r.status, len(r.body)), (200, 65536))
+        # Only the head is sent: the 413 must come before the body is read.
+        with connect(self.server) as s:
+            s.sendall(format_request(self.server, "POST", "/echo",
+                                     headers=[("Content-Length", "65537")]))
+            r = read_response(s)
+        self.assertWellFormed(r)
+        self.assertEqual(r.status, 413)
+
+    def test_repeated_response_headers_are_all_sent(self):
+        r = self.get("/cookies")
+        self.assertEqual(r.headers.get_all("Set-Cookie"), ["a=1", "b=2"])
+
+    def test_204_and_304_carry_no_length_and_no_body(self):
+        for code in (204, 304):
+            with self.subTest(code=code), connect(self.server) as s:
+                s.sendall(format_request(self.server, "GET", "/status/%d" % code)
+                          + format_request(self.server, "GET", "/small"))
+                r = read_response(s)
+                after = read_response(s)
+                self.assertWellFormed(r)
+                self.assertEqual(r.status, code)
+                self.assertEqual((after.status, after.body), (200, b"small"))
+
+    def test_large_response_does_not_stall_other_connections(self):
+        size = 4 << 20
+        expected = (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
+        with connect(self.server, timeout=20) as big:
+            # Nobody reads this response yet, so the server must park it
+            # until the socket is writable again and serve others meanwhile.
+            big.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            big.sendall(format_request(self.server, "GET", "/big"))
+            started = time.monotonic()
+            for i in range(5):
+                r = self.get("/small")
+                self.assertEqual((r.status, r.body), (200, b"small"))
+            self.assertLess(time.monotonic() - started, 5)
+            r = read_response(big)
+        self.assertWellFormed(r)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.get("Content-Length"), str(size))
+        self.assertTrue(r.body == expected, "4 MiB body differs")
+
+    def test_server_errors_are_well_formed(self):
+        self.assertEqual(self.get("/no-such-route").status, 404)
+        r = http(self.server, "DELETE", "/small")
+        self.assertWellFormed(r)
+        self.assertEqual(r.status, 405)
+
+
+if __name__ == "__main__":
+    srvtest.main()

@@ -1,0 +1,780 @@
+/* Tests for runtime/http_parse.c and the grammar/http.re scanner: request
+ * heads (whole, cut at every byte, with each class of bad byte), request
+ * smuggling defences, limits, and the incremental chunked decoder.  Every
+ * input is copied into a malloc'd buffer of its exact size, so ASan catches
+ * any read past the end. */
+#include "internal.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct srv_limits lim;
+static struct srv__header hdrs[256];
+static struct srv__head h;
+static char *buf; /* the last parsed copy; its views stay valid until the next parse */
+
+static void setup(void)
+{
+    srv__limits_resolve(&lim, NULL);
+}
+
+static void teardown(void)
+{
+    free(buf);
+    buf = NULL;
+}
+
+static int parse_n(const char *req, size_t len)
+{
+    free(buf);
+    buf = malloc(len ? len : 1);
+    memcpy(buf, req, len);
+    memset(&h, 0xa5, sizeof h);
+    h.headers = hdrs;
+    return srv__http_parse_head(buf, len, &lim, &h);
+}
+
+static int parse(const char *req)
+{
+    return parse_n(req, strlen(req));
+}
+
+#define HOST "Host: a\r\n"
+#define WRK "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+
+/* ---- request line -------------------------------------------------------- */
+
+START_TEST(parses_the_wrk_request)
+{
+    ck_assert_int_eq(parse(WRK), (int)strlen(WRK));
+    ck_assert_uint_eq(h.method, SRV_METHOD_GET);
+    ck_assert_str_eq(h.method_name, "GET");
+    ck_assert_str_eq(h.path, "/plaintext");
+    ck_assert_uint_eq(h.path_len, 10);
+    ck_assert_ptr_null(h.query);
+    ck_assert_str_eq(h.host, "127.0.0.1:8080");
+    ck_assert_uint_eq(h.host_len, 14);
+    ck_assert_uint_eq(h.version_minor, 1);
+    ck_assert(h.keep_alive);
+    ck_assert(!h.chunked && !h.has_content_length && !h.expect_continue);
+    ck_assert_uint_eq(h.nheaders, 1);
+    ck_assert_str_eq(h.headers[0].name, "Host");
+}
+END_TEST
+
+START_TEST(fills_headers_in_order_with_trimmed_values)
+{
+    const char *r = "GET /a?x=1&y=%zz HTTP/1.1\r\nHost: h\r\nX-A:   one two \t\r\n"
+                    "x-b:\r\nX-C:\t\xe2\x82\xac obs\r\nContent-Length: 0\r\n\r\nNEXT";
+    ck_assert_int_eq(parse(r), (int)strlen(r) - 4);
+    ck_assert_str_eq(h.path, "/a");
+    ck_assert_str_eq(h.query, "x=1&y=%zz");
+    ck_assert_uint_eq(h.query_len, 9);
+    ck_assert_uint_eq(h.nheaders, 5);
+    ck_assert_str_eq(h.headers[1].name, "X-A");
+    ck_assert_str_eq(h.headers[1].value, "one two");
+    ck_assert_uint_eq(h.headers[1].value_len, 7);
+    ck_assert_str_eq(h.headers[2].name, "x-b");
+    ck_assert_str_eq(h.headers[2].value, "");
+    ck_assert_str_eq(h.headers[3].value, "\xe2\x82\xac obs");
+    ck_assert(h.has_content_length);
+    ck_assert_uint_eq(h.content_length, 0);
+}
+END_TEST
+
+START_TEST(knows_each_method)
+{
+    static const struct { const char *name; unsigned bit; } m[] = {
+        {"GET", SRV_METHOD_GET},       {"HEAD", SRV_METHOD_HEAD},
+        {"POST", SRV_METHOD_POST},     {"PUT", SRV_METHOD_PUT},
+        {"DELETE", SRV_METHOD_DELETE}, {"PATCH", SRV_METHOD_PATCH},
+        {"OPTIONS", SRV_METHOD_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++) {
+        char r[128];
+        snprintf(r, sizeof r, "%s / HTTP/1.1\r\n" HOST "\r\n", m[i].name);
+        ck_assert_int_gt(parse(r), 0);
+        ck_assert_uint_eq(h.method, m[i].bit);
+        ck_assert_str_eq(h.method_name, m[i].name);
+    }
+}
+END_TEST
+
+START_TEST(answers_501_to_unknown_methods)
+{
+    ck_assert_int_eq(parse("CONNECT a:443 HTTP/1.1\r\n" HOST "\r\n"), -400); /* authority-form: malformed for us */
+    ck_assert_int_eq(parse("TRACE / HTTP/1.1\r\n" HOST "\r\n"), -501);
+    ck_assert_int_eq(parse("FOO / HTTP/1.1\r\n" HOST "\r\n"), -501);
+    ck_assert_int_eq(parse("get / HTTP/1.1\r\n" HOST "\r\n"), -501);
+    ck_assert_int_eq(parse("GETS / HTTP/1.1\r\n" HOST "\r\n"), -501);
+}
+END_TEST
+
+START_TEST(answers_505_to_other_versions)
+{
+    ck_assert_int_eq(parse("GET / HTTP/2.0\r\n" HOST "\r\n"), -505);
+    ck_assert_int_eq(parse("GET / HTTP/1.2\r\n" HOST "\r\n"), -505);
+    ck_assert_int_eq(parse("GET / HTTP/0.9\r\n\r\n"), -505);
+}
+END_TEST
+
+START_TEST(rejects_malformed_request_lines)
+{
+    static const char *bad[] = {
+        "GET  / HTTP/1.1\r\n" HOST "\r\n",  "GET /  HTTP/1.1\r\n" HOST "\r\n",
+        "GET /\r\n\r\n",                    "GET / http/1.1\r\n" HOST "\r\n",
+        "GET\t/ HTTP/1.1\r\n" HOST "\r\n",  "GET / HTTP/11\r\n" HOST "\r\n",
+        "GET / HTTP/1.1 \r\n" HOST "\r\n",  " GET / HTTP/1.1\r\n" HOST "\r\n",
+        "GET a HTTP/1.1\r\n" HOST "\r\n",   "GET / HTTP/1.10\r\n" HOST "\r\n",
+        "GET /# HTTP/1.1\r\n" HOST "\r\n",  "GET /?a#b HTTP/1.1\r\n" HOST "\r\n",
+        "GET * HTTP/1.1\r\n" HOST "\r\n",   "GET / HTTP/1.1\rX\n" HOST "\r\n",
+        "GET ftp://a/ HTTP/1.1\r\n" HOST "\r\n", "GET http://u@a/ HTTP/1.1\r\n" HOST "\r\n",
+        "GET http:/a/ HTTP/1.1\r\n" HOST "\r\n", "\r\n\r\nGET / HTTP/1.1\n" HOST "\r\n",
+        "GET / HTTP/1.1\r\r\n" HOST "\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(parse(bad[i]) == -400, "case %zu: %s -> %d", i, bad[i], parse(bad[i]));
+}
+END_TEST
+
+START_TEST(skips_empty_lines_before_the_request_line)
+{
+    const char *r = "\r\n\r\nGET / HTTP/1.1\r\n" HOST "\r\n";
+    ck_assert_int_eq(parse(r), (int)strlen(r));
+    ck_assert_str_eq(h.path, "/");
+}
+END_TEST
+
+START_TEST(takes_the_host_from_an_absolute_form_target)
+{
+    const char *r = "GET http://example.com:8080/a/b?q=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+    ck_assert_int_eq(parse(r), (int)strlen(r));
+    ck_assert_str_eq(h.host, "example.com:8080");
+    ck_assert_uint_eq(h.host_len, 16);
+    ck_assert_str_eq(h.path, "/a/b");
+    ck_assert_str_eq(h.query, "q=1");
+    ck_assert_int_gt(parse("GET HTTPS://[::1]/ HTTP/1.1\r\n" HOST "\r\n"), 0);
+    ck_assert_str_eq(h.host, "[::1]");
+    ck_assert_int_gt(parse("GET http://a.b HTTP/1.1\r\n" HOST "\r\n"), 0);
+    ck_assert_str_eq(h.path, "/");
+    ck_assert_str_eq(h.host, "a.b");
+    ck_assert_int_gt(parse("GET http://a.b?x HTTP/1.1\r\n" HOST "\r\n"), 0);
+    ck_assert_str_eq(h.path, "/");
+    ck_assert_str_eq(h.query, "x");
+    /* HTTP/1.1 still needs its Host line (RFC 9112 3.2). */
+    ck_assert_int_eq(parse("GET http://a.b/ HTTP/1.1\r\n\r\n"), -400);
+    ck_assert_int_gt(parse("GET http://a.b/ HTTP/1.0\r\n\r\n"), 0);
+    ck_assert_str_eq(h.host, "a.b");
+}
+END_TEST
+
+START_TEST(understands_options_asterisk)
+{
+    ck_assert_int_gt(parse("OPTIONS * HTTP/1.1\r\n" HOST "\r\n"), 0);
+    ck_assert_uint_eq(h.method, SRV_METHOD_OPTIONS);
+    ck_assert_str_eq(h.path, "*");
+    ck_assert_uint_eq(h.path_len, 1);
+}
+END_TEST
+
+/* ---- keep-alive ------------------------------------------------------------ */
+
+START_TEST(http10_closes_unless_it_asks_for_keep_alive)
+{
+    ck_assert_int_gt(parse("GET / HTTP/1.0\r\n\r\n"), 0);
+    ck_assert_uint_eq(h.version_minor, 0);
+    ck_assert(!h.keep_alive);
+    ck_assert_ptr_null(h.host);
+    ck_assert_int_gt(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), 0);
+    ck_assert(h.keep_alive);
+}
+END_TEST
+
+START_TEST(reads_connection_as_a_token_list_across_lines)
+{
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\n" HOST "Connection: CLOSE\r\n\r\n"), 0);
+    ck_assert(!h.keep_alive);
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\n" HOST "Connection: upgrade, close\r\n\r\n"), 0);
+    ck_assert(!h.keep_alive);
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\n" HOST "Connection: te\r\nconnection: ,close,\r\n\r\n"), 0);
+    ck_assert(!h.keep_alive);
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\n" HOST "Connection: closed\r\n\r\n"), 0);
+    ck_assert(h.keep_alive);
+    ck_assert_int_gt(parse("GET / HTTP/1.0\r\nConnection: x\r\nConnection: keep-alive\r\n\r\n"), 0);
+    ck_assert(h.keep_alive);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "Connection: close keep-alive\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "Connection: a/b\r\n\r\n"), -400);
+}
+END_TEST
+
+/* ---- Host -------------------------------------------------------------------- */
+
+START_TEST(http11_needs_exactly_one_valid_host)
+{
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"), -400);
+    static const char *bad[] = {"", "a b", "a/b", "[::1", "a:b:c", "a@b", "a:123456", "%zz", "a,b:x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char r[128];
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        ck_assert_msg(parse(r) == -400, "Host: %s", bad[i]);
+    }
+    static const char *good[] = {"a", "EXAMPLE.com:80", "127.0.0.1:8080", "[::1]:8080", "a:", "x%41"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        char r[128];
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nhOsT:  %s \r\n\r\n", good[i]);
+        ck_assert_msg(parse(r) > 0, "Host: %s", good[i]);
+        ck_assert_str_eq(h.host, good[i]);
+    }
+}
+END_TEST
+
+/* ---- field syntax ------------------------------------------------------------ */
+
+START_TEST(rejects_space_before_colon)
+{
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A\t: b\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "Content-Length : 5\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_obs_fold)
+{
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A: b\r\n c\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A: b\r\n\tc\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n X-A: b\r\n" HOST "\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_bare_cr_and_bare_lf)
+{
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A: b\rc\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A: b\r\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\n" HOST "\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A: b\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\n\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "\r\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_empty_field_names)
+{
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST ": b\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X-A b\r\n\r\n"), -400);
+}
+END_TEST
+
+/* Each byte value in each part of a request gets the answer its grammar
+ * class calls for. */
+static bool is_tchar(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+START_TEST(answers_each_byte_class_in_field_values)
+{
+    for (int c = 0; c < 256; c++) {
+        char r[64];
+        int n = snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: a\r\nX: a%cb\r\n\r\n", 'Z');
+        r[n - 6] = (char)c;
+        bool ok = c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+        int rc = parse_n(r, (size_t)n);
+        ck_assert_msg(ok ? rc == n : rc == -400, "byte %#x -> %d", c, rc);
+    }
+}
+END_TEST
+
+START_TEST(answers_each_byte_class_in_field_names)
+{
+    for (int c = 0; c < 256; c++) {
+        char r[64];
+        int n = snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: a\r\nXZY: v\r\n\r\n");
+        r[n - 9] = (char)c;
+        if (c == ':')
+            continue; /* "X:Y: v" is the field X with value "Y: v" */
+        int rc = parse_n(r, (size_t)n);
+        ck_assert_msg(is_tchar(c) ? rc == n : rc == -400, "byte %#x -> %d", c, rc);
+    }
+}
+END_TEST
+
+START_TEST(answers_each_byte_class_in_the_path_and_query)
+{
+    for (int c = 0; c < 256; c++) {
+        char r[64];
+        int n = snprintf(r, sizeof r, "GET /aZb?xZy HTTP/1.1\r\nHost: a\r\n\r\n");
+        bool pchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c && strchr("-._~!$&'()*+,;=:@/", c));
+        r[6] = (char)c;
+        int rc = parse_n(r, (size_t)n);
+        ck_assert_msg((pchar || c == '?') ? rc == n : rc == -400, "path byte %#x -> %d", c, rc);
+        n = snprintf(r, sizeof r, "GET /aZb?xZy HTTP/1.1\r\nHost: a\r\n\r\n");
+        r[10] = (char)c;
+        rc = parse_n(r, (size_t)n);
+        bool qchar = c >= 0x21 && c <= 0x7e && c != '#';
+        ck_assert_msg(qchar ? rc == n : rc == -400, "query byte %#x -> %d", c, rc);
+    }
+}
+END_TEST
+
+START_TEST(answers_each_byte_class_in_the_method)
+{
+    for (int c = 0; c < 256; c++) {
+        char r[64];
+        int n = snprintf(r, sizeof r, "GZT / HTTP/1.1\r\nHost: a\r\n\r\n");
+        r[1] = (char)c;
+        int rc = parse_n(r, (size_t)n);
+        int want = c == 'E' ? n : is_tchar(c) ? -501 : -400;
+        ck_assert_msg(rc == want, "byte %#x -> %d", c, rc);
+    }
+}
+END_TEST
+
+START_TEST(rejects_control_characters_and_nul_in_fields)
+{
+    ck_assert_int_eq(parse_n("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 30), -400);
+    ck_assert_int_eq(parse_n("GET / HTTP/1.1\r\nHo\0st: a\r\n\r\n", 29), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X: \x7f\r\n\r\n"), -400);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "X: \x1b[0m\r\n\r\n"), -400);
+}
+END_TEST
+
+/* ---- path ---------------------------------------------------------------------- */
+
+static const char *path_of(const char *target)
+{
+    char r[256];
+    snprintf(r, sizeof r, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", target);
+    int rc = parse(r);
+    if (rc < 0)
+        return rc == -400 ? "(400)" : "(error)";
+    ck_assert_uint_eq(strlen(h.path), h.path_len);
+    return h.path;
+}
+
+START_TEST(decodes_percent_escapes_in_place)
+{
+    ck_assert_str_eq(path_of("/a%20b/%41%7e"), "/a b/A~");
+    ck_assert_str_eq(path_of("/caf%C3%A9"), "/caf\xc3\xa9");
+    ck_assert_str_eq(path_of("/a%2Fb"), "/a/b");
+    ck_assert_str_eq(path_of("/a%2fb?x=%41"), "/a/b");
+    ck_assert_str_eq(h.query, "x=%41");
+}
+END_TEST
+
+START_TEST(rejects_invalid_percent_escapes_and_encoded_nul)
+{
+    static const char *bad[] = {"/%", "/%4", "/%zz", "/%4g", "/a%00b", "/%0", "/%%41"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(strcmp(path_of(bad[i]), "(400)") == 0, "%s", bad[i]);
+    ck_assert_str_eq(path_of("/%01"), "/\x01");
+}
+END_TEST
+
+START_TEST(removes_dot_segments)
+{
+    ck_assert_str_eq(path_of("/a/./b"), "/a/b");
+    ck_assert_str_eq(path_of("/a/../b"), "/b");
+    ck_assert_str_eq(path_of("/a/b/.."), "/a/");
+    ck_assert_str_eq(path_of("/a/."), "/a/");
+    ck_assert_str_eq(path_of("/."), "/");
+    ck_assert_str_eq(path_of("/a/.."), "/");
+    ck_assert_str_eq(path_of("/a/b/../../c"), "/c");
+    ck_assert_str_eq(path_of("//.."), "/");
+    ck_assert_str_eq(path_of("/a/%2e%2E/b"), "/b");
+    ck_assert_str_eq(path_of("/.well-known/x"), "/.well-known/x");
+    ck_assert_str_eq(path_of("/a/..b/c."), "/a/..b/c.");
+    ck_assert_str_eq(path_of("/a/...?q"), "/a/...");
+}
+END_TEST
+
+START_TEST(rejects_dot_dot_above_the_root)
+{
+    static const char *bad[] = {"/..", "/../", "/../a", "/a/../..", "/a/./../../b",
+                                "/%2e%2e/etc", "/a%2f..%2f..%2fetc", "/.%2e"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(strcmp(path_of(bad[i]), "(400)") == 0, "%s", bad[i]);
+}
+END_TEST
+
+/* ---- smuggling ------------------------------------------------------------------ */
+
+static int with_fields(const char *fields)
+{
+    char r[512];
+    snprintf(r, sizeof r, "POST / HTTP/1.1\r\nHost: a\r\n%s\r\n", fields);
+    return parse(r);
+}
+
+START_TEST(reads_a_valid_content_length)
+{
+    ck_assert_int_gt(with_fields("Content-Length: 42\r\n"), 0);
+    ck_assert(h.has_content_length);
+    ck_assert_uint_eq(h.content_length, 42);
+    ck_assert_int_gt(with_fields("content-length:  007 \r\n"), 0);
+    ck_assert_uint_eq(h.content_length, 7);
+}
+END_TEST
+
+START_TEST(rejects_content_length_with_transfer_encoding)
+{
+    ck_assert_int_eq(with_fields("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: gzip\r\nContent-Length: 5\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_repeated_or_differing_content_length)
+{
+    ck_assert_int_eq(with_fields("Content-Length: 5\r\nContent-Length: 6\r\n"), -400);
+    ck_assert_int_eq(with_fields("Content-Length: 5\r\nContent-Length: 5\r\n"), -400);
+    ck_assert_int_eq(with_fields("Content-Length: 5, 6\r\n"), -400);
+    ck_assert_int_eq(with_fields("Content-Length: 5, 5\r\n"), -400);
+    ck_assert_int_eq(with_fields("Content-Length: 5,5\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_malformed_content_length)
+{
+    static const char *bad[] = {"", "+5", "-5", "5a", "0x5", "5 5", "5.0", " ",
+                                "18446744073709551616", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char f[128];
+        snprintf(f, sizeof f, "Content-Length: %s\r\n", bad[i]);
+        ck_assert_msg(with_fields(f) == -400, "Content-Length: %s", bad[i]);
+    }
+}
+END_TEST
+
+START_TEST(answers_413_to_a_content_length_over_the_limit)
+{
+    lim.body = 100;
+    ck_assert_int_gt(with_fields("Content-Length: 100\r\n"), 0);
+    ck_assert_int_eq(with_fields("Content-Length: 101\r\n"), -413);
+    ck_assert_int_eq(with_fields("Content-Length: 18446744073709551615\r\n"), -413);
+}
+END_TEST
+
+START_TEST(accepts_only_a_final_chunked)
+{
+    ck_assert_int_gt(with_fields("Transfer-Encoding: chunked\r\n"), 0);
+    ck_assert(h.chunked);
+    ck_assert(!h.has_content_length);
+    ck_assert_int_gt(with_fields("transfer-encoding: Chunked \r\n"), 0);
+    ck_assert(h.chunked);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: gzip\r\n"), -501);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: gzip, chunked\r\n"), -501);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: identity\r\n"), -501);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: xchunked\r\n"), -501);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"), -501);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked, gzip\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked, chunked\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: \r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: ,\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked;a=b\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: \"chunked\"\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding: chunked x\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding : chunked\r\n"), -400);
+    ck_assert_int_eq(with_fields("Transfer-Encoding:\tchunked\x0b\r\n"), -400);
+}
+END_TEST
+
+START_TEST(rejects_transfer_encoding_in_http10)
+{
+    ck_assert_int_eq(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), -400);
+}
+END_TEST
+
+/* ---- Expect -------------------------------------------------------------------- */
+
+START_TEST(flags_expect_100_continue)
+{
+    ck_assert_int_gt(with_fields("Expect: 100-continue\r\nContent-Length: 3\r\n"), 0);
+    ck_assert(h.expect_continue);
+    ck_assert_int_gt(with_fields("expect: 100-CONTINUE\r\n"), 0);
+    ck_assert(h.expect_continue);
+    ck_assert_int_gt(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"), 0);
+    ck_assert(!h.expect_continue);
+}
+END_TEST
+
+START_TEST(answers_417_to_other_expectations)
+{
+    ck_assert_int_eq(with_fields("Expect: 200-ok\r\n"), -417);
+    ck_assert_int_eq(with_fields("Expect: 100-continue, x\r\n"), -417);
+    ck_assert_int_eq(with_fields("Expect: 100-continue\r\nExpect: foo\r\n"), -417);
+    ck_assert_int_eq(with_fields("Expect: \r\n"), -417);
+}
+END_TEST
+
+/* ---- limits -------------------------------------------------------------------- */
+
+static char *request_with_target(size_t target_len)
+{
+    static const char tail[] = " HTTP/1.1\r\nHost: a\r\n\r\n";
+    char *r = malloc(4 + target_len + sizeof tail);
+    memcpy(r, "GET ", 4);
+    r[4] = '/';
+    memset(r + 5, 'a', target_len - 1);
+    memcpy(r + 4 + target_len, tail, sizeof tail);
+    return r;
+}
+
+START_TEST(answers_414_to_a_long_request_line_even_while_incomplete)
+{
+    lim.request_line = 100; /* "GET " + target + " HTTP/1.1" = 13 + target */
+    char *ok = request_with_target(87), *bad = request_with_target(88);
+    ck_assert_int_gt(parse(ok), 0);
+    ck_assert_int_eq(parse(bad), -414);
+    ck_assert_int_eq(parse_n(bad, 102), -414);
+    ck_assert_int_eq(parse_n(bad, 101), 0);
+    ck_assert_int_eq(parse_n(ok, 101), 0);
+    free(ok);
+    free(bad);
+}
+END_TEST
+
+START_TEST(answers_431_to_a_large_header_block_even_while_incomplete)
+{
+    lim.header_bytes = 64; /* after the request line, through the empty line */
+    const char *line = "GET / HTTP/1.1\r\n";
+    char r[256];
+    /* "Host: a\r\n" (9) + "X: " + v + "\r\n" (5 + v) + "\r\n" (2) = 64 for v = 48 */
+    snprintf(r, sizeof r, "%sHost: a\r\nX: %.*s\r\n\r\n", line, 48,
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_int_eq(parse(r), (int)strlen(r));
+    snprintf(r, sizeof r, "%sHost: a\r\nX: %.*s\r\n\r\n", line, 49,
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_int_eq(parse(r), -431);
+    ck_assert_int_eq(parse_n(r, strlen(line) + 64), -431);
+    ck_assert_int_eq(parse_n(r, strlen(line) + 63), 0);
+}
+END_TEST
+
+START_TEST(answers_431_to_too_many_fields_even_while_incomplete)
+{
+    lim.header_count = 3;
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n"), 0);
+    ck_assert_uint_eq(h.nheaders, 3);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), -431);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n"), -431);
+    ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nHost: 3\r\n"), -431);
+}
+END_TEST
+
+/* ---- incomplete input ------------------------------------------------------------ */
+
+static const char *const valid[] = {
+    WRK,
+    "\r\nGET /a/%41/../b?q=1 HTTP/1.1\r\nHost: [::1]:80\r\nX:\r\nY:  y y  \r\n\r\n",
+    "POST http://h:1/p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+    "Connection: close\r\nExpect: 100-continue\r\n\r\n",
+    "OPTIONS * HTTP/1.0\r\nContent-Length: 12\r\n\r\n",
+};
+
+START_TEST(is_incomplete_when_cut_at_any_byte)
+{
+    for (size_t v = 0; v < sizeof valid / sizeof *valid; v++) {
+        size_t len = strlen(valid[v]);
+        ck_assert_int_eq(parse(valid[v]), (int)len);
+        for (size_t cut = 0; cut < len; cut++) {
+            int rc = parse_n(valid[v], cut);
+            ck_assert_msg(rc == 0, "request %zu cut at %zu -> %d", v, cut, rc);
+            ck_assert_msg(memcmp(buf, valid[v], cut) == 0, "request %zu cut at %zu: buffer changed", v, cut);
+        }
+    }
+}
+END_TEST
+
+START_TEST(leaves_the_buffer_alone_on_errors)
+{
+    const char *r = "GET /a%20b/.. HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n";
+    ck_assert_int_eq(parse(r), -400);
+    ck_assert(memcmp(buf, r, strlen(r)) == 0);
+    r = "GET /a%20b/../.. HTTP/1.1\r\nHost: a\r\n\r\n";
+    ck_assert_int_eq(parse(r), -400);
+    ck_assert(memcmp(buf, r, strlen(r)) == 0);
+}
+END_TEST
+
+/* ---- chunked ---------------------------------------------------------------------- */
+
+static int dechunk(const char *raw, size_t len, struct srv__chunked *c, uint64_t limit)
+{
+    free(buf);
+    buf = malloc(len ? len : 1);
+    memcpy(buf, raw, len);
+    memset(c, 0, sizeof *c);
+    return srv__http_parse_chunked(c, buf, len, limit);
+}
+
+START_TEST(decodes_chunks_extensions_and_trailers)
+{
+    struct srv__chunked c;
+    const char *raw = "5\r\nhello\r\n1;a=b ; c = \"q\\\"x\" ;d\r\n \r\nA\r\n0123456789\r\n"
+                      "0\r\nX-T: 1\r\nY: \r\n\r\nGET /";
+    ck_assert_int_eq(dechunk(raw, strlen(raw), &c, 100), 1);
+    ck_assert_uint_eq(c.out, 16);
+    ck_assert(memcmp(buf, "hello 0123456789", 16) == 0);
+    ck_assert_uint_eq(c.raw, strlen(raw) - 5);
+    ck_assert_int_eq(dechunk("0\r\n\r\n", 5, &c, 0), 1);
+    ck_assert_uint_eq(c.out, 0);
+    ck_assert_uint_eq(c.raw, 5);
+    ck_assert_int_eq(dechunk("00Ff\r\n", 6, &c, 1000), 0);
+    ck_assert_uint_eq(c.remaining, 255);
+}
+END_TEST
+
+START_TEST(decodes_chunks_split_at_every_byte)
+{
+    const char *raw = "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n";
+    size_t len = strlen(raw);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct srv__chunked c = {0};
+        char *b = malloc(len);
+        memcpy(b, raw, cut);
+        int rc = srv__http_parse_chunked(&c, b, cut, 100);
+        ck_assert_msg(cut == len ? rc == 1 : rc == 0, "first part %zu -> %d", cut, rc);
+        memcpy(b + cut, raw + cut, len - cut);
+        if (cut < len)
+            rc = srv__http_parse_chunked(&c, b, len, 100);
+        ck_assert_int_eq(rc, 1);
+        ck_assert_uint_eq(c.out, 19);
+        ck_assert_uint_eq(c.raw, len);
+        ck_assert(memcmp(b, "abc0123456789abcdef", 19) == 0);
+        free(b);
+    }
+    /* and fed one byte at a time */
+    struct srv__chunked c = {0};
+    char *b = malloc(len);
+    int rc = 0;
+    for (size_t n = 1; n <= len; n++) {
+        b[n - 1] = raw[n - 1];
+        rc = srv__http_parse_chunked(&c, b, n, 100);
+        ck_assert_int_eq(rc, n == len ? 1 : 0);
+    }
+    ck_assert(memcmp(b, "abc0123456789abcdef", 19) == 0);
+    free(b);
+}
+END_TEST
+
+START_TEST(rejects_malformed_chunks)
+{
+    static const char *bad[] = {
+        "x\r\n",          "5\r\nhelloX\r\n",  "5\r\nhello\rX",      "5\nhello\r\n0\r\n\r\n",
+        "-1\r\n",         " 5\r\n",           "5 x\r\n",            "5;\r\n",
+        "5;a=\"b\r\n",    "0\r\nbad line\r\n", "0\r\n\r\r",          "0\r\nX : y\r\n\r\n",
+        "5\r\nhello\r\n0\n\n", "0x5\r\n",     "5\r\nhello\n",        "0\r\n\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct srv__chunked c;
+        int rc = dechunk(bad[i], strlen(bad[i]), &c, 100);
+        ck_assert_msg(rc == -400, "case %zu -> %d", i, rc);
+    }
+}
+END_TEST
+
+START_TEST(rejects_chunk_sizes_that_overflow)
+{
+    struct srv__chunked c;
+    const char *r = "10000000000000000\r\n";
+    ck_assert_int_eq(dechunk(r, strlen(r), &c, UINT64_MAX), -400);
+    r = "0000000000000000000000001\r\nx\r\n0\r\n\r\n";
+    ck_assert_int_eq(dechunk(r, strlen(r), &c, UINT64_MAX), 1);
+    r = "FFFFFFFFFFFFFFFF\r\n";
+    ck_assert_int_eq(dechunk(r, strlen(r), &c, 100), -413);
+}
+END_TEST
+
+START_TEST(answers_413_when_the_decoded_body_exceeds_the_limit)
+{
+    struct srv__chunked c;
+    const char *r = "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n";
+    ck_assert_int_eq(dechunk(r, strlen(r), &c, 10), -413);
+    ck_assert_int_eq(dechunk(r, strlen(r), &c, 11), 1);
+}
+END_TEST
+
+START_TEST(bounds_chunk_extensions_and_trailers)
+{
+    struct srv__chunked c;
+    size_t n = 5000;
+    char *r = malloc(n);
+    memcpy(r, "1;a=", 4);
+    memset(r + 4, 'x', n - 4);
+    ck_assert_int_eq(dechunk(r, n, &c, 100), -400);
+    ck_assert_int_eq(dechunk(r, 4000, &c, 100), 0);
+    free(r);
+    n = 40000;
+    r = malloc(n);
+    memcpy(r, "0\r\nX: ", 6);
+    memset(r + 6, 'v', n - 6);
+    ck_assert_int_eq(dechunk(r, n, &c, 100), -431);
+    free(r);
+}
+END_TEST
+
+static Suite *http_parse_suite(void)
+{
+    Suite *s = suite_create("runtime/http_parse");
+    struct {
+        const char *name;
+        const TTest *tests[16];
+    } cases[] = {
+        {"request_line", {parses_the_wrk_request, fills_headers_in_order_with_trimmed_values,
+                          knows_each_method, answers_501_to_unknown_methods,
+                          answers_505_to_other_versions, rejects_malformed_request_lines,
+                          skips_empty_lines_before_the_request_line,
+                          takes_the_host_from_an_absolute_form_target, understands_options_asterisk}},
+        {"keep_alive", {http10_closes_unless_it_asks_for_keep_alive,
+                        reads_connection_as_a_token_list_across_lines}},
+        {"host", {http11_needs_exactly_one_valid_host}},
+        {"fields", {rejects_space_before_colon, rejects_obs_fold, rejects_bare_cr_and_bare_lf,
+                    rejects_empty_field_names, rejects_control_characters_and_nul_in_fields}},
+        {"byte_classes", {answers_each_byte_class_in_field_values,
+                          answers_each_byte_class_in_field_names,
+                          answers_each_byte_class_in_the_path_and_query,
+                          answers_each_byte_class_in_the_method}},
+        {"path", {decodes_percent_escapes_in_place, rejects_invalid_percent_escapes_and_encoded_nul,
+                  removes_dot_segments, rejects_dot_dot_above_the_root}},
+        {"smuggling", {reads_a_valid_content_length, rejects_content_length_with_transfer_encoding,
+                       rejects_repeated_or_differing_content_length, rejects_malformed_content_length,
+                       answers_413_to_a_content_length_over_the_limit, accepts_only_a_final_chunked,
+                       rejects_transfer_encoding_in_http10}},
+        {"expect", {flags_expect_100_continue, answers_417_to_other_expectations}},
+        {"limits", {answers_414_to_a_long_request_line_even_while_incomplete,
+                    answers_431_to_a_large_header_block_even_while_incomplete,
+                    answers_431_to_too_many_fields_even_while_incomplete}},
+        {"incomplete", {is_incomplete_when_cut_at_any_byte, leaves_the_buffer_alone_on_errors}},
+        {"chunked", {decodes_chunks_extensions_and_trailers, decodes_chunks_split_at_every_byte,
+                     rejects_malformed_chunks, rejects_chunk_sizes_that_overflow,
+                     answers_413_when_the_decoded_body_exceeds_the_limit,
+                     bounds_chunk_extensions_and_trailers}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        for (size_t j = 0; j < 16 && cases[i].tests[j]; j++)
+            tcase_add_test(tc, cases[i].tests[j]);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(http_parse_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
