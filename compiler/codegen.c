@@ -9,11 +9,13 @@
  * first line padded to its original column, and followed by a #line back
  * into the generated file, so cc errors and gdb point at the right file.
  *
- * The matcher is a decision tree, one static function per tree node: the
- * node's literal children are found by a switch on the segment length and
- * then nested switches on the bytes that tell the candidates apart, so the
- * cost of a lookup depends on the path, not on the number of routes.  A
- * failed branch backtracks to the node's `:param`, then to its `*`.
+ * The matcher is a decision tree written as nested C blocks, one per tree
+ * node: a node's literal children are found by a switch on the segment
+ * length and then nested switches on the bytes that tell the candidates
+ * apart, so the cost of a lookup depends on the path, not on the number of
+ * routes.  A failed branch falls through to the node's `:param`, then to
+ * its `*` (backtracking).  Nodes with many literal children split their
+ * subtrees into "chunk" functions reached through a table (gen_tables).
  */
 #include "srvc.h"
 
@@ -35,7 +37,9 @@ static const char *const rt_limit_field[LIM_COUNT] = {
 };
 
 /* Nodes with more literal children than this use tables (gen_tables). */
-enum { BIG_NODE = 1000000 };
+enum { BIG_NODE = 8 };
+/* Children per chunk function under a big node. */
+enum { CHUNK = 64 };
 
 typedef struct {
     Emit *e;
@@ -389,7 +393,8 @@ static void gen_literals(Gen *g, const Node *n, unsigned d, int level, Arena *a)
         indent(e, level);
         emit_fmt(e, "if (k%u >= 0 && srvg_eq(s%u, srvg_lit_%u[k%u], n%u)) {\n", d, d, n->id, d, d);
         indent(e, level + 1);
-        emit_fmt(e, "int r = srvg_next_%u[k%u](method, e%u, end, m);\n", n->id, d, d);
+        emit_fmt(e, "int r = srvg_next_%u[k%u / %d]((unsigned)k%u, method, e%u, end, m);\n", n->id, d,
+                 CHUNK, d, d);
         indent(e, level + 1);
         emit_str(e, "if (r >= 0)\n");
         indent(e, level + 2);
@@ -472,31 +477,44 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a)
 }
 
 /* A node with many literal children picks the candidate with switches
- * that only compute its slot, then compares once and calls the child's own
- * function through a table.  Splitting there keeps every C function small,
- * so cc -O2 stays fast on files with thousands of routes. */
-static void gen_function(Gen *g, const Node *n, Arena *a);
+ * that only compute its slot, then compares once and jumps through a table
+ * to a "chunk" function holding the code of CHUNK children, selected by a
+ * switch on the slot.  Keeping both the number and the size of C functions
+ * moderate is what keeps cc -O2 fast on files with thousands of routes. */
+static void gen_subtree_tables(Gen *g, const Node *n, Arena *a);
 
 static void gen_tables(Gen *g, const Node *n, Arena *a)
 {
     Emit *e = g->e;
     for (unsigned i = 0; i < n->nlits; i++)
-        gen_function(g, n->lits[i], a);
+        gen_subtree_tables(g, n->lits[i], a);
+    unsigned nchunks = (n->nlits + CHUNK - 1) / CHUNK;
+    for (unsigned c = 0; c < nchunks; c++) {
+        emit_fmt(e, "static int srvg_chunk_%u_%u(unsigned k, unsigned method, const char *p0, "
+                    "const char *end, struct srv_match *m)\n{\n    (void)method;\n    (void)m;\n"
+                    "    switch (k) {\n",
+                 n->id, c);
+        for (unsigned i = c * CHUNK; i < n->nlits && i < (c + 1) * CHUNK; i++) {
+            emit_fmt(e, "    case %u: {\n", i);
+            gen_body(g, n->lits[i], 0, 2, a);
+            emit_str(e, "        break;\n    }\n");
+        }
+        emit_str(e, "    }\n    return -1;\n}\n\n");
+    }
     emit_fmt(e, "static const char *const srvg_lit_%u[] = {\n", n->id);
     for (unsigned i = 0; i < n->nlits; i++) {
         emit_str(e, "    \"");
         emit_c_string(e, n->lits[i]->label, n->lits[i]->label_len);
         emit_str(e, "\",\n");
     }
-    emit_fmt(e, "};\nstatic srvg_node_fn *const srvg_next_%u[] = {\n", n->id);
-    for (unsigned i = 0; i < n->nlits; i++)
-        emit_fmt(e, "    srvg_node_%u,\n", n->lits[i]->id);
+    emit_fmt(e, "};\nstatic srvg_chunk_fn *const srvg_next_%u[] = {\n", n->id);
+    for (unsigned c = 0; c < nchunks; c++)
+        emit_fmt(e, "    srvg_chunk_%u_%u,\n", n->id, c);
     emit_str(e, "};\n\n");
     g->uses_table = true;
 }
 
-/* Tables (and the functions they name) for every big node under N, not
- * crossing into another function's subtree. */
+/* Tables (and the chunk functions they name) for every big node under N. */
 static void gen_subtree_tables(Gen *g, const Node *n, Arena *a)
 {
     if (n->nlits > BIG_NODE)
@@ -536,8 +554,8 @@ static void gen_matcher(Gen *g, const RouteTree *tree, Arena *a)
                     "    while (n--)\n        if (*a++ != *b++)\n            return 0;\n"
                     "    return 1;\n}\n\n");
     if (sub.uses_table)
-        emit_str(e, "typedef int srvg_node_fn(unsigned method, const char *p, const char *end,\n"
-                    "                         struct srv_match *m);\n\n");
+        emit_str(e, "typedef int srvg_chunk_fn(unsigned k, unsigned method, const char *p, const char *end,\n"
+                    "                          struct srv_match *m);\n\n");
     emit_bytes(e, nodes.buf, nodes.len);
     emit_free(&nodes);
     emit_str(e, "static int srvg_match(unsigned method, const char *path, size_t len, "

@@ -106,7 +106,7 @@ bool emit_write_file(const Emit *e, const char *path, FILE *err)
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        diag_tool_error(err, "cannot create '%s': %s", tmp, strerror(errno));
+        diag_tool_error(err, "cannot write '%s': %s", path, strerror(errno));
         free(tmp);
         return false;
     }

@@ -26,14 +26,14 @@
  * line's LF has arrived.  When the bytes end with an LF (whole requests,
  * the usual case) that is all it needs to know; otherwise it looks for LFs
  * a window at a time (the last LF in the next 512 bytes, so one search
- * usually covers the whole head).  It looks only within the limits: the request line must end within the
- * request-line limit, the field lines within the header-bytes limit.  A line
- * whose LF has not arrived is unfinished: "incomplete", or 414/431 when the
- * limit is what cut it off.  The windows keep the cost of a head
- * proportional to the head, however many pipelined requests or body bytes
- * follow it in the buffer.  The small scanners (chunk-size lines, trailers,
- * list values) read with a bounds-checked YYPEEK that yields 0 (invalid
- * everywhere) past the end.
+ * usually covers the whole head).  It looks only within the limits: the
+ * request line must end within the request-line limit, the field lines
+ * within the header-bytes limit.  A line whose LF has not arrived is
+ * unfinished: "incomplete", or 414/431 when the limit is what cut it off.
+ * The windows keep the cost of a head proportional to the head, however
+ * many pipelined requests or body bytes follow it in the buffer.  The
+ * small scanners (chunk-size lines, trailers, list values) read with a
+ * bounds-checked YYPEEK that yields 0 (invalid everywhere) past the end.
  */
 #include "http_scan.h"
 

@@ -83,6 +83,7 @@ servers:
 /* server: 'server' STRING NUMBER '{' item* '}' */
 server:
     server_head items '}'
+  | server_head items error '}' { yyerrok; }
   ;
 
 server_head:
@@ -102,7 +103,9 @@ item:
   | SETUP CBLOCK                { ast_set_setup(p->server, p->diag, $1, $2, false); }
   | WORKER_SETUP CBLOCK         { ast_set_setup(p->server, p->diag, $1, $2, true); }
   | limits_head settings '}'
+  | limits_head settings error '}'   { yyerrok; }
   | timeouts_head settings '}'
+  | timeouts_head settings error '}' { yyerrok; }
   | IDENT STRING CBLOCK         {
                                   ast_add_route(p->server, ast_new_route(p->arena,
                                       $1, $2, no_token, $3, @$));

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -75,6 +76,9 @@ struct srv__conn {
     const char *big;                  /* a large body written in place */
     size_t big_len;
     size_t head_len; /* of the parsed head waiting for its body */
+    /* An incomplete head: how many of its bytes the parser has seen, and the
+     * length at which a limit would end the wait (see process()). */
+    size_t head_seen, head_limit;
     struct srv__chunked chunk;
 
     struct srv__arena arena;
@@ -101,6 +105,8 @@ struct priv {
 };
 
 static char empty_body[1];
+
+unsigned long srv__incomplete_parses;
 
 static void conn_close(struct srv__conn *c);
 static void serve(struct srv__conn *c);
@@ -255,6 +261,7 @@ static void respond_error(struct srv__conn *c, int status)
     c->close_after = true;
     c->in_off = c->in_len;
     c->state = ST_IDLE;
+    c->head_seen = 0;
 }
 
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
@@ -327,6 +334,34 @@ static bool start_body(struct srv__conn *c)
     return true; /* no body: state stays ST_HEAD and the request runs now */
 }
 
+/* A chunked body has been decoded to LEN bytes: the handler sees it framed
+ * as it now is, by "Content-Length: LEN" in place of Transfer-Encoding. */
+static void reframe_decoded(struct srv__conn *c, size_t len)
+{
+    struct srv__head *h = &c->req.head;
+    char digits[24], *v;
+    size_t n = 0;
+    uint32_t w = 0;
+    do {
+        digits[n++] = (char)('0' + len % 10);
+        len /= 10;
+    } while (len);
+    v = srv__arena_alloc(&c->arena, n + 1);
+    for (size_t i = 0; i < n; i++)
+        v[i] = digits[n - 1 - i];
+    v[n] = '\0';
+    for (uint32_t i = 0; i < h->nheaders; i++) {
+        const struct srv__header *f = &h->headers[i];
+        if (!(f->name_len == 17 && strncasecmp(f->name, "Transfer-Encoding", 17) == 0))
+            h->headers[w++] = *f;
+    }
+    /* At least one Transfer-Encoding line was dropped: there is a slot. */
+    h->headers[w++] = (struct srv__header){"Content-Length", v, 14, (uint32_t)n};
+    h->nheaders = w;
+    h->has_content_length = true;
+    h->content_length = c->chunk.out;
+}
+
 /* For a request in a body state: 1 when the body is complete (and the
  * request has run), 0 when more bytes are needed, -1 when it was answered
  * with an error. */
@@ -357,6 +392,7 @@ static int finish_body(struct srv__conn *c)
     if (r > 0) {
         /* Decoded data ends before the raw bytes consumed, so the NUL
          * run_request() writes stays inside this request. */
+        reframe_decoded(c, c->chunk.out);
         run_request(c, body, c->chunk.out, c->head_len + c->chunk.raw);
         return 1;
     }
@@ -392,16 +428,33 @@ static void process(struct srv__conn *c)
             c->state = ST_IDLE;
             break;
         }
+        char *p = c->in + c->in_off;
+        if (SRV__UNLIKELY(c->head_seen != 0)) {
+            /* The head was incomplete last time.  Its answer can change
+             * only when a line ends or the bytes reach a limit, so a client
+             * trickling a byte per read costs a memchr of that byte, not a
+             * parse of everything it sent before. */
+            if (avail < c->head_limit &&
+                memchr(p + c->head_seen, '\n', avail - c->head_seen) == NULL) {
+                c->head_seen = avail;
+                in_reserve(c, avail + 1024, false);
+                break;
+            }
+            c->head_seen = 0;
+        }
         c->req.head.headers = c->headers;
-        int r = srv__http_parse_head(c->in + c->in_off, avail, &s->limits, &c->req.head);
+        int r = srv__http_parse_head(p, avail, &s->limits, &c->req.head);
         if (r == SRV__PARSE_INCOMPLETE) {
             c->state = ST_HEAD;
+            srv__incomplete_parses++;
             /* Keep room to read the rest; the parser rejects a head past
              * its limits before the buffer grows past head_max. */
             if (avail >= priv_of(s)->head_max) {
                 respond_error(c, 431);
                 break;
             }
+            c->head_seen = avail;
+            c->head_limit = srv__http_head_limit(p, avail, &s->limits);
             in_reserve(c, avail + 1024, false);
             break;
         }
@@ -646,6 +699,7 @@ static void conn_close(struct srv__conn *c)
     c->big = NULL;
     c->close_after = c->progressed = c->continue_sent = false;
     c->state = ST_IDLE;
+    c->head_seen = 0;
     if (p->nfree >= POOL_KEEP) {
         conn_free(c);
         return;

@@ -218,16 +218,17 @@ static int check_head(const struct srv__scan *s, struct srv__head *h, const stru
     h->content_length = 0;
 
     /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
-    if (s->count[SRV__F_HOST] > 1 || (s->count[SRV__F_HOST] == 0 && s->version_minor == 1))
-        return -400;
-    h->host = NULL;
-    h->host_len = 0;
-    if (s->count[SRV__F_HOST]) {
+    if (SRV__LIKELY(s->count[SRV__F_HOST] == 1)) {
         const struct srv__header *f = &h->headers[s->first[SRV__F_HOST]];
         if (s->host_bad || f->value_len == 0)
             return -400;
         h->host = f->value;
         h->host_len = f->value_len;
+    } else {
+        if (s->count[SRV__F_HOST] > 1 || s->version_minor == 1)
+            return -400;
+        h->host = NULL;
+        h->host_len = 0;
     }
 
     if (s->count[SRV__F_CONTENT_LENGTH]) {
@@ -288,12 +289,26 @@ int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
         h->query_len = s.query_len;
         h->query[s.query_len] = '\0';
     }
-    for (uint32_t i = 0; i < h->nheaders; i++) {
-        struct srv__header *f = &h->headers[i];
+    /* (Locals: the stores below may alias H as far as the compiler knows.) */
+    for (struct srv__header *f = h->headers, *end = f + h->nheaders; f < end; f++) {
         buf[f->name - buf + f->name_len] = '\0';
         buf[f->value - buf + f->value_len] = '\0';
     }
     return n;
+}
+
+size_t srv__http_head_limit(const char *buf, size_t len, const struct srv_limits *lim)
+{
+    /* The scanner's limits: the request line (after any empty lines) must
+     * end within request_line + 2 bytes, the field lines within
+     * header_bytes after it. */
+    size_t line_max = lim->request_line + 2, region = len < line_max ? len : line_max, i = 0;
+    while (i + 1 < region && buf[i] == '\r' && buf[i + 1] == '\n')
+        i += 2;
+    const char *lf = memchr(buf + i, '\n', region - i);
+    if (!lf)
+        return line_max;
+    return (size_t)(lf + 1 - buf) + lim->header_bytes;
 }
 
 /* ---------------------------------------------------------------------------

@@ -92,9 +92,11 @@ uint64_t srv__now_ms(void);     /* CLOCK_MONOTONIC, as of the last update */
 const char *srv__date(void);    /* "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes) */
 #define SRV__DATE_LEN 29
 /* The same as a whole header line, "Date: ...\r\n" (SRV__DATE_LINE_LEN
- * bytes, not NUL-terminated), so responses copy one fixed-size block. */
-const char *srv__date_line(void);
+ * bytes, not NUL-terminated), so responses copy one fixed-size block.  Set
+ * before main() runs and by every srv__time_update(); read directly, so
+ * serialising a response calls nothing. */
 #define SRV__DATE_LINE_LEN (6 + SRV__DATE_LEN + 2)
+extern char srv__date_line[SRV__DATE_LINE_LEN];
 /* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
  * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
 void srv__date_format(char *out, int64_t t);
@@ -168,12 +170,20 @@ struct srv__head {
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h);
 
+/* For a head srv__http_parse_head() found incomplete at BUF[0..LEN): the
+ * length at which it would be rejected by a limit (414 or 431) if no
+ * further LF arrived.  Below it, bytes without an LF cannot change the
+ * answer, so a caller need not parse again until an LF arrives or the
+ * buffer reaches that length. */
+size_t srv__http_head_limit(const char *buf, size_t len, const struct srv_limits *lim);
+
 /* Incremental in-place chunked decoder.  BUF is the start of the body in the
  * connection buffer; LEN is how many bytes of it have arrived.  Decoded data
  * is moved down to BUF[0..c->out).  Returns 1 when the last chunk and the
  * trailers have been read (c->raw = raw bytes consumed, so a pipelined
  * request starts at BUF + c->raw), 0 when more bytes are needed, or -STATUS
- * (-400 malformed or overflowing size, -413 decoded size over LIMIT). */
+ * (-400 malformed or overflowing size, -413 decoded size over LIMIT, -431
+ * trailer fields over 32 KiB). */
 struct srv__chunked {
     int state;
     uint64_t remaining; /* bytes left in the current chunk */
@@ -264,9 +274,34 @@ static inline bool srv__response_has_body(const struct srv_response *res, unsign
     return !(flags & SRV__RESP_HEAD) && srv__status_has_body(res->status) && res->body_len > 0;
 }
 
-/* Runs routing and the handler (or the 404/405 answer) for REQ. */
-void srv__dispatch(const struct srv_app *app, struct srv_request *req,
-                   struct srv_response *res);
+/* Runs routing and the handler (or the 404/405 answer) for REQ.  The
+ * usual path (a route matched, its handler did nothing wrong) is inline, so
+ * a request costs no call besides the matcher and the handler; dispatch.c
+ * has the rest. */
+void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int idx);
+void srv__dispatch_failed(struct srv_request *req, struct srv_response *res);
+static inline void srv__dispatch(const struct srv_app *app, struct srv_request *req,
+                                 struct srv_response *res)
+{
+    int idx = app->match(req->head.method, req->head.path, req->head.path_len,
+                         &req->match);
+    if (SRV__UNLIKELY(idx < 0 || (unsigned)idx >= app->nroutes)) {
+        srv__dispatch_miss(req, res, idx);
+        return;
+    }
+    const struct srv_route *route = &app->routes[idx];
+    req->route = route;
+    /* Only the slots this match can use need clearing: no per-request memset
+     * of the whole cache. */
+    unsigned np = req->match.nparams < SRV_MAX_PARAMS ? req->match.nparams : SRV_MAX_PARAMS;
+    for (unsigned i = 0; i < np; i++)
+        req->param_cache[i] = NULL;
+
+    route->handler(req, res);
+
+    if (SRV__UNLIKELY(res->failed))
+        srv__dispatch_failed(req, res);
+}
 
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.
@@ -298,6 +333,11 @@ bool srv__server_drained(const struct srv__server *s);
 
 /* Closes every connection and the loop at once. */
 void srv__server_close(struct srv__server *s);
+
+/* How many times a request head has been parsed and found incomplete, in
+ * this process (tests check that a trickling client does not cost a parse
+ * per read). */
+extern unsigned long srv__incomplete_parses;
 
 /* ===========================================================================
  * L4: listen.c, worker.c, master.c, server.c

@@ -361,7 +361,7 @@ size_t srv__response_head(const struct srv_response *res, unsigned flags, char *
         memcpy(p, " Unknown\r\n", 10);
         p += 10;
     }
-    memcpy(p, srv__date_line(), SRV__DATE_LINE_LEN);
+    memcpy(p, srv__date_line, SRV__DATE_LINE_LEN);
     p += SRV__DATE_LINE_LEN;
     if (srv__status_has_body(status)) {
         memcpy(p, "Content-Length: ", 16);

@@ -14,7 +14,7 @@
 static uint64_t now_ms;
 static int64_t date_sec = -1;
 static char date_buf[SRV__DATE_LEN + 1];
-static char date_line[SRV__DATE_LINE_LEN] = "Date: ";
+char srv__date_line[SRV__DATE_LINE_LEN] = "Date: ";
 
 static void put2(char *p, unsigned v)
 {
@@ -71,8 +71,8 @@ void srv__time_update(void)
     if (SRV__UNLIKELY((int64_t)ts.tv_sec != date_sec)) {
         date_sec = (int64_t)ts.tv_sec;
         srv__date_format(date_buf, date_sec);
-        memcpy(date_line + 6, date_buf, SRV__DATE_LEN);
-        memcpy(date_line + 6 + SRV__DATE_LEN, "\r\n", 2);
+        memcpy(srv__date_line + 6, date_buf, SRV__DATE_LEN);
+        memcpy(srv__date_line + 6 + SRV__DATE_LEN, "\r\n", 2);
     }
 }
 
@@ -88,9 +88,8 @@ const char *srv__date(void)
     return date_buf;
 }
 
-const char *srv__date_line(void)
+/* srv__date_line is read without a check: fill it before anything runs. */
+__attribute__((constructor)) static void date_init(void)
 {
-    if (SRV__UNLIKELY(date_sec < 0))
-        srv__time_update();
-    return date_line;
+    srv__time_update();
 }

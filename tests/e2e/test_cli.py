@@ -247,7 +247,9 @@ class ManyRoutesTest(TempDirTest):
         first = re.search(r"(?m)^// first: (\S+)$", r.stdout).group(1)
         last = re.search(r"(?m)^// last: (\S+)$", r.stdout).group(1)
         srv = self.write("routes.srv", r.stdout)
-        exe = srvtest.build_srv(srv, self.dir, cflags=["-O2"])
+        # Generous, but bounded: the whole compiler process group is killed
+        # past it, and the test fails naming the step.
+        exe = srvtest.build_srv(srv, self.dir, cflags=["-O2"], timeout=400)
         with Server(exe) as s:
             for path in (first, last):
                 with self.subTest(path=path):

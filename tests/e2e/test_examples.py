@@ -335,6 +335,18 @@ class RequestApiTest(ResponseChecks):
         self.assertEqual(r.get("Content-Length"), str(size))
         self.assertTrue(r.body == expected, "4 MiB body differs")
 
+    def test_cr_lf_in_a_handler_header_is_logged_and_answered_500(self):
+        for kind in ("value", "name"):
+            with self.subTest(kind=kind):
+                before = len(self.server.stderr_lines())
+                r = self.get("/bad-header/" + kind)
+                self.assertEqual(r.status, 500)
+                self.assertNotIn(b"Injected", r.raw_head)
+                self.assertNotIn(b"must not be sent", r.body)
+                self.assertIsNotNone(self.server.wait_for_stderr(r"(?i)header", timeout=5,
+                                                                 start=before),
+                                     self.server.stderr_text())
+
     def test_server_errors_are_well_formed(self):
         self.assertEqual(self.get("/no-such-route").status, 404)
         r = http(self.server, "DELETE", "/small")

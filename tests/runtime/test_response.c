@@ -483,6 +483,59 @@ START_TEST(request_split_across_reads_is_served)
 }
 END_TEST
 
+START_TEST(trickled_head_is_parsed_again_only_when_a_line_ends)
+{
+    int fd = client();
+    struct got g = {0};
+    char value[301];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    const char *start = "GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    send_all(fd, start, strlen(start));
+    srv__server_run_once(&srv, 50);
+    unsigned long before = srv__incomplete_parses;
+    /* One byte per read: without an LF nothing can change but the length. */
+    for (size_t i = 0; value[i]; i++) {
+        send_all(fd, value + i, 1);
+        srv__server_run_once(&srv, 50);
+    }
+    ck_assert_uint_le(srv__incomplete_parses - before, 2);
+    send_all(fd, "\r", 1);
+    srv__server_run_once(&srv, 50);
+    send_all(fd, "\n", 1);
+    srv__server_run_once(&srv, 50);
+    ck_assert_uint_le(srv__incomplete_parses - before, 3); /* the LF: parsed once more */
+    send_all(fd, "\r\n", 2);
+    pump(fd, &g, "Hello, World!");
+    ck_assert(strncmp(g.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    close(fd);
+    free(g.buf);
+}
+END_TEST
+
+START_TEST(trickled_request_line_still_gets_414_at_its_limit)
+{
+    wire_teardown();
+    w_app.limits.request_line = 100;
+    wire_setup();
+    int fd = client();
+    struct got g = {0};
+    send_all(fd, "GET /", 5);
+    for (int i = 0; i < 200 && !g.eof; i++) {
+        send_all(fd, "a", 1);
+        srv__server_run_once(&srv, 50);
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 0) == 1)
+            break;
+    }
+    pump(fd, &g, NULL);
+    ck_assert_msg(strncmp(g.buf, "HTTP/1.1 414 URI Too Long\r\n", 27) == 0, "%s", g.buf);
+    close(fd);
+    free(g.buf);
+    w_app.limits.request_line = 0;
+}
+END_TEST
+
 START_TEST(chunked_body_is_decoded_for_the_handler)
 {
     int fd = client();
@@ -738,6 +791,8 @@ static Suite *response_suite(void)
     tcase_add_test(tc, keep_alive_serves_sequential_requests);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order);
     tcase_add_test(tc, request_split_across_reads_is_served);
+    tcase_add_test(tc, trickled_head_is_parsed_again_only_when_a_line_ends);
+    tcase_add_test(tc, trickled_request_line_still_gets_414_at_its_limit);
     tcase_add_test(tc, chunked_body_is_decoded_for_the_handler);
     tcase_add_test(tc, large_request_body_grows_the_buffer);
     tcase_add_test(tc, body_over_limit_is_413_before_reading_it);

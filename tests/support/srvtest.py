@@ -82,7 +82,7 @@ def build_srv(srv_path, tmpdir, extra_c=(), cflags=(), name=None, timeout=120):
     exe = os.path.join(tmpdir, name)
     run_checked([SRVC, srv_path, "-o", c_path], what="srvc", timeout=timeout)
     cc = shlex.split(os.environ.get("CC", "cc"))
-    cmd = (cc + ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"] + TEST_CFLAGS
+    cmd = (cc + ["-std=c11", "-Wall", "-Wextra", "-Werror"] + TEST_CFLAGS
            + list(cflags) + ["-I", os.path.join(SOURCE, "runtime"), c_path]
            + list(extra_c)
            + [os.path.join(BUILD, "runtime", "libsrv.a"), "-o", exe])

@@ -1,0 +1,41 @@
+#!/bin/sh
+# generated_c.sh SRVC TESTDIR RUNTIMEDIR CC... - the generated C against the
+# real compiler and runtime header:
+#  1. sample.srv compiles with cc -fsyntax-only and every warning enabled;
+#  2. its matcher, linked with match_harness.c instead of libsrv, answers
+#     the routes listed in sample.expect (specificity, backtracking, HEAD,
+#     ANY, 405 Allow sets, parameters);
+#  3. a C error inside an inline handler is reported by cc at the .srv line.
+set -u
+srvc=$1 dir=$2 rt=$3
+shift 3
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+flags="-std=c11 -Wall -Wextra -Wpedantic -Werror -I$rt"
+status=0
+
+"$srvc" "$dir/cases/sample.srv" -o "$tmp/sample.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -fsyntax-only "$tmp/sample.c"; then
+    echo "ok: sample.srv compiles cleanly against srv.h"
+else
+    echo "FAIL: generated C does not compile"; status=1
+fi
+
+# shellcheck disable=SC2086
+if "$@" $flags "$tmp/sample.c" "$dir/match_harness.c" -o "$tmp/match" &&
+    "$tmp/match" <"$dir/sample.expect" >"$tmp/match.out" 2>&1; then
+    echo "ok: matcher answers every line of sample.expect"
+else
+    echo "FAIL: matcher"; cat "$tmp/match.out"; status=1
+fi
+
+"$srvc" "$dir/cases/cc_error.srv" -o "$tmp/cc_error.c" || exit 1
+# shellcheck disable=SC2086
+"$@" $flags -fsyntax-only "$tmp/cc_error.c" 2>"$tmp/cc.err"
+if grep -q 'cc_error.srv:7:[0-9]*: error:.*undeclared_thing' "$tmp/cc.err"; then
+    echo "ok: cc reports the handler's error at cc_error.srv:7"
+else
+    echo "FAIL: cc did not point into cc_error.srv:"; cat "$tmp/cc.err"; status=1
+fi
+exit $status

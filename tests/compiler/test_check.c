@@ -1,0 +1,193 @@
+/*
+ * test_check.c - tests compiler/check.c: values resolved for codegen and
+ * one diagnostic per rule (port, workers, methods, patterns, parameter
+ * names, limits and timeouts).
+ */
+#include "support.h"
+
+static char text[4096];
+
+/* A server block around BODY. */
+static App *check_body(Run *r, const char *body)
+{
+    snprintf(text, sizeof text, "server \"h\" 80 {\n%s\n}\n", body);
+    return run_check(r, text);
+}
+
+#define EXPECT_ERROR(body, msg)                                   \
+    do {                                                          \
+        Run r_;                                                   \
+        check_body(&r_, body);                                    \
+        ck_assert(!r_.ok);                                        \
+        ck_assert_contains(run_diags(&r_), msg);                  \
+        run_close(&r_);                                           \
+    } while (0)
+
+START_TEST(resolves_values)
+{
+    Run r;
+    App *app = check_body(&r, "workers auto;\n"
+                              "limits { request_line 8K; header_bytes 1M; header_count 7; body 100; }\n"
+                              "timeouts { header 250ms; body 2s; idle 3m; shutdown 1s; }");
+    ck_assert(r.ok);
+    const Server *s = app->servers;
+    ck_assert_int_eq(s->port_value, 80);
+    ck_assert_int_eq(s->workers_value, -1);
+    ck_assert_uint_eq(s->limit_values[LIM_REQUEST_LINE], 8192);
+    ck_assert_uint_eq(s->limit_values[LIM_HEADER_BYTES], 1048576);
+    ck_assert_uint_eq(s->limit_values[LIM_HEADER_COUNT], 7);
+    ck_assert_uint_eq(s->limit_values[LIM_BODY], 100);
+    ck_assert_uint_eq(s->limit_values[LIM_HEADER_TIMEOUT], 250);
+    ck_assert_uint_eq(s->limit_values[LIM_BODY_TIMEOUT], 2000);
+    ck_assert_uint_eq(s->limit_values[LIM_IDLE_TIMEOUT], 180000);
+    ck_assert_uint_eq(s->limit_values[LIM_SHUTDOWN_TIMEOUT], 1000);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(splits_patterns_into_segments)
+{
+    Run r;
+    App *app = check_body(&r, "GET \"/a/:id/*\" h;\nGET \"/\" h;");
+    ck_assert(r.ok);
+    const Route *a = app->servers->routes, *root = a->next;
+    ck_assert_uint_eq(a->nsegs, 3);
+    ck_assert_int_eq(a->segs[0].kind, SEG_LITERAL);
+    ck_assert_int_eq(a->segs[1].kind, SEG_PARAM);
+    ck_assert_mem_eq(a->segs[1].ptr, "id", 2);
+    ck_assert_int_eq(a->segs[2].kind, SEG_WILD);
+    ck_assert_uint_eq(a->nparams, 2);
+    ck_assert_uint_eq(root->nsegs, 1);
+    ck_assert_uint_eq(root->segs[0].len, 0);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_missing_or_second_server)
+{
+    Run r;
+    run_check(&r, "// nothing\n");
+    ck_assert_str_eq(run_diags(&r), "t.srv: error: no 'server' block\n");
+    run_close(&r);
+    run_check(&r, "server \"a\" 1 { }\nserver \"b\" 2 { }\n");
+    ck_assert_contains(run_diags(&r), "t.srv:2:1: error: more than one 'server' block");
+    ck_assert_contains(run_diags(&r), "t.srv:1:1: note: first defined here");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_port_out_of_range)
+{
+    Run r;
+    run_check(&r, "server \"h\" 65536 { }");
+    ck_assert_contains(run_diags(&r), "t.srv:1:12: error: port 65536 is outside 0-65535");
+    run_close(&r);
+    run_check(&r, "server \"h\" 65535 { }");
+    ck_assert(r.ok);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_workers)
+{
+    EXPECT_ERROR("workers -1;", "'workers' must be a number from 0 to 4096 or 'auto'");
+    EXPECT_ERROR("workers many;", "'workers' must be a number from 0 to 4096 or 'auto'");
+    EXPECT_ERROR("workers 4x;", "'workers' must be a number from 0 to 4096 or 'auto'");
+}
+END_TEST
+
+START_TEST(rejects_unknown_method)
+{
+    EXPECT_ERROR("get \"/\" h;", "error: unknown method 'get'");
+}
+END_TEST
+
+START_TEST(rejects_bad_patterns)
+{
+    EXPECT_ERROR("GET \"x\" h;", "t.srv:2:5: error: route pattern must start with '/'");
+    EXPECT_ERROR("GET \"/a//b\" h;", "t.srv:2:8: error: empty segment '//' in route pattern");
+    EXPECT_ERROR("GET \"/*/a\" h;", "t.srv:2:7: error: '*' must be the last segment");
+    EXPECT_ERROR("GET \"/a?b\" h;", "t.srv:2:8: error: bad character '?' in route pattern");
+    EXPECT_ERROR("GET \"/a\\tb\" h;", "t.srv:2:5: error: bad character '\\x09' in route pattern");
+    EXPECT_ERROR("GET \"/a/..\" h;", "error: segment '..' never matches");
+}
+END_TEST
+
+START_TEST(rejects_bad_parameter_names)
+{
+    EXPECT_ERROR("GET \"/:\" h;", "t.srv:2:7: error: missing parameter name after ':'");
+    EXPECT_ERROR("GET \"/:a-b\" h;", "error: parameter name 'a-b' is not a C identifier");
+    EXPECT_ERROR("GET \"/:for\" h;", "error: parameter name 'for' is a C keyword");
+    EXPECT_ERROR("GET \"/:srv_x\" h;", "error: parameter name 'srv_x' uses a prefix reserved");
+    EXPECT_ERROR("GET \"/:res\" { }", "error: parameter name 'res' collides with the handler argument 'res'");
+    EXPECT_ERROR("GET \"/:a/:a\" h;", "t.srv:2:10: error: repeated parameter name 'a' in route pattern");
+    EXPECT_ERROR("GET \"/:a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/:r/:s/:t/:u/:v/:w/:x/:y/:z/:aa/:ab/:ac/:ad/:ae/:af/:ag\" h;",
+                 "error: too many parameters in route pattern (17; at most 16)");
+}
+END_TEST
+
+START_TEST(req_is_fine_for_named_handlers)
+{
+    Run r;
+    check_body(&r, "GET \"/:req\" h;");
+    ck_assert(r.ok);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_limits_and_timeouts)
+{
+    EXPECT_ERROR("limits { bodies 1K; }", "error: unknown limit 'bodies'");
+    EXPECT_ERROR("timeouts { read 1s; }", "error: unknown timeout 'read'");
+    EXPECT_ERROR("limits { body 1K; body 2K; }", "t.srv:2:19: error: duplicate limit 'body'");
+    EXPECT_ERROR("limits { body 0; }", "error: 'body' must be greater than zero");
+    EXPECT_ERROR("limits { body 2048M; }", "error: 'body' is out of range (at most 1024M)");
+    EXPECT_ERROR("limits { body 1G; }", "error: bad size suffix 'G' in '1G' (use K or M)");
+    EXPECT_ERROR("limits { header_count 1K; }", "error: bad suffix 'K' in '1K'");
+    EXPECT_ERROR("limits { body \"1K\"; }", "error: 'body' needs a number");
+    EXPECT_ERROR("timeouts { idle 10; }", "error: duration '10' needs a unit (ms, s or m)");
+    EXPECT_ERROR("timeouts { idle 1h; }", "error: bad duration suffix 'h' in '1h' (use ms, s or m)");
+    EXPECT_ERROR("timeouts { idle 0s; }", "error: 'idle' must be greater than zero");
+    EXPECT_ERROR("timeouts { idle 99999999999999999999999s; }", "error: 'idle' is out of range");
+}
+END_TEST
+
+START_TEST(reports_every_error_in_file_order)
+{
+    Run r;
+    check_body(&r, "GET \"a\" h;\nlimits { x 1; }\nFOO \"/\" h;");
+    ck_assert_int_eq(r.diag.nerrors, 3);
+    const char *d = run_diags(&r);
+    const char *a = strstr(d, ":2:"), *b = strstr(d, ":3:"), *c = strstr(d, ":4:");
+    ck_assert(a && b && c && a < b && b < c);
+    run_close(&r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("compiler/check");
+    TCase *tc = tcase_create("values");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, resolves_values);
+    tcase_add_test(tc, splits_patterns_into_segments);
+    tcase_add_test(tc, rejects_missing_or_second_server);
+    tcase_add_test(tc, rejects_port_out_of_range);
+    tcase_add_test(tc, rejects_bad_workers);
+    tcase_add_test(tc, rejects_bad_limits_and_timeouts);
+    tcase_add_test(tc, reports_every_error_in_file_order);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("routes");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, rejects_unknown_method);
+    tcase_add_test(tc, rejects_bad_patterns);
+    tcase_add_test(tc, rejects_bad_parameter_names);
+    tcase_add_test(tc, req_is_fine_for_named_handlers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(suite());
+}

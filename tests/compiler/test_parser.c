@@ -1,0 +1,156 @@
+/*
+ * test_parser.c - tests grammar/srv.y: the AST built from whole files,
+ * GCC-like "expected X before Y" messages, statement-level recovery that
+ * reports several errors in one run, and repeated singleton statements.
+ */
+#include "support.h"
+
+static const char *dump(Run *r, const char *text)
+{
+    static char *buf;
+    static size_t len;
+    run_open(r, text);
+    App *app = parse_app(&r->src, &r->diag, r->arena);
+    free(buf);
+    buf = NULL;
+    FILE *f = open_memstream(&buf, &len);
+    ast_dump(app, f);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(parses_a_full_file)
+{
+    Run r;
+    const char *out = dump(&r, "%{\n#include <string.h>\n%}\n"
+                               "server \"127.0.0.1\" 8080 {\n"
+                               "    workers auto;\n"
+                               "    setup { x = 1; }\n"
+                               "    worker_setup { }\n"
+                               "    limits { body 1M; header_count 50; }\n"
+                               "    timeouts { idle 5s; }\n"
+                               "    GET \"/\" { srv_response_text(res, \"}\"); }\n"
+                               "    POST \"/echo/:id\" echo;\n"
+                               "}\n%%\nvoid echo(void);\n");
+    ck_assert_int_eq(r.diag.nerrors, 0);
+    ck_assert_str_eq(out, "app prologue=1 epilogue=1 servers=1\n"
+                          "server host=127.0.0.1 port=8080 workers=auto setup=1 worker_setup=1\n"
+                          "  limit body 1M\n"
+                          "  limit header_count 50\n"
+                          "  timeout idle 5s\n"
+                          "  route 0 GET \"/\" inline\n"
+                          "  route 1 POST \"/echo/:id\" -> echo\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(says_what_was_expected)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n    GET \"/\" h\n}\n");
+    ck_assert_str_eq(run_diags(&r), "t.srv:3:1: error: expected ';' before '}'\n"
+                                    "}\n"
+                                    "^\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(names_the_unexpected_token)
+{
+    Run r;
+    dump(&r, "server 80 {\n}\n");
+    ck_assert_contains(run_diags(&r), "t.srv:1:8: error: expected string before number '80'");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(recovers_at_each_statement)
+{
+    Run r;
+    const char *out = dump(&r, "server \"h\" 80 {\n"
+                               "    GET / x;\n"
+                               "    GET \"/a\" a;\n"
+                               "    workers 4 4;\n"
+                               "    limits { body; idle 1s; }\n"
+                               "    GET \"/b\" { }\n"
+                               "}\n");
+    ck_assert_int_eq(r.diag.nerrors, 4);
+    ck_assert_contains(run_diags(&r), "t.srv:2:9: error: stray '/' in input");
+    ck_assert_contains(run_diags(&r), "t.srv:4:15: error: expected ';' before number '4'");
+    ck_assert_contains(run_diags(&r), "t.srv:5:18: error: expected identifier, string or number before ';'");
+    /* Statements after the broken ones are still in the tree. */
+    ck_assert_contains(out, "route 0 GET \"/a\" -> a");
+    ck_assert_contains(out, "route 1 GET \"/b\" inline");
+    ck_assert_contains(out, "limit idle 1s");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(repeated_workers_names_the_first)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n    workers 2;\n    workers 3;\n}\n");
+    ck_assert_str_eq(run_diags(&r), "t.srv:3:5: error: duplicate 'workers' setting\n"
+                                    "    workers 3;\n"
+                                    "    ^~~~~~~\n"
+                                    "t.srv:2:5: note: first set here\n"
+                                    "    workers 2;\n"
+                                    "    ^~~~~~~\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(repeated_setup_names_the_first)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n setup { }\n setup { }\n}\n");
+    ck_assert_contains(run_diags(&r), "t.srv:3:2: error: duplicate 'setup' block");
+    ck_assert_contains(run_diags(&r), "t.srv:2:2: note: first defined here");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(unterminated_block_is_one_error_not_two)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n    GET \"/\" {\n");
+    ck_assert_int_eq(r.diag.nerrors, 1);
+    ck_assert_contains(run_diags(&r), "t.srv:2:13: error: unterminated C block");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(empty_file_parses_to_no_server)
+{
+    Run r;
+    const char *out = dump(&r, "");
+    ck_assert_int_eq(r.diag.nerrors, 0);
+    ck_assert_contains(out, "servers=0");
+    run_close(&r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("grammar/srv.y");
+    TCase *tc = tcase_create("ast");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, parses_a_full_file);
+    tcase_add_test(tc, empty_file_parses_to_no_server);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, says_what_was_expected);
+    tcase_add_test(tc, names_the_unexpected_token);
+    tcase_add_test(tc, recovers_at_each_statement);
+    tcase_add_test(tc, repeated_workers_names_the_first);
+    tcase_add_test(tc, repeated_setup_names_the_first);
+    tcase_add_test(tc, unterminated_block_is_one_error_not_two);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(suite());
+}
