@@ -10,15 +10,17 @@
  * into the generated file, so cc errors and gdb point at the right file.
  *
  * The matcher is a decision tree written as nested C blocks, one per tree
- * node: a node's literal children are found by a switch on the segment
+ * node: a node's few literal children are found by a switch on the segment
  * length and then nested switches on the bytes that tell the candidates
- * apart, so the cost of a lookup depends on the path, not on the number of
- * routes.  A failed branch falls through to the node's `:param`, then to
- * its `*` (backtracking).  Nodes with many literal children split their
- * subtrees into "chunk" functions reached through a table (gen_tables).
+ * apart; a node's many literal children through a hash table srvc lays
+ * out; either way the cost of a lookup depends on the path, not on the
+ * number of routes.  A failed branch falls through to the node's `:param`,
+ * then to its `*` (backtracking).  No C function inlines more than a few
+ * dozen nodes (plan_functions), which keeps cc -O2 linear in the routes.
  */
 #include "srvc.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,17 +38,13 @@ static const char *const rt_limit_field[LIM_COUNT] = {
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
 };
 
-/* Nodes with more literal children than this use tables (gen_tables). */
-enum { BIG_NODE = 8 };
-/* Children per chunk function under a big node. */
-enum { CHUNK = 64 };
-
 typedef struct {
     Emit *e;
     const Source *src;
     const char *out_name;
-    bool uses_eq;    /* the matcher compares literal bytes */
-    bool uses_table; /* ... and has nodes with child tables */
+    Arena *arena;
+    bool *own_fn;    /* by node id: the node's code is a function of its own */
+    bool uses_table; /* the matcher has hash tables */
 } Gen;
 
 static void indent(Emit *e, int level)
@@ -201,6 +199,31 @@ static void gen_route_table(Gen *g, const Server *s)
 
 /* --- matcher ------------------------------------------------------------ */
 
+/* The generated matcher is a set of functions, one per "function node":
+ * each holds the code of its node and of the descendants inlined into it,
+ * and calls its outlined children.  Bounding what one function inlines
+ * (FN_BUDGET nodes) keeps every C function small, so cc -O2 works in time
+ * linear in the number of routes instead of choking on one huge function.
+ * A node with more than BIG_NODE literal children finds the child through
+ * an open-addressing hash table that srvc lays out at compile time, so
+ * dispatch costs O(segment length) however many siblings there are. */
+enum { BIG_NODE = 8 };
+enum { FN_BUDGET = 24 };
+
+static bool is_big(const Node *n)
+{
+    return n->nlits > BIG_NODE;
+}
+
+/* FNV-1a, 32 bits; the generated srvg_hash() must compute the same. */
+static uint32_t fnv1a(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
 static bool has_leaf(const Node *n)
 {
     for (int i = 0; i < M_COUNT; i++)
@@ -209,9 +232,6 @@ static bool has_leaf(const Node *n)
     return false;
 }
 
-/* The routes ending at node N: explicit method first, HEAD falls back to
- * GET, ANY takes the rest; otherwise remember N's methods for a 405 and
- * fall through, so the caller backtracks. */
 static bool has_leaf_except_any(const Node *n)
 {
     for (int i = 0; i < M_ANY; i++)
@@ -220,6 +240,46 @@ static bool has_leaf_except_any(const Node *n)
     return false;
 }
 
+/* Decides which nodes get their own function (g->own_fn[id]) and returns
+ * the number of nodes N's code inlines.  Children of a hash node always
+ * get one (the table points at them); otherwise the heaviest children are
+ * outlined until N's function fits the budget. */
+static unsigned plan_functions(Gen *g, const Node *n)
+{
+    unsigned weight = 1 + (n->wild != NULL);
+    const Node *kids[BIG_NODE + 1];
+    unsigned kw[BIG_NODE + 1], nk = 0;
+    for (unsigned i = 0; i < n->nlits; i++) {
+        unsigned w = plan_functions(g, n->lits[i]);
+        if (is_big(n)) {
+            g->own_fn[n->lits[i]->id] = true;
+            continue;
+        }
+        kids[nk] = n->lits[i];
+        kw[nk++] = w;
+    }
+    if (n->param) {
+        kids[nk] = n->param;
+        kw[nk++] = plan_functions(g, n->param);
+    }
+    for (unsigned i = 0; i < nk; i++)
+        weight += kw[i];
+    while (weight > FN_BUDGET) {
+        unsigned best = nk;
+        for (unsigned i = 0; i < nk; i++)
+            if (!g->own_fn[kids[i]->id] && (best == nk || kw[i] > kw[best]))
+                best = i;
+        if (best == nk)
+            break;
+        g->own_fn[kids[best]->id] = true;
+        weight -= kw[best];
+    }
+    return weight;
+}
+
+/* The routes ending at node N: explicit method first, HEAD falls back to
+ * GET, ANY takes the rest; otherwise remember N's methods for a 405 and
+ * fall through, so the caller backtracks. */
 static void gen_leaf(Gen *g, const Node *n, int level)
 {
     Emit *e = g->e;
@@ -278,39 +338,42 @@ static void emit_case_byte(Emit *e, unsigned char c)
         emit_fmt(e, "case %u:\n", c);
 }
 
-static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a);
+static void gen_body(Gen *g, const Node *n, unsigned d, int level);
 
-/* Entering literal child C of a node at depth D: bind p(D+1), then C's code. */
-static void gen_enter(Gen *g, const Node *c, unsigned d, int level, Arena *a)
-{
-    indent(g->e, level);
-    emit_fmt(g->e, "const char *p%u = e%u;\n", d + 1, d);
-    gen_body(g, c, d + 1, level, a);
-}
-
-/* CNT distinct literals of length LEN: one survivor is compared whole (or,
- * under a big node, only named by its slot); several are split on the byte
- * position with the most distinct values. */
-static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d, int level,
-                       Arena *a, bool big)
+/* Entering child C of a node at depth D, whose segment ended at e<D>:
+ * inline C's code, or call C's function and return what it found. */
+static void gen_enter(Gen *g, const Node *c, unsigned d, int level)
 {
     Emit *e = g->e;
-    if (cnt == 1 && big) {
+    indent(e, level);
+    if (g->own_fn[c->id]) {
+        emit_fmt(e, "int r%u = srvg_node_%u(method, e%u, end, m);\n", d, c->id, d);
         indent(e, level);
-        emit_fmt(e, "k%u = %u;\n", d, lits[0]->slot);
+        emit_fmt(e, "if (r%u >= 0)\n", d);
+        indent(e, level + 1);
+        emit_fmt(e, "return r%u;\n", d);
         return;
     }
+    emit_fmt(e, "const char *p%u = e%u;\n", d + 1, d);
+    gen_body(g, c, d + 1, level);
+}
+
+/* CNT distinct literals of length LEN: one survivor is compared whole;
+ * several are split on the byte position with the most distinct values. */
+static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d, int level,
+                       Arena *a)
+{
+    Emit *e = g->e;
     if (cnt == 1) {
         indent(e, level);
         if (len == 0) {
             emit_str(e, "{\n");
         } else {
-            g->uses_eq = true;
-            emit_fmt(e, "if (srvg_eq(s%u, \"", d);
+            emit_fmt(e, "if (memcmp(s%u, \"", d);
             emit_c_string(e, lits[0]->label, len);
-            emit_fmt(e, "\", %zu)) {\n", len);
+            emit_fmt(e, "\", %zu) == 0) {\n", len);
         }
-        gen_enter(g, lits[0], d, level + 1, a);
+        gen_enter(g, lits[0], d, level + 1);
         indent(e, level);
         emit_str(e, "}\n");
         return;
@@ -332,7 +395,7 @@ static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d
     }
     if (best_count < 2) { /* cannot happen: the literals are distinct */
         for (unsigned i = 0; i < cnt; i++)
-            gen_bucket(g, lits + i, 1, len, d, level, a, big);
+            gen_bucket(g, lits + i, 1, len, d, level, a);
         return;
     }
     /* Stable grouping by the byte at BEST (counting sort). */
@@ -354,7 +417,7 @@ static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d
             continue;
         indent(e, level);
         emit_case_byte(e, (unsigned char)c);
-        gen_bucket(g, grouped + from, to - from, len, d, level + 1, a, big);
+        gen_bucket(g, grouped + from, to - from, len, d, level + 1, a);
         indent(e, level + 1);
         emit_str(e, "break;\n");
     }
@@ -362,14 +425,10 @@ static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d
     emit_str(e, "}\n");
 }
 
-static void gen_literals(Gen *g, const Node *n, unsigned d, int level, Arena *a)
+/* A few literal children: switch on the segment length, then on bytes. */
+static void gen_switch(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
-    bool big = n->nlits > BIG_NODE;
-    if (big) {
-        indent(e, level);
-        emit_fmt(e, "int k%u = -1;\n", d);
-    }
     indent(e, level);
     emit_fmt(e, "switch (n%u) {\n", d);
     for (unsigned i = 0; i < n->nlits;) {
@@ -379,7 +438,7 @@ static void gen_literals(Gen *g, const Node *n, unsigned d, int level, Arena *a)
             j++;
         indent(e, level);
         emit_fmt(e, "case %zu: {\n", len);
-        gen_bucket(g, n->lits + i, j - i, len, d, level + 1, a, big);
+        gen_bucket(g, n->lits + i, j - i, len, d, level + 1, g->arena);
         indent(e, level + 1);
         emit_str(e, "break;\n");
         indent(e, level);
@@ -388,26 +447,52 @@ static void gen_literals(Gen *g, const Node *n, unsigned d, int level, Arena *a)
     }
     indent(e, level);
     emit_str(e, "}\n");
-    if (big) {
-        g->uses_eq = true;
-        indent(e, level);
-        emit_fmt(e, "if (k%u >= 0 && srvg_eq(s%u, srvg_lit_%u[k%u], n%u)) {\n", d, d, n->id, d, d);
-        indent(e, level + 1);
-        emit_fmt(e, "int r = srvg_next_%u[k%u / %d]((unsigned)k%u, method, e%u, end, m);\n", n->id, d,
-                 CHUNK, d, d);
-        indent(e, level + 1);
-        emit_str(e, "if (r >= 0)\n");
-        indent(e, level + 2);
-        emit_str(e, "return r;\n");
-        indent(e, level);
-        emit_str(e, "}\n");
-    }
+}
+
+static unsigned table_size(const Node *n)
+{
+    unsigned size = 16;
+    while (size < 2 * n->nlits)
+        size *= 2;
+    return size;
+}
+
+/* Many literal children: probe srvg_tab_<id> (see gen_table). */
+static void gen_probe(Gen *g, const Node *n, unsigned d, int level)
+{
+    Emit *e = g->e;
+    unsigned mask = table_size(n) - 1;
+    indent(e, level);
+    emit_fmt(e, "uint32_t h%u = srvg_hash(s%u, n%u);\n", d, d, d);
+    indent(e, level);
+    emit_fmt(e, "for (uint32_t i%u = h%u;; i%u++) {\n", d, d, d);
+    indent(e, level + 1);
+    emit_fmt(e, "const struct srvg_slot *t%u = &srvg_tab_%u[i%u & %uu];\n", d, n->id, d, mask);
+    indent(e, level + 1);
+    emit_fmt(e, "if (!t%u->next)\n", d);
+    indent(e, level + 2);
+    emit_str(e, "break;\n");
+    indent(e, level + 1);
+    emit_fmt(e, "if (t%u->hash == h%u && t%u->len == n%u && memcmp(t%u->lit, s%u, n%u) == 0) {\n",
+             d, d, d, d, d, d, d);
+    indent(e, level + 2);
+    emit_fmt(e, "int r%u = t%u->next(method, e%u, end, m);\n", d, d, d);
+    indent(e, level + 2);
+    emit_fmt(e, "if (r%u >= 0)\n", d);
+    indent(e, level + 3);
+    emit_fmt(e, "return r%u;\n", d);
+    indent(e, level + 2);
+    emit_str(e, "break;\n");
+    indent(e, level + 1);
+    emit_str(e, "}\n");
+    indent(e, level);
+    emit_str(e, "}\n");
 }
 
 /* The code for node N at depth D of the current function: p<D> is where
  * N's segment ended.  It returns a route index on a match and otherwise
  * falls through, which is how the caller backtracks. */
-static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a)
+static void gen_body(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
     bool walks = n->nlits || n->param;
@@ -431,16 +516,18 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a)
     emit_fmt(e, "const char *s%u = p%u + 1;\n", d, d);
     if (walks) {
         indent(e, level);
-        emit_fmt(e, "const char *e%u = s%u;\n", d, d);
+        emit_fmt(e, "const char *e%u = memchr(s%u, '/', (size_t)(end - s%u));\n", d, d, d);
         indent(e, level);
-        emit_fmt(e, "while (e%u != end && *e%u != '/')\n", d, d);
+        emit_fmt(e, "if (!e%u)\n", d);
         indent(e, level + 1);
-        emit_fmt(e, "e%u++;\n", d);
+        emit_fmt(e, "e%u = end;\n", d);
         indent(e, level);
         emit_fmt(e, "size_t n%u = (size_t)(e%u - s%u);\n", d, d, d);
     }
-    if (n->nlits)
-        gen_literals(g, n, d, level, a);
+    if (is_big(n))
+        gen_probe(g, n, d, level);
+    else if (n->nlits)
+        gen_switch(g, n, d, level);
     if (n->param) {
         indent(e, level);
         emit_fmt(e, "if (n%u > 0) {\n", d);
@@ -450,7 +537,7 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a)
         emit_fmt(e, "m->params[m->nparams].len = n%u;\n", d);
         indent(e, level + 1);
         emit_str(e, "m->nparams++;\n");
-        gen_enter(g, n->param, d, level + 1, a);
+        gen_enter(g, n->param, d, level + 1);
         indent(e, level + 1);
         emit_str(e, "m->nparams--;\n");
         indent(e, level);
@@ -476,88 +563,100 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level, Arena *a)
     emit_str(e, "}\n");
 }
 
-/* A node with many literal children picks the candidate with switches
- * that only compute its slot, then compares once and jumps through a table
- * to a "chunk" function holding the code of CHUNK children, selected by a
- * switch on the slot.  Keeping both the number and the size of C functions
- * moderate is what keeps cc -O2 fast on files with thousands of routes. */
-static void gen_subtree_tables(Gen *g, const Node *n, Arena *a);
-
-static void gen_tables(Gen *g, const Node *n, Arena *a)
+/* The hash table of big node N: slot i holds the child whose literal
+ * hashes to i, or to an earlier slot taken by another (linear probing).
+ * At most half full, so a probe ends at an empty slot quickly. */
+static void gen_table(Gen *g, const Node *n)
 {
     Emit *e = g->e;
-    for (unsigned i = 0; i < n->nlits; i++)
-        gen_subtree_tables(g, n->lits[i], a);
-    unsigned nchunks = (n->nlits + CHUNK - 1) / CHUNK;
-    for (unsigned c = 0; c < nchunks; c++) {
-        emit_fmt(e, "static int srvg_chunk_%u_%u(unsigned k, unsigned method, const char *p0, "
-                    "const char *end, struct srv_match *m)\n{\n    (void)method;\n    (void)m;\n"
-                    "    switch (k) {\n",
-                 n->id, c);
-        for (unsigned i = c * CHUNK; i < n->nlits && i < (c + 1) * CHUNK; i++) {
-            emit_fmt(e, "    case %u: {\n", i);
-            gen_body(g, n->lits[i], 0, 2, a);
-            emit_str(e, "        break;\n    }\n");
-        }
-        emit_str(e, "    }\n    return -1;\n}\n\n");
-    }
-    emit_fmt(e, "static const char *const srvg_lit_%u[] = {\n", n->id);
+    unsigned size = table_size(n), mask = size - 1;
+    const Node **slots = arena_alloc(g->arena, size * sizeof *slots);
     for (unsigned i = 0; i < n->nlits; i++) {
-        emit_str(e, "    \"");
-        emit_c_string(e, n->lits[i]->label, n->lits[i]->label_len);
-        emit_str(e, "\",\n");
+        const Node *c = n->lits[i];
+        unsigned k = fnv1a(c->label, c->label_len) & mask;
+        while (slots[k])
+            k = (k + 1) & mask;
+        slots[k] = c;
     }
-    emit_fmt(e, "};\nstatic srvg_chunk_fn *const srvg_next_%u[] = {\n", n->id);
-    for (unsigned c = 0; c < nchunks; c++)
-        emit_fmt(e, "    srvg_chunk_%u_%u,\n", n->id, c);
+    emit_str(e, "// ");
+    emit_c_string(e, n->id == 0 ? "/" : n->path, strlen(n->id == 0 ? "/" : n->path));
+    emit_fmt(e, "/...: %u literals\nstatic const struct srvg_slot srvg_tab_%u[%u] = {\n", n->nlits,
+             n->id, size);
+    for (unsigned k = 0; k < size; k++) {
+        const Node *c = slots[k];
+        if (!c)
+            continue;
+        emit_fmt(e, "    [%u] = {%" PRIu32 "u, %zu, \"", k, fnv1a(c->label, c->label_len),
+                 c->label_len);
+        emit_c_string(e, c->label, c->label_len);
+        emit_fmt(e, "\", srvg_node_%u},\n", c->id);
+    }
     emit_str(e, "};\n\n");
     g->uses_table = true;
 }
 
-/* Tables (and the chunk functions they name) for every big node under N. */
-static void gen_subtree_tables(Gen *g, const Node *n, Arena *a)
+static void gen_function(Gen *g, const Node *n);
+
+/* Functions and tables for the code inlined at N, callees first so the
+ * file needs no forward declarations. */
+static void gen_callees(Gen *g, const Node *n)
 {
-    if (n->nlits > BIG_NODE)
-        gen_tables(g, n, a);
-    else
-        for (unsigned i = 0; i < n->nlits; i++)
-            gen_subtree_tables(g, n->lits[i], a);
-    if (n->param)
-        gen_subtree_tables(g, n->param, a);
+    for (unsigned i = 0; i < n->nlits; i++) {
+        if (g->own_fn[n->lits[i]->id])
+            gen_function(g, n->lits[i]);
+        else
+            gen_callees(g, n->lits[i]);
+    }
+    if (n->param) {
+        if (g->own_fn[n->param->id])
+            gen_function(g, n->param);
+        else
+            gen_callees(g, n->param);
+    }
+    if (is_big(n))
+        gen_table(g, n);
 }
 
-static void gen_function(Gen *g, const Node *n, Arena *a)
+static void gen_function(Gen *g, const Node *n)
 {
-    gen_subtree_tables(g, n, a);
+    gen_callees(g, n);
     Emit *e = g->e;
-    emit_fmt(e, "static int srvg_node_%u(unsigned method, const char *p0, const char *end, "
-                "struct srv_match *m)\n{\n    (void)method;\n    (void)m;\n",
-             n->id);
-    gen_body(g, n, 0, 1, a);
+    /* The root is called once, from srvg_match: let cc inline it there. */
+    emit_fmt(e, "static %sint srvg_node_%u(unsigned method, const char *p0, "
+                "const char *end, struct srv_match *m)\n{\n    (void)method;\n    (void)m;\n",
+             n->id ? "SRVG_NOINLINE " : "", n->id);
+    gen_body(g, n, 0, 1);
     emit_str(e, "    return -1;\n}\n\n");
 }
 
-static void gen_matcher(Gen *g, const RouteTree *tree, Arena *a)
+static void gen_matcher(Gen *g, const RouteTree *tree)
 {
-    Emit nodes;
-    emit_init(&nodes);
-    Gen sub = *g;
-    sub.e = &nodes;
     const Node *root = tree->root;
     bool empty = !root->nlits && !root->param && !root->wild;
-    if (!empty)
-        gen_function(&sub, root, a);
     Emit *e = g->e;
     emit_str(e, "// The matcher: a decision tree over path segments (see srv_match_fn).\n");
-    if (sub.uses_eq)
-        emit_str(e, "static int srvg_eq(const char *a, const char *b, size_t n)\n{\n"
-                    "    while (n--)\n        if (*a++ != *b++)\n            return 0;\n"
-                    "    return 1;\n}\n\n");
-    if (sub.uses_table)
-        emit_str(e, "typedef int srvg_chunk_fn(unsigned k, unsigned method, const char *p, const char *end,\n"
-                    "                          struct srv_match *m);\n\n");
-    emit_bytes(e, nodes.buf, nodes.len);
-    emit_free(&nodes);
+    if (!empty) {
+        g->own_fn = arena_alloc(g->arena, tree->nnodes + 1);
+        plan_functions(g, root);
+        Emit nodes;
+        emit_init(&nodes);
+        Gen sub = *g;
+        sub.e = &nodes;
+        gen_function(&sub, root);
+        emit_str(e, "#if defined(__GNUC__)\n#define SRVG_NOINLINE __attribute__((noinline))\n"
+                    "#else\n#define SRVG_NOINLINE\n#endif\n\n");
+        if (sub.uses_table)
+            emit_str(e, "typedef int srvg_node_fn(unsigned method, const char *p, const char *end,\n"
+                        "                         struct srv_match *m);\n\n"
+                        "struct srvg_slot {\n    uint32_t hash;\n    uint32_t len;\n"
+                        "    const char *lit;\n    srvg_node_fn *next; /* NULL: empty slot */\n};\n\n"
+                        "// FNV-1a over a path segment; srvc laid out the tables with the same.\n"
+                        "static inline uint32_t srvg_hash(const char *s, size_t n)\n{\n"
+                        "    uint32_t h = 2166136261u;\n    while (n--)\n"
+                        "        h = (h ^ (unsigned char)*s++) * 16777619u;\n    return h;\n}\n\n");
+        emit_bytes(e, nodes.buf, nodes.len);
+        emit_free(&nodes);
+    }
     emit_str(e, "static int srvg_match(unsigned method, const char *path, size_t len, "
                 "struct srv_match *m)\n{\n    m->allow = 0;\n    m->nparams = 0;\n");
     if (empty)
@@ -603,13 +702,13 @@ static void gen_app_struct(Gen *g, const Server *s)
 void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree,
              const char *out_name)
 {
-    Gen g = {out, src, out_name, false, false};
-    const Server *s = app->servers;
     Arena *a = arena_new();
+    Gen g = {out, src, out_name, a, NULL, false};
+    const Server *s = app->servers;
 
     emit_str(out, "/* Generated by srvc " SRVC_VERSION " from ");
     emit_comment_text(out, src->name);
-    emit_str(out, "; do not edit. */\n#include \"" RT_HEADER "\"\n\n");
+    emit_str(out, "; do not edit. */\n#include \"" RT_HEADER "\"\n#include <string.h>\n\n");
     if (app->prologue.kind) {
         gen_user_block(&g, app->prologue.ptr, app->prologue.len);
         emit_str(out, "\n");
@@ -623,7 +722,7 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_handler(&g, r);
     gen_named_decls(&g, s, a);
     gen_route_table(&g, s);
-    gen_matcher(&g, tree, a);
+    gen_matcher(&g, tree);
     gen_app_struct(&g, s);
     emit_str(out, "int main(int argc, char **argv)\n{\n    return " RT_MAIN
                   "(argc, argv, &srvg_app);\n}\n");

@@ -575,8 +575,8 @@ END_TEST
 static const char *const valid[] = {
     WRK,
     "\r\nGET /a/%41/../b?q=1 HTTP/1.1\r\nHost: [::1]:80\r\nX:\r\nY:  y y  \r\n\r\n",
-    "POST http://h:1/p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-    "Connection: close\r\nExpect: 100-continue\r\n\r\n",
+    ("POST http://h:1/p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+     "Connection: close\r\nExpect: 100-continue\r\n\r\n"),
     "OPTIONS * HTTP/1.0\r\nContent-Length: 12\r\n\r\n",
 };
 
