@@ -43,8 +43,14 @@ typedef struct {
     const Source *src;
     const char *out_name;
     Arena *arena;
-    bool *own_fn;    /* by node id: the node's code is a function of its own */
-    bool uses_table; /* the matcher has hash tables */
+    /* By node id: */
+    bool *own_fn;     /* the node's code is a function of its own */
+    unsigned *fid;    /* ... named srvg_node_<fid>, shared by equal shapes */
+    unsigned *uses;   /* for a function's first node: how many nodes share it */
+    unsigned *rt_off; /* where the node's routes start in srvg_rt */
+    unsigned base;    /* rt_off of the function being written */
+    bool shared;      /* ... which serves several subtrees */
+    bool uses_table;  /* the matcher has hash tables */
 } Gen;
 
 static void indent(Emit *e, int level)
@@ -202,10 +208,13 @@ static void gen_route_table(Gen *g, const Server *s)
 /* The generated matcher is a set of functions, one per "function node":
  * each holds the code of its node and of the descendants inlined into it,
  * and calls its outlined children.  Bounding what one function inlines
- * (FN_BUDGET nodes) keeps every C function small, so cc -O2 works in time
- * linear in the number of routes instead of choking on one huge function.
- * A node with more than BIG_NODE literal children finds the child through
- * an open-addressing hash table that srvc lays out at compile time, so
+ * (FN_BUDGET nodes) keeps every C function small, and subtrees of the same
+ * shape (same literals, parameters and method sets; only the route numbers
+ * differ) share one function that reads its route numbers from `rt`, a
+ * slice of srvg_rt.  So an API with thousands of look-alike resources
+ * costs cc -O2 a handful of functions, not thousands.  A node with more
+ * than BIG_NODE literal children finds the child through an
+ * open-addressing hash table that srvc lays out at compile time, so
  * dispatch costs O(segment length) however many siblings there are. */
 enum { BIG_NODE = 8 };
 enum { FN_BUDGET = 24 };
@@ -215,14 +224,86 @@ static bool is_big(const Node *n)
     return n->nlits > BIG_NODE;
 }
 
-/* FNV-1a, 32 bits; the generated srvg_hash() must compute the same. */
-static uint32_t fnv1a(const char *s, size_t n)
+/* The hash of a path segment, word at a time: cost grows by one multiply
+ * per 8 bytes, not per byte.  Loads are assembled from bytes in
+ * little-endian order, so the value does not depend on the machine (cc
+ * turns each into one load); HASH_C is the same function in the generated
+ * file, and the two must stay identical (tests/compiler/big_node.expect
+ * fails otherwise). */
+static uint64_t le64(const unsigned char *p)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; i--)
+        w = w << 8 | p[i];
+    return w;
 }
+
+static uint64_t le32(const unsigned char *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    return x ^ x >> 32;
+}
+
+/* MurmurHash3's finaliser: every input bit reaches the low bits that pick
+ * a slot (mix alone leaves them blind to the high half of the last word). */
+static uint64_t fmix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return x ^ x >> 33;
+}
+
+uint32_t gen_hash(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w = 0;
+    if (n >= 8) {
+        for (; n > 8; p += 8, n -= 8)
+            h = mix(h ^ le64(p));
+        w = le64(p + n - 8);
+    } else if (n >= 4) {
+        w = le32(p) | le32(p + n - 4) << 32;
+    } else if (n > 0) {
+        w = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    return (uint32_t)fmix(h ^ w);
+}
+
+#define HASH_C                                                                               \
+    "static inline uint64_t srvg_le64(const unsigned char *p)\n{\n"                          \
+    "    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |\n"             \
+    "           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |\n"      \
+    "           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;\n}\n\n"                         \
+    "static inline uint64_t srvg_le32(const unsigned char *p)\n{\n"                          \
+    "    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |\n"             \
+    "           (uint64_t)p[3] << 24;\n}\n\n"                                                \
+    "static inline uint64_t srvg_mix(uint64_t x)\n{\n"                                       \
+    "    x *= UINT64_C(0xff51afd7ed558ccd);\n    return x ^ x >> 32;\n}\n\n"                 \
+    "static inline uint64_t srvg_fmix(uint64_t x)\n{\n"                                      \
+    "    x ^= x >> 33;\n    x *= UINT64_C(0xff51afd7ed558ccd);\n"                            \
+    "    x ^= x >> 33;\n    x *= UINT64_C(0xc4ceb9fe1a85ec53);\n"                            \
+    "    return x ^ x >> 33;\n}\n\n"                                                        \
+    "// The hash of a path segment; srvc laid out the tables with the same.\n"              \
+    "static inline uint32_t srvg_hash(const char *s, size_t n)\n{\n"                         \
+    "    const unsigned char *p = (const unsigned char *)s;\n"                               \
+    "    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w = 0;\n"                            \
+    "    if (n >= 8) {\n"                                                                    \
+    "        for (; n > 8; p += 8, n -= 8)\n"                                                \
+    "            h = srvg_mix(h ^ srvg_le64(p));\n"                                          \
+    "        w = srvg_le64(p + n - 8);\n"                                                    \
+    "    } else if (n >= 4) {\n"                                                             \
+    "        w = srvg_le32(p) | srvg_le32(p + n - 4) << 32;\n"                               \
+    "    } else if (n > 0) {\n"                                                              \
+    "        w = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;\n"     \
+    "    }\n"                                                                                \
+    "    return (uint32_t)srvg_fmix(h ^ w);\n}\n\n"
 
 static bool has_leaf(const Node *n)
 {
@@ -238,6 +319,116 @@ static bool has_leaf_except_any(const Node *n)
         if (n->leaf[i])
             return true;
     return false;
+}
+
+/* Route slots: node N's routes sit at srvg_rt[rt_off[N] ...], one per
+ * method present in N->leaf, in M_* order. */
+static unsigned leaf_slot(const Node *n, int method)
+{
+    unsigned k = 0;
+    for (int i = 0; i < method; i++)
+        k += n->leaf[i] != NULL;
+    return k;
+}
+
+/* Pre-order, the order the generated code walks the tree: a subtree's
+ * slots are contiguous. */
+static void number_slots(Gen *g, const Node *n, unsigned *next)
+{
+    g->rt_off[n->id] = *next;
+    *next += leaf_slot(n, M_COUNT);
+    for (unsigned i = 0; i < n->nlits; i++)
+        number_slots(g, n->lits[i], next);
+    if (n->param)
+        number_slots(g, n->param, next);
+    if (n->wild)
+        number_slots(g, n->wild, next);
+}
+
+static unsigned leaf_mask(const Node *n)
+{
+    unsigned mask = 0;
+    for (int i = 0; i < M_COUNT; i++)
+        mask |= (n->leaf[i] != NULL) << i;
+    return mask;
+}
+
+/* The shape of the code inlined at N: everything the generated code
+ * depends on except route numbers.  A hash node's table is its own, so it
+ * makes the shape unique. */
+static void shape_key(Gen *g, Emit *k, const Node *n)
+{
+    emit_fmt(k, "N%x", leaf_mask(n));
+    if (n->wild)
+        emit_fmt(k, "W%x", leaf_mask(n->wild));
+    if (is_big(n))
+        emit_fmt(k, "B%u", n->id);
+    for (unsigned i = 0; i < n->nlits; i++) {
+        const Node *c = n->lits[i];
+        if (!is_big(n)) {
+            emit_fmt(k, "L%zu:", c->label_len);
+            emit_bytes(k, c->label, c->label_len);
+        }
+        if (g->own_fn[c->id]) {
+            emit_fmt(k, "F%u", g->fid[c->id]);
+        } else {
+            emit_str(k, "(");
+            shape_key(g, k, c);
+            emit_str(k, ")");
+        }
+    }
+    if (n->param) {
+        if (g->own_fn[n->param->id]) {
+            emit_fmt(k, "PF%u", g->fid[n->param->id]);
+        } else {
+            emit_str(k, "P(");
+            shape_key(g, k, n->param);
+            emit_str(k, ")");
+        }
+    }
+}
+
+typedef struct Shape {
+    char *key;
+    size_t len;
+    unsigned fid;
+    struct Shape *next;
+} Shape;
+
+typedef struct {
+    Shape **buckets;
+    unsigned mask;
+} Shapes;
+
+/* Post-order, the order functions are written in: the first node of each
+ * shape names the function. */
+static void plan_shapes(Gen *g, const Node *n, Shapes *sh, Emit *k)
+{
+    for (unsigned i = 0; i < n->nlits; i++)
+        plan_shapes(g, n->lits[i], sh, k);
+    if (n->param)
+        plan_shapes(g, n->param, sh, k);
+    if (!g->own_fn[n->id])
+        return;
+    k->len = 0;
+    shape_key(g, k, n);
+    uint32_t h = gen_hash(k->buf, k->len);
+    Shape **b = &sh->buckets[h & sh->mask];
+    for (Shape *x = *b; x; x = x->next) {
+        if (x->len == k->len && memcmp(x->key, k->buf, k->len) == 0) {
+            g->fid[n->id] = x->fid;
+            g->uses[x->fid]++;
+            return;
+        }
+    }
+    Shape *x = arena_alloc(g->arena, sizeof *x);
+    x->key = arena_strndup(g->arena, k->buf, k->len);
+    x->len = k->len;
+    x->fid = n->id;
+    x->next = *b;
+    *b = x;
+    g->fid[n->id] = n->id;
+    g->uses[n->id] = 1;
 }
 
 /* Decides which nodes get their own function (g->own_fn[id]) and returns
@@ -277,6 +468,16 @@ static unsigned plan_functions(Gen *g, const Node *n)
     return weight;
 }
 
+/* "return 7;", or in a shared function "return rt[2];". */
+static void emit_return_route(Gen *g, const Node *n, int method)
+{
+    if (g->shared)
+        emit_fmt(g->e, "return rt[%u];", g->rt_off[n->id] - g->base + leaf_slot(n, method));
+    else
+        emit_fmt(g->e, "return %u;", n->leaf[method]->index);
+    emit_str(g->e, method == M_ANY ? " // ANY\n" : "\n");
+}
+
 /* The routes ending at node N: explicit method first, HEAD falls back to
  * GET, ANY takes the rest; otherwise remember N's methods for a 405 and
  * fall through, so the caller backtracks. */
@@ -285,29 +486,27 @@ static void gen_leaf(Gen *g, const Node *n, int level)
     Emit *e = g->e;
     if (n->leaf[M_ANY] && !has_leaf_except_any(n)) {
         indent(e, level);
-        emit_fmt(e, "return %u; // ANY\n", n->leaf[M_ANY]->index);
+        emit_return_route(g, n, M_ANY);
         return;
     }
     indent(e, level);
     emit_str(e, "switch (method) {\n");
     unsigned allow = 0;
     for (int i = 0; i < M_ANY; i++) {
-        const Route *r = n->leaf[i];
-        if (i == M_HEAD && !r)
-            r = n->leaf[M_GET];
-        if (!r)
+        int from = i == M_HEAD && !n->leaf[i] ? M_GET : i;
+        if (!n->leaf[from])
             continue;
         allow |= 1u << i;
         indent(e, level);
         emit_fmt(e, "case %s:\n", rt_method[i]);
         indent(e, level + 1);
-        emit_fmt(e, "return %u;\n", r->index);
+        emit_return_route(g, n, from);
     }
     indent(e, level);
     emit_str(e, "default:\n");
     indent(e, level + 1);
     if (n->leaf[M_ANY]) {
-        emit_fmt(e, "return %u; // ANY\n", n->leaf[M_ANY]->index);
+        emit_return_route(g, n, M_ANY);
         indent(e, level);
         emit_str(e, "}\n");
         return;
@@ -340,110 +539,86 @@ static void emit_case_byte(Emit *e, unsigned char c)
 
 static void gen_body(Gen *g, const Node *n, unsigned d, int level);
 
-/* Entering child C of a node at depth D, whose segment ended at e<D>:
- * inline C's code, or call C's function and return what it found. */
-static void gen_enter(Gen *g, const Node *c, unsigned d, int level)
+/* Entering child C of a node at depth D, whose segment ends at END (a C
+ * expression): inline C's code, or call C's function and return what it
+ * found. */
+static void gen_enter(Gen *g, const Node *c, unsigned d, int level, const char *end)
 {
     Emit *e = g->e;
     indent(e, level);
     if (g->own_fn[c->id]) {
-        emit_fmt(e, "int r%u = srvg_node_%u(method, e%u, end, m);\n", d, c->id, d);
+        emit_fmt(e, "int r%u = srvg_node_%u(method, %s, end, m, rt + %u);\n", d, g->fid[c->id], end,
+                 g->rt_off[c->id] - g->base);
         indent(e, level);
         emit_fmt(e, "if (r%u >= 0)\n", d);
         indent(e, level + 1);
         emit_fmt(e, "return r%u;\n", d);
         return;
     }
-    emit_fmt(e, "const char *p%u = e%u;\n", d + 1, d);
+    emit_fmt(e, "const char *p%u = %s;\n", d + 1, end);
     gen_body(g, c, d + 1, level);
 }
 
-/* CNT distinct literals of length LEN: one survivor is compared whole;
- * several are split on the byte position with the most distinct values. */
-static void gen_bucket(Gen *g, Node **lits, unsigned cnt, size_t len, unsigned d, int level,
-                       Arena *a)
+/* Literal child C, tested in place: the segment is C's text when the path
+ * holds it and then ends or goes on with '/'.  The switch has checked
+ * byte 0, so a one-byte literal needs no memcmp. */
+static void gen_literal(Gen *g, const Node *c, unsigned d, int level)
 {
     Emit *e = g->e;
-    if (cnt == 1) {
-        indent(e, level);
-        if (len == 0) {
-            emit_str(e, "{\n");
-        } else {
-            emit_fmt(e, "if (memcmp(s%u, \"", d);
-            emit_c_string(e, lits[0]->label, len);
-            emit_fmt(e, "\", %zu) == 0) {\n", len);
-        }
-        gen_enter(g, lits[0], d, level + 1);
-        indent(e, level);
-        emit_str(e, "}\n");
-        return;
-    }
-    size_t best = 0;
-    unsigned best_count = 0;
-    for (size_t pos = 0; pos < len; pos++) {
-        bool seen[256] = {false};
-        unsigned count = 0;
-        for (unsigned i = 0; i < cnt; i++) {
-            unsigned char c = (unsigned char)lits[i]->label[pos];
-            count += !seen[c];
-            seen[c] = true;
-        }
-        if (count > best_count) {
-            best_count = count;
-            best = pos;
-        }
-    }
-    if (best_count < 2) { /* cannot happen: the literals are distinct */
-        for (unsigned i = 0; i < cnt; i++)
-            gen_bucket(g, lits + i, 1, len, d, level, a);
-        return;
-    }
-    /* Stable grouping by the byte at BEST (counting sort). */
-    unsigned counts[257] = {0};
-    for (unsigned i = 0; i < cnt; i++)
-        counts[(unsigned char)lits[i]->label[best] + 1]++;
-    for (int c = 0; c < 256; c++)
-        counts[c + 1] += counts[c];
-    Node **grouped = arena_alloc(a, cnt * sizeof *grouped);
-    unsigned fill[256];
-    memcpy(fill, counts, sizeof fill);
-    for (unsigned i = 0; i < cnt; i++)
-        grouped[fill[(unsigned char)lits[i]->label[best]]++] = lits[i];
+    size_t len = c->label_len;
+    char end[64];
+    snprintf(end, sizeof end, "s%u + %zu", d, len);
     indent(e, level);
-    emit_fmt(e, "switch ((unsigned char)s%u[%zu]) {\n", d, best);
-    for (int c = 0; c < 256; c++) {
-        unsigned from = counts[c], to = counts[c + 1];
-        if (from == to)
-            continue;
-        indent(e, level);
-        emit_case_byte(e, (unsigned char)c);
-        gen_bucket(g, grouped + from, to - from, len, d, level + 1, a);
-        indent(e, level + 1);
-        emit_str(e, "break;\n");
+    emit_fmt(e, "if (r%u >= %zu && (r%u == %zu || s%u[%zu] == '/')", d, len, d, len, d, len);
+    if (len > 1) {
+        emit_fmt(e, " && memcmp(s%u, \"", d);
+        emit_c_string(e, c->label, len);
+        emit_fmt(e, "\", %zu) == 0", len);
     }
+    emit_str(e, ") {\n");
+    gen_enter(g, c, d, level + 1, end);
     indent(e, level);
     emit_str(e, "}\n");
 }
 
-/* A few literal children: switch on the segment length, then on bytes. */
+/* A few literal children: a switch on the segment's first byte, then each
+ * candidate (at most BIG_NODE) compared in place, so finding a literal
+ * needs no scan for the segment's end. */
 static void gen_switch(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
     indent(e, level);
-    emit_fmt(e, "switch (n%u) {\n", d);
-    for (unsigned i = 0; i < n->nlits;) {
-        size_t len = n->lits[i]->label_len;
-        unsigned j = i;
-        while (j < n->nlits && n->lits[j]->label_len == len)
-            j++;
+    emit_fmt(e, "size_t r%u = (size_t)(end - s%u);\n", d, d);
+    unsigned i = 0;
+    if (n->lits[0]->label_len == 0) { /* sorted by length: "" comes first */
         indent(e, level);
-        emit_fmt(e, "case %zu: {\n", len);
-        gen_bucket(g, n->lits + i, j - i, len, d, level + 1, g->arena);
-        indent(e, level + 1);
-        emit_str(e, "break;\n");
+        emit_fmt(e, "if (r%u == 0 || s%u[0] == '/') {\n", d, d);
+        char end[32];
+        snprintf(end, sizeof end, "s%u", d);
+        gen_enter(g, n->lits[0], d, level + 1, end);
         indent(e, level);
         emit_str(e, "}\n");
-        i = j;
+        i = 1;
+    }
+    if (i == n->nlits)
+        return;
+    indent(e, level);
+    emit_fmt(e, "switch (r%u ? (unsigned char)s%u[0] : '/') {\n", d, d);
+    bool done[BIG_NODE + 1] = {false};
+    for (unsigned j = i; j < n->nlits; j++) {
+        if (done[j])
+            continue;
+        unsigned char c = (unsigned char)n->lits[j]->label[0];
+        indent(e, level);
+        emit_case_byte(e, c);
+        for (unsigned k = j; k < n->nlits; k++) {
+            if (!done[k] && (unsigned char)n->lits[k]->label[0] == c) {
+                done[k] = true;
+                gen_literal(g, n->lits[k], d, level + 1);
+            }
+        }
+        indent(e, level + 1);
+        emit_str(e, "break;\n");
     }
     indent(e, level);
     emit_str(e, "}\n");
@@ -476,7 +651,7 @@ static void gen_probe(Gen *g, const Node *n, unsigned d, int level)
     emit_fmt(e, "if (t%u->hash == h%u && t%u->len == n%u && memcmp(t%u->lit, s%u, n%u) == 0) {\n",
              d, d, d, d, d, d, d);
     indent(e, level + 2);
-    emit_fmt(e, "int r%u = t%u->next(method, e%u, end, m);\n", d, d, d);
+    emit_fmt(e, "int r%u = t%u->next(method, e%u, end, m, t%u->rt);\n", d, d, d, d);
     indent(e, level + 2);
     emit_fmt(e, "if (r%u >= 0)\n", d);
     indent(e, level + 3);
@@ -487,6 +662,20 @@ static void gen_probe(Gen *g, const Node *n, unsigned d, int level)
     emit_str(e, "}\n");
     indent(e, level);
     emit_str(e, "}\n");
+}
+
+/* e<D>: where the segment at s<D> ends; n<D>: its length. */
+static void gen_scan(Gen *g, unsigned d, int level)
+{
+    Emit *e = g->e;
+    indent(e, level);
+    emit_fmt(e, "const char *e%u = memchr(s%u, '/', (size_t)(end - s%u));\n", d, d, d);
+    indent(e, level);
+    emit_fmt(e, "if (!e%u)\n", d);
+    indent(e, level + 1);
+    emit_fmt(e, "e%u = end;\n", d);
+    indent(e, level);
+    emit_fmt(e, "size_t n%u = (size_t)(e%u - s%u);\n", d, d, d);
 }
 
 /* The code for node N at depth D of the current function: p<D> is where
@@ -514,21 +703,15 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level)
     level++;
     indent(e, level);
     emit_fmt(e, "const char *s%u = p%u + 1;\n", d, d);
-    if (walks) {
-        indent(e, level);
-        emit_fmt(e, "const char *e%u = memchr(s%u, '/', (size_t)(end - s%u));\n", d, d, d);
-        indent(e, level);
-        emit_fmt(e, "if (!e%u)\n", d);
-        indent(e, level + 1);
-        emit_fmt(e, "e%u = end;\n", d);
-        indent(e, level);
-        emit_fmt(e, "size_t n%u = (size_t)(e%u - s%u);\n", d, d, d);
-    }
-    if (is_big(n))
+    if (is_big(n)) {
+        gen_scan(g, d, level);
         gen_probe(g, n, d, level);
-    else if (n->nlits)
+    } else if (n->nlits) {
         gen_switch(g, n, d, level);
+    }
     if (n->param) {
+        if (!is_big(n))
+            gen_scan(g, d, level);
         indent(e, level);
         emit_fmt(e, "if (n%u > 0) {\n", d);
         indent(e, level + 1);
@@ -537,7 +720,9 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level)
         emit_fmt(e, "m->params[m->nparams].len = n%u;\n", d);
         indent(e, level + 1);
         emit_str(e, "m->nparams++;\n");
-        gen_enter(g, n->param, d, level + 1);
+        char pend[32];
+        snprintf(pend, sizeof pend, "e%u", d);
+        gen_enter(g, n->param, d, level + 1, pend);
         indent(e, level + 1);
         emit_str(e, "m->nparams--;\n");
         indent(e, level);
@@ -573,7 +758,7 @@ static void gen_table(Gen *g, const Node *n)
     const Node **slots = arena_alloc(g->arena, size * sizeof *slots);
     for (unsigned i = 0; i < n->nlits; i++) {
         const Node *c = n->lits[i];
-        unsigned k = fnv1a(c->label, c->label_len) & mask;
+        unsigned k = gen_hash(c->label, c->label_len) & mask;
         while (slots[k])
             k = (k + 1) & mask;
         slots[k] = c;
@@ -586,10 +771,10 @@ static void gen_table(Gen *g, const Node *n)
         const Node *c = slots[k];
         if (!c)
             continue;
-        emit_fmt(e, "    [%u] = {%" PRIu32 "u, %zu, \"", k, fnv1a(c->label, c->label_len),
+        emit_fmt(e, "    [%u] = {%" PRIu32 "u, %zu, \"", k, gen_hash(c->label, c->label_len),
                  c->label_len);
         emit_c_string(e, c->label, c->label_len);
-        emit_fmt(e, "\", srvg_node_%u},\n", c->id);
+        emit_fmt(e, "\", srvg_node_%u, srvg_rt + %u},\n", g->fid[c->id], g->rt_off[c->id]);
     }
     emit_str(e, "};\n\n");
     g->uses_table = true;
@@ -619,14 +804,42 @@ static void gen_callees(Gen *g, const Node *n)
 
 static void gen_function(Gen *g, const Node *n)
 {
+    if (g->fid[n->id] != n->id)
+        return; /* same shape as one written before, and so are its callees */
     gen_callees(g, n);
     Emit *e = g->e;
+    if (g->uses[n->id] > 1)
+        emit_fmt(e, "// Serves %u subtrees of one shape (the comments name the first);\n"
+                    "// rt holds the route numbers of the one being matched.\n",
+                 g->uses[n->id]);
     /* The root is called once, from srvg_match: let cc inline it there. */
-    emit_fmt(e, "static %sint srvg_node_%u(unsigned method, const char *p0, "
-                "const char *end, struct srv_match *m)\n{\n    (void)method;\n    (void)m;\n",
+    emit_fmt(e, "static %sint srvg_node_%u(unsigned method, const char *p0, const char *end,\n"
+                "        struct srv_match *m, const unsigned *rt)\n{\n"
+                "    (void)method;\n    (void)m;\n    (void)rt;\n",
              n->id ? "SRVG_NOINLINE " : "", n->id);
+    g->base = g->rt_off[n->id];
+    g->shared = g->uses[n->id] > 1;
     gen_body(g, n, 0, 1);
     emit_str(e, "    return -1;\n}\n\n");
+}
+
+/* srvg_rt: the route number of every slot, in slot order. */
+static void gen_rt(Gen *g, const Node *n)
+{
+    for (int i = 0; i < M_COUNT; i++) {
+        const Route *r = n->leaf[i];
+        if (!r)
+            continue;
+        emit_fmt(g->e, "    %u, // %s ", r->index, check_method_names[i]);
+        emit_c_string(g->e, r->pattern.ptr, r->pattern.len);
+        emit_str(g->e, "\n");
+    }
+    for (unsigned i = 0; i < n->nlits; i++)
+        gen_rt(g, n->lits[i]);
+    if (n->param)
+        gen_rt(g, n->param);
+    if (n->wild)
+        gen_rt(g, n->wild);
 }
 
 static void gen_matcher(Gen *g, const RouteTree *tree)
@@ -636,8 +849,25 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
     Emit *e = g->e;
     emit_str(e, "// The matcher: a decision tree over path segments (see srv_match_fn).\n");
     if (!empty) {
-        g->own_fn = arena_alloc(g->arena, tree->nnodes + 1);
+        Arena *a = g->arena;
+        unsigned nn = tree->nnodes + 1, slots = 0;
+        g->own_fn = arena_alloc(a, nn * sizeof *g->own_fn);
+        g->fid = arena_alloc(a, nn * sizeof *g->fid);
+        g->uses = arena_alloc(a, nn * sizeof *g->uses);
+        g->rt_off = arena_alloc(a, nn * sizeof *g->rt_off);
+        number_slots(g, root, &slots);
         plan_functions(g, root);
+        g->own_fn[root->id] = true;
+        Shapes sh;
+        sh.mask = 15;
+        while (sh.mask < nn)
+            sh.mask = sh.mask * 2 + 1;
+        sh.buckets = arena_alloc(a, (sh.mask + 1) * sizeof *sh.buckets);
+        Emit key;
+        emit_init(&key);
+        plan_shapes(g, root, &sh, &key);
+        emit_free(&key);
+
         Emit nodes;
         emit_init(&nodes);
         Gen sub = *g;
@@ -645,15 +875,17 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
         gen_function(&sub, root);
         emit_str(e, "#if defined(__GNUC__)\n#define SRVG_NOINLINE __attribute__((noinline))\n"
                     "#else\n#define SRVG_NOINLINE\n#endif\n\n");
+        emit_str(e, "// Route numbers, read through `rt` by functions that serve several subtrees.\n"
+                    "static const unsigned srvg_rt[] = {\n");
+        gen_rt(g, root);
+        emit_str(e, "};\n\n");
         if (sub.uses_table)
             emit_str(e, "typedef int srvg_node_fn(unsigned method, const char *p, const char *end,\n"
-                        "                         struct srv_match *m);\n\n"
+                        "                         struct srv_match *m, const unsigned *rt);\n\n"
                         "struct srvg_slot {\n    uint32_t hash;\n    uint32_t len;\n"
-                        "    const char *lit;\n    srvg_node_fn *next; /* NULL: empty slot */\n};\n\n"
-                        "// FNV-1a over a path segment; srvc laid out the tables with the same.\n"
-                        "static inline uint32_t srvg_hash(const char *s, size_t n)\n{\n"
-                        "    uint32_t h = 2166136261u;\n    while (n--)\n"
-                        "        h = (h ^ (unsigned char)*s++) * 16777619u;\n    return h;\n}\n\n");
+                        "    const char *lit;\n    srvg_node_fn *next; /* NULL: empty slot */\n"
+                        "    const unsigned *rt;\n};\n\n"
+                        HASH_C);
         emit_bytes(e, nodes.buf, nodes.len);
         emit_free(&nodes);
     }
@@ -663,7 +895,7 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
         emit_str(e, "    (void)method;\n    (void)path;\n    (void)len;\n    return -1;\n}\n\n");
     else
         emit_fmt(e, "    if (len == 0 || path[0] != '/')\n        return -1;\n"
-                    "    return srvg_node_%u(method, path, path + len, m);\n}\n\n",
+                    "    return srvg_node_%u(method, path, path + len, m, srvg_rt);\n}\n\n",
                  root->id);
 }
 
@@ -703,7 +935,7 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
              const char *out_name)
 {
     Arena *a = arena_new();
-    Gen g = {out, src, out_name, a, NULL, false};
+    Gen g = {out, src, out_name, a, NULL, NULL, NULL, NULL, 0, false, false};
     const Server *s = app->servers;
 
     emit_str(out, "/* Generated by srvc " SRVC_VERSION " from ");

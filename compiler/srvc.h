@@ -272,6 +272,9 @@ bool emit_write_file(const Emit *e, const char *path, FILE *err);
  * SRC_NAME and OUT_NAME are the names #line directives use. */
 void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree,
              const char *out_name);
+/* The hash of a path segment that lays out the matcher's tables; the
+ * generated srvg_hash() computes the same on any machine. */
+uint32_t gen_hash(const char *s, size_t n);
 
 /* ----------------------------------------------------------------- main.c
  * (the pipeline itself lives in codegen.c so tests and fuzzing share it) */

@@ -4,7 +4,9 @@
 #  1. sample.srv compiles with cc -fsyntax-only and every warning enabled;
 #  2. its matcher, linked with match_harness.c instead of libsrv, answers
 #     the routes listed in sample.expect (specificity, backtracking, HEAD,
-#     ANY, 405 Allow sets, parameters);
+#     ANY, 405 Allow sets, parameters), and big_node.srv's those in
+#     big_node.expect (hash tables, shared functions, backtracking out of
+#     them);
 #  3. a C error inside an inline handler is reported by cc at the .srv line.
 set -u
 srvc=$1 dir=$2 rt=$3
@@ -28,6 +30,15 @@ if "$@" $flags "$tmp/sample.c" "$dir/match_harness.c" -o "$tmp/match" &&
     echo "ok: matcher answers every line of sample.expect"
 else
     echo "FAIL: matcher"; cat "$tmp/match.out"; status=1
+fi
+
+"$srvc" "$dir/cases/big_node.srv" -o "$tmp/big_node.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags "$tmp/big_node.c" "$dir/match_harness.c" -o "$tmp/big" &&
+    "$tmp/big" <"$dir/big_node.expect" >"$tmp/big.out" 2>&1; then
+    echo "ok: big_node matcher answers every line of big_node.expect"
+else
+    echo "FAIL: big_node matcher"; cat "$tmp/big.out"; status=1
 fi
 
 "$srvc" "$dir/cases/cc_error.srv" -o "$tmp/cc_error.c" || exit 1

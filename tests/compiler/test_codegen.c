@@ -108,17 +108,97 @@ START_TEST(explicit_head_beats_get_and_any_takes_the_rest)
 }
 END_TEST
 
-START_TEST(many_siblings_use_slot_tables)
+/* 20 routes GET "/r<i>/x" named h: a big root and 20 look-alike subtrees. */
+static const char *many_siblings(void)
 {
     static char text[1 << 16];
     size_t n = (size_t)snprintf(text, sizeof text, "server \"h\" 1 {\n");
     for (int i = 0; i < 20; i++)
-        n += (size_t)snprintf(text + n, sizeof text - n, " GET \"/r%d\" h;\n", i);
+        n += (size_t)snprintf(text + n, sizeof text - n, " GET \"/r%d/x\" h;\n", i);
     snprintf(text + n, sizeof text - n, "}\n");
+    return text;
+}
+
+START_TEST(many_siblings_use_a_hash_table)
+{
     Run r;
-    ck_assert(run_compile(&r, text));
-    ck_assert_contains(r.out.buf, "static const char *const srvg_lit_0[] = {");
-    ck_assert_contains(r.out.buf, "if (k0 >= 0 && srvg_eq(s0, srvg_lit_0[k0], n0)) {");
+    ck_assert(run_compile(&r, many_siblings()));
+    /* At most half full: 20 children need 64 slots. */
+    ck_assert_contains(r.out.buf, "static const struct srvg_slot srvg_tab_0[64] = {\n");
+    ck_assert_contains(r.out.buf, "const struct srvg_slot *t0 = &srvg_tab_0[i0 & 63u];\n");
+    ck_assert_contains(r.out.buf, "static inline uint32_t srvg_hash(const char *s, size_t n)");
+    /* Each key sits at its hash or, after collisions, in a later slot. */
+    for (int i = 0; i < 20; i++) {
+        char key[8], want[64];
+        snprintf(key, sizeof key, "r%d", i);
+        uint32_t h = gen_hash(key, strlen(key));
+        snprintf(want, sizeof want, "] = {%uu, %zu, \"%s\", srvg_node_", (unsigned)h, strlen(key),
+                 key);
+        const char *at = strstr(r.out.buf, want);
+        ck_assert_msg(at != NULL, "%s", want);
+        while (at[-1] != '[')
+            at--;
+        unsigned slot = (unsigned)strtoul(at, NULL, 10);
+        ck_assert_uint_lt((slot - (h & 63)) & 63, 20);
+    }
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(segment_hash_spreads_and_reads_every_byte)
+{
+    /* Lengths 0..20 cover every branch; one flipped byte changes the hash. */
+    char buf[24] = "abcdefghijklmnopqrstu";
+    for (size_t n = 1; n <= 20; n++) {
+        uint32_t h = gen_hash(buf, n);
+        ck_assert_uint_ne(h, gen_hash(buf, n - 1));
+        for (size_t i = 0; i < n; i++) {
+            buf[i] ^= 1;
+            ck_assert_uint_ne(h, gen_hash(buf, n));
+            buf[i] ^= 1;
+        }
+    }
+}
+END_TEST
+
+/* Keys that differ only in their last bytes, as generated API paths do,
+ * must not pile up in a linear-probing table: the longest probe for
+ * 10,000 such keys in 32,768 slots stays short. */
+START_TEST(segment_hash_keeps_probes_short)
+{
+    enum { KEYS = 10000, SLOTS = 32768 };
+    static unsigned char used[SLOTS];
+    memset(used, 0, sizeof used);
+    unsigned longest = 0;
+    for (int i = 0; i < KEYS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "resource%d", i);
+        unsigned k = gen_hash(key, strlen(key)) & (SLOTS - 1), probe = 1;
+        while (used[k]) {
+            k = (k + 1) & (SLOTS - 1);
+            probe++;
+        }
+        used[k] = 1;
+        longest = probe > longest ? probe : longest;
+    }
+    ck_assert_uint_le(longest, 24);
+}
+END_TEST
+
+START_TEST(subtrees_of_one_shape_share_a_function)
+{
+    Run r;
+    ck_assert(run_compile(&r, many_siblings()));
+    ck_assert_contains(r.out.buf, "// Serves 20 subtrees of one shape");
+    ck_assert_contains(r.out.buf, "case SRV_METHOD_GET:\n                        return rt[0];\n");
+    ck_assert_contains(r.out.buf, "    19, // GET /r19/x\n");
+    /* One function for the 20 subtrees, plus the root's. */
+    int fns = 0;
+    for (const char *p = r.out.buf; (p = strstr(p, "int srvg_node_")); p++)
+        fns -= strncmp(p, "int srvg_node_fn", 16) == 0;
+    for (const char *p = r.out.buf; (p = strstr(p, "int srvg_node_")); p++)
+        fns++;
+    ck_assert_int_eq(fns, 2);
     run_close(&r);
 }
 END_TEST
@@ -200,7 +280,10 @@ static Suite *suite(void)
     tc = tcase_create("matcher");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, explicit_head_beats_get_and_any_takes_the_rest);
-    tcase_add_test(tc, many_siblings_use_slot_tables);
+    tcase_add_test(tc, many_siblings_use_a_hash_table);
+    tcase_add_test(tc, segment_hash_spreads_and_reads_every_byte);
+    tcase_add_test(tc, segment_hash_keeps_probes_short);
+    tcase_add_test(tc, subtrees_of_one_shape_share_a_function);
     suite_add_tcase(s, tc);
     tc = tcase_create("emit");
     tcase_set_timeout(tc, 10);
