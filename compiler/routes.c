@@ -104,7 +104,6 @@ static Node *child(Arena *a, Node *node, const Segment *seg)
         node->caplits = cap;
     }
     Node *n = new_node(a, node, SEG_LITERAL, seg->ptr, seg->len);
-    n->slot = node->nlits;
     node->lits[node->nlits++] = n;
     return n;
 }

@@ -228,7 +228,6 @@ typedef struct Node {
     SegKind kind;         /* of the edge into this node */
     const char *label;    /* literal text; param name of the first route */
     size_t label_len;
-    unsigned slot;        /* index in the parent's lits */
     const char *path;     /* "/users/:id", for comments */
     struct Node **lits;   /* literal children, ordered by (length, bytes) */
     unsigned nlits, caplits;
