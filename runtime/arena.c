@@ -109,3 +109,22 @@ void *srv__xrealloc(void *p, size_t size)
         out_of_memory(size);
     return q;
 }
+
+char *srv__arena_vprintf(struct srv__arena *a, size_t *len, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    if (n < 0)
+        n = 0;
+    char *s = srv__arena_alloc(a, (size_t)n + 1);
+    if ((size_t)n < sizeof tmp)
+        memcpy(s, tmp, (size_t)n + 1);
+    else
+        vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (len)
+        *len = (size_t)n;
+    return s;
+}

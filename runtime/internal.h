@@ -15,6 +15,7 @@
 
 #include "srv.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,6 +65,9 @@ struct srv__arena {
 void srv__arena_init(struct srv__arena *a, size_t first_size);
 void *srv__arena_alloc(struct srv__arena *a, size_t size); /* 16-aligned, never NULL */
 void srv__arena_reset(struct srv__arena *a);
+/* printf into the arena; the result is NUL-terminated, its length in *LEN
+ * (LEN may be NULL).  Most results fit a stack buffer: one formatting pass. */
+char *srv__arena_vprintf(struct srv__arena *a, size_t *len, const char *fmt, va_list ap);
 void srv__arena_free(struct srv__arena *a);
 
 /* Allocation that cannot fail: logs and aborts on OOM. */
@@ -362,6 +366,10 @@ int srv__cpu_count(void);
  * /proc/self/cgroup, CGROUP_ROOT standing for /sys/fs/cgroup, AFFINITY the
  * number of CPUs in the affinity mask. */
 int srv__cpu_count_at(const char *proc_cgroup, const char *cgroup_root, int affinity);
+
+/* The signals the master waits for on its signalfd (SIGTERM, SIGINT, SIGQUIT,
+ * SIGCHLD, and SIGHUP unless it is ignored, as under nohup). */
+void srv__managed_signals(sigset_t *set);
 
 /* Runs one worker (or the single process) until shutdown: worker_setup,
  * serve LISTEN_FD, drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a

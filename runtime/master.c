@@ -340,14 +340,7 @@ int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
     /* server.c blocked these before opening anything; blocking again keeps
      * this function correct on its own. */
     sigset_t set;
-    struct sigaction sa;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGCHLD);
-    if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
-        sigaddset(&set, SIGHUP);
+    srv__managed_signals(&set);
     signal(SIGPIPE, SIG_IGN);
     int ready[2];
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||

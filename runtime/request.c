@@ -177,23 +177,9 @@ char *srv_strdup(struct srv_request *req, const char *s)
 
 char *srv_sprintf(struct srv_request *req, const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    /* Most results fit the stack buffer: one formatting pass. */
-    char tmp[256];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    char *s = srv__arena_vprintf(req->arena, NULL, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n < sizeof tmp) {
-        va_end(ap2);
-        char *s = srv__arena_alloc(req->arena, (size_t)n + 1);
-        memcpy(s, tmp, (size_t)n + 1);
-        return s;
-    }
-    char *s = srv__arena_alloc(req->arena, (size_t)n + 1);
-    vsnprintf(s, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
     return s;
 }

@@ -254,25 +254,10 @@ void srv_response_body_static(struct srv_response *res, const void *data, size_t
 
 void srv_response_printf(struct srv_response *res, const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    /* Most results fit the stack buffer: one formatting pass. */
-    char tmp[256];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    res->body = srv__arena_vprintf(res->arena, &res->body_len, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n < sizeof tmp) {
-        va_end(ap2);
-        srv_response_body(res, tmp, (size_t)n);
-        return;
-    }
-    char *b = srv__arena_alloc(res->arena, (size_t)n + 1);
-    vsnprintf(b, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    res->body = b;
-    res->body_len = (size_t)n;
 }
 
 /* ---- Server-made responses ------------------------------------------------ */

@@ -128,19 +128,24 @@ static int parse_args(int argc, char **argv, const struct srv_app *app,
     return -1;
 }
 
-static void block_managed_signals(void)
+void srv__managed_signals(sigset_t *set)
 {
-    sigset_t set;
     struct sigaction sa;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGCHLD);
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGCHLD);
     /* Under nohup SIGHUP stays ignored; otherwise it stops the server like
      * SIGTERM (the terminal went away). */
     if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
-        sigaddset(&set, SIGHUP);
+        sigaddset(set, SIGHUP);
+}
+
+static void block_managed_signals(void)
+{
+    sigset_t set;
+    srv__managed_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
