@@ -59,6 +59,17 @@ static void indent(Emit *e, int level)
         emit_str(e, "    ");
 }
 
+/* One line of generated C at LEVEL (4 spaces each); FMT ends in "\n". */
+__attribute__((format(printf, 3, 4)))
+static void emit_line(Emit *e, int level, const char *fmt, ...)
+{
+    va_list ap;
+    indent(e, level);
+    va_start(ap, fmt);
+    emit_vfmt(e, fmt, ap);
+    va_end(ap);
+}
+
 /* --- user blocks -------------------------------------------------------- */
 
 static void emit_line_directive(Gen *g, unsigned line, const char *file)
@@ -489,33 +500,27 @@ static void gen_leaf(Gen *g, const Node *n, int level)
         emit_return_route(g, n, M_ANY);
         return;
     }
-    indent(e, level);
-    emit_str(e, "switch (method) {\n");
+    emit_line(e, level, "switch (method) {\n");
     unsigned allow = 0;
     for (int i = 0; i < M_ANY; i++) {
         int from = i == M_HEAD && !n->leaf[i] ? M_GET : i;
         if (!n->leaf[from])
             continue;
         allow |= 1u << i;
-        indent(e, level);
-        emit_fmt(e, "case %s:\n", rt_method[i]);
+        emit_line(e, level, "case %s:\n", rt_method[i]);
         indent(e, level + 1);
         emit_return_route(g, n, from);
     }
-    indent(e, level);
-    emit_str(e, "default:\n");
+    emit_line(e, level, "default:\n");
     indent(e, level + 1);
     if (n->leaf[M_ANY]) {
         emit_return_route(g, n, M_ANY);
-        indent(e, level);
-        emit_str(e, "}\n");
+        emit_line(e, level, "}\n");
         return;
     }
     emit_str(e, "break;\n");
-    indent(e, level);
-    emit_str(e, "}\n");
-    indent(e, level);
-    emit_str(e, "m->allow |= ");
+    emit_line(e, level, "}\n");
+    emit_line(e, level, "m->allow |= ");
     const char *sep = "";
     for (int i = 0; i < M_ANY; i++) {
         if (allow & (1u << i)) {
@@ -549,10 +554,8 @@ static void gen_enter(Gen *g, const Node *c, unsigned d, int level, const char *
     if (g->own_fn[c->id]) {
         emit_fmt(e, "int r%u = srvg_node_%u(method, %s, end, m, rt + %u);\n", d, g->fid[c->id], end,
                  g->rt_off[c->id] - g->base);
-        indent(e, level);
-        emit_fmt(e, "if (r%u >= 0)\n", d);
-        indent(e, level + 1);
-        emit_fmt(e, "return r%u;\n", d);
+        emit_line(e, level, "if (r%u >= 0)\n", d);
+        emit_line(e, level + 1, "return r%u;\n", d);
         return;
     }
     emit_fmt(e, "const char *p%u = %s;\n", d + 1, end);
@@ -568,8 +571,7 @@ static void gen_literal(Gen *g, const Node *c, unsigned d, int level)
     size_t len = c->label_len;
     char end[64];
     snprintf(end, sizeof end, "s%u + %zu", d, len);
-    indent(e, level);
-    emit_fmt(e, "if (r%u >= %zu && (r%u == %zu || s%u[%zu] == '/')", d, len, d, len, d, len);
+    emit_line(e, level, "if (r%u >= %zu && (r%u == %zu || s%u[%zu] == '/')", d, len, d, len, d, len);
     if (len > 1) {
         emit_fmt(e, " && memcmp(s%u, \"", d);
         emit_c_string(e, c->label, len);
@@ -577,8 +579,7 @@ static void gen_literal(Gen *g, const Node *c, unsigned d, int level)
     }
     emit_str(e, ") {\n");
     gen_enter(g, c, d, level + 1, end);
-    indent(e, level);
-    emit_str(e, "}\n");
+    emit_line(e, level, "}\n");
 }
 
 /* A few literal children: a switch on the segment's first byte, then each
@@ -587,23 +588,19 @@ static void gen_literal(Gen *g, const Node *c, unsigned d, int level)
 static void gen_switch(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
-    indent(e, level);
-    emit_fmt(e, "size_t r%u = (size_t)(end - s%u);\n", d, d);
+    emit_line(e, level, "size_t r%u = (size_t)(end - s%u);\n", d, d);
     unsigned i = 0;
     if (n->lits[0]->label_len == 0) { /* sorted by length: "" comes first */
-        indent(e, level);
-        emit_fmt(e, "if (r%u == 0 || s%u[0] == '/') {\n", d, d);
+        emit_line(e, level, "if (r%u == 0 || s%u[0] == '/') {\n", d, d);
         char end[32];
         snprintf(end, sizeof end, "s%u", d);
         gen_enter(g, n->lits[0], d, level + 1, end);
-        indent(e, level);
-        emit_str(e, "}\n");
+        emit_line(e, level, "}\n");
         i = 1;
     }
     if (i == n->nlits)
         return;
-    indent(e, level);
-    emit_fmt(e, "switch (r%u ? (unsigned char)s%u[0] : '/') {\n", d, d);
+    emit_line(e, level, "switch (r%u ? (unsigned char)s%u[0] : '/') {\n", d, d);
     bool done[BIG_NODE + 1] = {false};
     for (unsigned j = i; j < n->nlits; j++) {
         if (done[j])
@@ -617,11 +614,9 @@ static void gen_switch(Gen *g, const Node *n, unsigned d, int level)
                 gen_literal(g, n->lits[k], d, level + 1);
             }
         }
-        indent(e, level + 1);
-        emit_str(e, "break;\n");
+        emit_line(e, level + 1, "break;\n");
     }
-    indent(e, level);
-    emit_str(e, "}\n");
+    emit_line(e, level, "}\n");
 }
 
 static unsigned table_size(const Node *n)
@@ -637,45 +632,29 @@ static void gen_probe(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
     unsigned mask = table_size(n) - 1;
-    indent(e, level);
-    emit_fmt(e, "uint32_t h%u = srvg_hash(s%u, n%u);\n", d, d, d);
-    indent(e, level);
-    emit_fmt(e, "for (uint32_t i%u = h%u;; i%u++) {\n", d, d, d);
-    indent(e, level + 1);
-    emit_fmt(e, "const struct srvg_slot *t%u = &srvg_tab_%u[i%u & %uu];\n", d, n->id, d, mask);
-    indent(e, level + 1);
-    emit_fmt(e, "if (!t%u->next)\n", d);
-    indent(e, level + 2);
-    emit_str(e, "break;\n");
-    indent(e, level + 1);
-    emit_fmt(e, "if (t%u->hash == h%u && t%u->len == n%u && memcmp(t%u->lit, s%u, n%u) == 0) {\n",
+    emit_line(e, level, "uint32_t h%u = srvg_hash(s%u, n%u);\n", d, d, d);
+    emit_line(e, level, "for (uint32_t i%u = h%u;; i%u++) {\n", d, d, d);
+    emit_line(e, level + 1, "const struct srvg_slot *t%u = &srvg_tab_%u[i%u & %uu];\n", d, n->id, d, mask);
+    emit_line(e, level + 1, "if (!t%u->next)\n", d);
+    emit_line(e, level + 2, "break;\n");
+    emit_line(e, level + 1, "if (t%u->hash == h%u && t%u->len == n%u && memcmp(t%u->lit, s%u, n%u) == 0) {\n",
              d, d, d, d, d, d, d);
-    indent(e, level + 2);
-    emit_fmt(e, "int r%u = t%u->next(method, e%u, end, m, t%u->rt);\n", d, d, d, d);
-    indent(e, level + 2);
-    emit_fmt(e, "if (r%u >= 0)\n", d);
-    indent(e, level + 3);
-    emit_fmt(e, "return r%u;\n", d);
-    indent(e, level + 2);
-    emit_str(e, "break;\n");
-    indent(e, level + 1);
-    emit_str(e, "}\n");
-    indent(e, level);
-    emit_str(e, "}\n");
+    emit_line(e, level + 2, "int r%u = t%u->next(method, e%u, end, m, t%u->rt);\n", d, d, d, d);
+    emit_line(e, level + 2, "if (r%u >= 0)\n", d);
+    emit_line(e, level + 3, "return r%u;\n", d);
+    emit_line(e, level + 2, "break;\n");
+    emit_line(e, level + 1, "}\n");
+    emit_line(e, level, "}\n");
 }
 
 /* e<D>: where the segment at s<D> ends; n<D>: its length. */
 static void gen_scan(Gen *g, unsigned d, int level)
 {
     Emit *e = g->e;
-    indent(e, level);
-    emit_fmt(e, "const char *e%u = memchr(s%u, '/', (size_t)(end - s%u));\n", d, d, d);
-    indent(e, level);
-    emit_fmt(e, "if (!e%u)\n", d);
-    indent(e, level + 1);
-    emit_fmt(e, "e%u = end;\n", d);
-    indent(e, level);
-    emit_fmt(e, "size_t n%u = (size_t)(e%u - s%u);\n", d, d, d);
+    emit_line(e, level, "const char *e%u = memchr(s%u, '/', (size_t)(end - s%u));\n", d, d, d);
+    emit_line(e, level, "if (!e%u)\n", d);
+    emit_line(e, level + 1, "e%u = end;\n", d);
+    emit_line(e, level, "size_t n%u = (size_t)(e%u - s%u);\n", d, d, d);
 }
 
 /* The code for node N at depth D of the current function: p<D> is where
@@ -685,24 +664,19 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level)
 {
     Emit *e = g->e;
     bool walks = n->nlits || n->param;
-    indent(e, level);
-    emit_str(e, "// ");
+    emit_line(e, level, "// ");
     emit_c_string(e, n->id == 0 ? "(root)" : n->path, strlen(n->id == 0 ? "(root)" : n->path));
     emit_str(e, "\n");
     if (has_leaf(n)) {
-        indent(e, level);
-        emit_fmt(e, "if (p%u == end) {\n", d);
+        emit_line(e, level, "if (p%u == end) {\n", d);
         gen_leaf(g, n, level + 1);
-        indent(e, level);
-        emit_str(e, "}\n");
+        emit_line(e, level, "}\n");
     }
     if (!walks && !n->wild)
         return;
-    indent(e, level);
-    emit_fmt(e, "if (p%u != end) {\n", d);
+    emit_line(e, level, "if (p%u != end) {\n", d);
     level++;
-    indent(e, level);
-    emit_fmt(e, "const char *s%u = p%u + 1;\n", d, d);
+    emit_line(e, level, "const char *s%u = p%u + 1;\n", d, d);
     if (is_big(n)) {
         gen_scan(g, d, level);
         gen_probe(g, n, d, level);
@@ -712,40 +686,28 @@ static void gen_body(Gen *g, const Node *n, unsigned d, int level)
     if (n->param) {
         if (!is_big(n))
             gen_scan(g, d, level);
-        indent(e, level);
-        emit_fmt(e, "if (n%u > 0) {\n", d);
-        indent(e, level + 1);
-        emit_fmt(e, "m->params[m->nparams].ptr = s%u;\n", d);
-        indent(e, level + 1);
-        emit_fmt(e, "m->params[m->nparams].len = n%u;\n", d);
-        indent(e, level + 1);
-        emit_str(e, "m->nparams++;\n");
+        emit_line(e, level, "if (n%u > 0) {\n", d);
+        emit_line(e, level + 1, "m->params[m->nparams].ptr = s%u;\n", d);
+        emit_line(e, level + 1, "m->params[m->nparams].len = n%u;\n", d);
+        emit_line(e, level + 1, "m->nparams++;\n");
         char pend[32];
         snprintf(pend, sizeof pend, "e%u", d);
         gen_enter(g, n->param, d, level + 1, pend);
-        indent(e, level + 1);
-        emit_str(e, "m->nparams--;\n");
-        indent(e, level);
-        emit_str(e, "}\n");
+        emit_line(e, level + 1, "m->nparams--;\n");
+        emit_line(e, level, "}\n");
     }
     if (n->wild) {
-        indent(e, level);
-        emit_str(e, "// *\n");
-        indent(e, level);
-        emit_fmt(e, "m->params[m->nparams].ptr = s%u;\n", d);
-        indent(e, level);
-        emit_fmt(e, "m->params[m->nparams].len = (size_t)(end - s%u);\n", d);
-        indent(e, level);
-        emit_str(e, "m->nparams++;\n");
+        emit_line(e, level, "// *\n");
+        emit_line(e, level, "m->params[m->nparams].ptr = s%u;\n", d);
+        emit_line(e, level, "m->params[m->nparams].len = (size_t)(end - s%u);\n", d);
+        emit_line(e, level, "m->nparams++;\n");
         gen_leaf(g, n->wild, level);
         if (!n->wild->leaf[M_ANY]) {
-            indent(e, level);
-            emit_str(e, "m->nparams--;\n");
+            emit_line(e, level, "m->nparams--;\n");
         }
     }
     level--;
-    indent(e, level);
-    emit_str(e, "}\n");
+    emit_line(e, level, "}\n");
 }
 
 /* The hash table of big node N: slot i holds the child whose literal

@@ -52,21 +52,27 @@ void emit_str(Emit *e, const char *s)
     emit_bytes(e, s, strlen(s));
 }
 
-void emit_fmt(Emit *e, const char *fmt, ...)
+void emit_vfmt(Emit *e, const char *fmt, va_list ap)
 {
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
+    va_list again;
+    va_copy(again, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     if (n > 0) {
         reserve(e, (size_t)n + 1);
-        vsnprintf(e->buf + e->len, (size_t)n + 1, fmt, ap2);
+        vsnprintf(e->buf + e->len, (size_t)n + 1, fmt, again);
         for (int i = 0; i < n; i++)
             e->line += e->buf[e->len + (size_t)i] == '\n';
         e->len += (size_t)n;
     }
-    va_end(ap2);
+    va_end(again);
+}
+
+void emit_fmt(Emit *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_vfmt(e, fmt, ap);
+    va_end(ap);
 }
 
 /* Printable ASCII stays readable; everything else becomes a 3-digit octal

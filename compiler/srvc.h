@@ -13,6 +13,7 @@
 #ifndef SRVC_H
 #define SRVC_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,6 +260,7 @@ void emit_free(Emit *e);
 void emit_bytes(Emit *e, const char *p, size_t n);
 void emit_str(Emit *e, const char *s);
 void emit_fmt(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_vfmt(Emit *e, const char *fmt, va_list ap);
 /* Appends S as the body of a C string literal (without the quotes). */
 void emit_c_string(Emit *e, const char *s, size_t n);
 /* Writes the buffer to PATH through a temporary file renamed into place;
