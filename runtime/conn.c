@@ -669,6 +669,7 @@ static struct srv__conn *conn_get(struct srv__server *s)
     c->arena_start = c->arena.cur;
     c->req.conn = c;
     c->req.arena = &c->arena;
+    c->req.app = s->app;
     c->req.head.headers = c->headers;
     c->req.body = empty_body;
     return c;

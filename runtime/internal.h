@@ -204,6 +204,7 @@ struct srv__conn;
 
 struct srv_request {
     struct srv__conn *conn;
+    const struct srv_app *app;
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
     struct srv_match match;
@@ -217,6 +218,7 @@ struct srv_request {
 struct srv_response {
     int status;
     bool failed;            /* a handler misused the API: answer 500 */
+    bool answered;          /* a status or a body was set (srv_response_answered) */
     const char *body;
     size_t body_len;
     char *headers;          /* "Name: value\r\n"..., in the request arena */
@@ -227,12 +229,15 @@ struct srv_response {
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
+/* The built-in error page for STATUS, "404 Not Found\n", and its length. */
+const char *srv__status_page(int status, size_t *len);
 
 /* Resets RES to 200, empty, using ARENA for its allocations. */
 static inline void srv__response_init(struct srv_response *res, struct srv__arena *arena)
 {
     res->status = 200;
     res->failed = false;
+    res->answered = false;
     res->body = "";
     res->body_len = 0;
     res->headers = NULL;
@@ -242,10 +247,11 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->failure = NULL;
 }
 
-/* The one function that makes every error response the server itself
- * produces (400, 404, 405, 408, 413, 414, 417, 431, 500, 501, 505).  ALLOW
- * is the method set for a 405's Allow header.  Later issues will let users
- * customise it. */
+/* The built-in error response (400, 404, 405, 408, 413, 414, 417, 431, 500,
+ * 501, 505, ...): "404 Not Found\n" as text/plain, and for a 405 the Allow
+ * header of the method set ALLOW.  Everything set on RES before is dropped.
+ * Callers with a request use srv__respond_error(), which adds the app's
+ * `error` blocks. */
 void srv__response_error(struct srv_response *res, int status, unsigned allow);
 
 /* Writes "Allow: GET, HEAD, ..." for the method set into BUF (>= 64 bytes);
@@ -283,6 +289,11 @@ static inline bool srv__response_has_body(const struct srv_response *res, unsign
  * a request costs no call besides the matcher and the handler; dispatch.c
  * has the rest. */
 void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int idx);
+/* Every error response the server makes for a request whose request line
+ * was read goes through here: the built-in response, then the app's `error`
+ * block (whose status and, for 405, Allow header it cannot change). */
+void srv__respond_error(struct srv_request *req, struct srv_response *res, int status,
+                        unsigned allow);
 void srv__dispatch_failed(struct srv_request *req, struct srv_response *res);
 static inline void srv__dispatch(const struct srv_app *app, struct srv_request *req,
                                  struct srv_response *res)

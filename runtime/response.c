@@ -64,6 +64,14 @@ const char *srv__status_reason(int status)
     return "Unknown";
 }
 
+const char *srv__status_page(int status, size_t *len)
+{
+    if (status < 100 || status > 599 || statuses[status].reason == NULL)
+        status = 500;
+    *len = statuses[status].ebody_len;
+    return statuses[status].ebody;
+}
+
 /* ---- Building ------------------------------------------------------------- */
 
 /* Marks RES failed; the first reason is kept for the log line. */
@@ -87,6 +95,7 @@ void srv_response_set_status(struct srv_response *res, int status)
         return;
     }
     res->status = status;
+    res->answered = true;
 }
 
 /* RFC 9110 tchar. */
@@ -239,6 +248,7 @@ void srv_response_body(struct srv_response *res, const void *data, size_t len)
     b[len] = '\0';
     res->body = b;
     res->body_len = len;
+    res->answered = true;
 }
 
 void srv_response_text(struct srv_response *res, const char *text)
@@ -250,6 +260,7 @@ void srv_response_body_static(struct srv_response *res, const void *data, size_t
 {
     res->body = data;
     res->body_len = len;
+    res->answered = true;
 }
 
 void srv_response_printf(struct srv_response *res, const char *fmt, ...)
@@ -258,6 +269,96 @@ void srv_response_printf(struct srv_response *res, const char *fmt, ...)
     va_start(ap, fmt);
     res->body = srv__arena_vprintf(res->arena, &res->body_len, fmt, ap);
     va_end(ap);
+    res->answered = true;
+}
+
+/* ---- Reading back (after blocks) ------------------------------------------ */
+
+int srv_response_status(const struct srv_response *res)
+{
+    return res->status;
+}
+
+bool srv_response_answered(const struct srv_response *res)
+{
+    return res->answered || res->failed;
+}
+
+const void *srv_response_get_body(const struct srv_response *res, size_t *len)
+{
+    if (len != NULL)
+        *len = res->body_len;
+    return res->body;
+}
+
+/* The next "Name: value\r\n" line of the header block at or after *OFF
+ * whose name is NAME (NLEN bytes, case-insensitive): its offset, with *OFF
+ * moved past it; (size_t)-1 when there is none. */
+static size_t find_header(const struct srv_response *res, const char *name, size_t nlen,
+                          size_t *off)
+{
+    const char *h = res->headers;
+    while (*off < res->headers_len) {
+        size_t start = *off;
+        const char *eol = memchr(h + start, '\n', res->headers_len - start);
+        *off = (size_t)(eol - h) + 1;
+        if (*off - start > nlen && h[start + nlen] == ':' &&
+            strncasecmp(h + start, name, nlen) == 0)
+            return start;
+    }
+    return (size_t)-1;
+}
+
+const char *srv_response_header(struct srv_response *res, const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    size_t off = 0, nlen = strlen(name);
+    size_t at = find_header(res, name, nlen, &off);
+    if (at == (size_t)-1)
+        return NULL;
+    /* The line is "Name: value\r\n"; the value as added, without the CRLF. */
+    size_t vstart = at + nlen + 2, vlen = off - 2 - vstart;
+    char *v = srv__arena_alloc(res->arena, vlen + 1);
+    memcpy(v, res->headers + vstart, vlen);
+    v[vlen] = '\0';
+    return v;
+}
+
+unsigned srv_response_remove_header(struct srv_response *res, const char *name)
+{
+    if (name == NULL)
+        return 0;
+    size_t off = 0, nlen = strlen(name), at;
+    unsigned n = 0;
+    while ((at = find_header(res, name, nlen, &off)) != (size_t)-1) {
+        memmove(res->headers + at, res->headers + off, res->headers_len - off);
+        res->headers_len -= off - at;
+        off = at;
+        n++;
+    }
+    return n;
+}
+
+void srv_response_set_header(struct srv_response *res, const char *name, const char *value)
+{
+    bool failed = res->failed;
+    res->failed = false;
+    /* Validate first (through add_header), then drop the old lines. */
+    size_t len = res->headers_len;
+    srv_response_add_header(res, name, value);
+    if (res->failed) {
+        res->failed = true;
+        return;
+    }
+    res->failed = failed;
+    size_t added = res->headers_len - len;
+    char line[256], *copy = added <= sizeof line ? line : srv__arena_alloc(res->arena, added);
+    memcpy(copy, res->headers + len, added);
+    res->headers_len = len;
+    srv_response_remove_header(res, name);
+    memcpy(res->headers + res->headers_len, copy, added); /* fits: we only removed */
+    res->headers_len += added;
 }
 
 /* ---- Server-made responses ------------------------------------------------ */

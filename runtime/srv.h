@@ -126,6 +126,36 @@ void srv_response_body_static(struct srv_response *res, const void *data, size_t
 /* Formats the body with printf rules. */
 void srv_response_printf(struct srv_response *res, const char *fmt, ...) SRV_PRINTF(2, 3);
 
+/* Reading and changing the response built so far: what `after` blocks are
+ * for, usable anywhere. */
+
+/* The status set so far (200 unless a status was set). */
+int srv_response_status(const struct srv_response *res);
+
+/* The value of the first response header NAME (case-insensitive) set so far,
+ * NUL-terminated, valid until the request ends; NULL when there is none. */
+const char *srv_response_header(struct srv_response *res, const char *name);
+
+/* Replaces every NAME header with one NAME: VALUE line (or adds it).  Same
+ * checks as srv_response_add_header(). */
+void srv_response_set_header(struct srv_response *res, const char *name,
+                             const char *value);
+
+/* Removes every NAME header; returns how many lines were removed. */
+unsigned srv_response_remove_header(struct srv_response *res, const char *name);
+
+/* The body set so far and its length in *LEN (LEN may be NULL).  A body sent
+ * from a file (static files) is not in memory: NULL, with *LEN its length. */
+const void *srv_response_get_body(const struct srv_response *res, size_t *len);
+
+/* Whether a status or a body has been set on RES.  In a `before` block this
+ * is exactly what "answers the request" means: a before block that sets a
+ * status or a body (any srv_response_set_status, srv_response_body*,
+ * srv_response_text, srv_response_printf call) answers, and no later before
+ * block and no handler runs; headers alone do not answer and are kept for
+ * the response that follows. */
+bool srv_response_answered(const struct srv_response *res);
+
 /* ---------------------------------------------------------------------------
  * Process model.
  */
@@ -165,6 +195,25 @@ struct srv_match {
 typedef int (*srv_match_fn)(unsigned method, const char *path, size_t len,
                             struct srv_match *m);
 
+/* A `static "/prefix/" "dir";` mount: GET and HEAD under PREFIX are files
+ * under DIR.  The compiler makes each mount a route PREFIX* whose handler
+ * calls srv_static_serve() with the mount's index. */
+struct srv_static_mount {
+    const char *prefix; /* URL prefix, group prefixes included; ends in '/' */
+    const char *dir;    /* as written; relative to the working directory at start-up */
+    const char *where;  /* "app.srv:7:5", named by start-up errors */
+};
+
+/* Serves the file named by the route's trailing `*` under mount MOUNT
+ * (an index into app->mounts). */
+void srv_static_serve(struct srv_request *req, struct srv_response *res, unsigned mount);
+
+/* An `error` block: builds the body and headers of a response the server
+ * makes itself (404, 405, 413, ...).  STATUS and its REASON ("Not Found")
+ * are fixed; REQ has at least the method and path. */
+typedef void (*srv_error_fn)(struct srv_request *req, struct srv_response *res, int status,
+                             const char *reason);
+
 struct srv_route {
     srv_handler_fn handler;
     unsigned methods;                /* SRV_METHOD_* set */
@@ -198,6 +247,9 @@ struct srv_app {
     const struct srv_route *routes;
     unsigned nroutes;
     struct srv_limits limits;
+    const struct srv_static_mount *mounts; /* may be NULL */
+    unsigned nmounts;
+    srv_error_fn error;           /* the `error` blocks; NULL: built-in pages */
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a
