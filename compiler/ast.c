@@ -20,6 +20,12 @@ Server *ast_new_server(Arena *a, Token keyword, Token host, Token port)
     s->port = port;
     s->routes_tail = &s->routes;
     s->settings_tail = &s->settings;
+    s->scopes_tail = &s->scopes;
+    Scope *root = arena_alloc(a, sizeof *root);
+    root->hooks_tail = &root->hooks;
+    *s->scopes_tail = root;
+    s->scopes_tail = &root->next;
+    s->nscopes = 1;
     return s;
 }
 
@@ -31,6 +37,17 @@ Route *ast_new_route(Arena *a, Token method, Token pattern, Token handler, Token
     r->pattern = pattern;
     r->handler = handler;
     r->body = body;
+    r->loc = loc;
+    return r;
+}
+
+Route *ast_new_mount(Arena *a, Token kw, Token prefix, Token dir, Loc loc)
+{
+    Route *r = arena_alloc(a, sizeof *r);
+    r->kind = RK_STATIC;
+    r->method = kw;
+    r->pattern = prefix;
+    r->dir = dir;
     r->loc = loc;
     return r;
 }
@@ -51,11 +68,66 @@ void ast_add_server(App *app, Server *s)
     app->nservers++;
 }
 
-void ast_add_route(Server *s, Route *r)
+void ast_add_route(Server *s, Scope *scope, Route *r)
 {
     r->index = s->nroutes++;
+    r->scope = scope;
+    if (r->kind == RK_STATIC)
+        r->mount = s->nmounts++;
     *s->routes_tail = r;
     s->routes_tail = &r->next;
+}
+
+Scope *ast_open_group(Arena *a, Server *s, Scope *parent, Token kw, Token prefix)
+{
+    Scope *g = arena_alloc(a, sizeof *g);
+    g->keyword = kw;
+    g->prefix = prefix;
+    g->parent = parent;
+    g->index = s->nscopes++;
+    g->hooks_tail = &g->hooks;
+    *s->scopes_tail = g;
+    s->scopes_tail = &g->next;
+    return g;
+}
+
+static const char *const hook_names[HK_COUNT] = {"before", "after", "error"};
+
+void ast_add_hook(Arena *a, Server *s, Scope *scope, Diag *d, HookKind kind, Token kw,
+                  Token body)
+{
+    if (kind == HK_ERROR && scope->error) {
+        diag_error(d, kw.loc, "duplicate 'error' block in %s",
+                   scope->parent ? "this group" : "the server block");
+        diag_note(d, scope->error->keyword.loc, "first defined here");
+        return;
+    }
+    Hook *h = arena_alloc(a, sizeof *h);
+    h->kind = kind;
+    h->keyword = kw;
+    h->body = body;
+    h->scope = scope;
+    h->index = s->nhooks[kind]++;
+    *scope->hooks_tail = h;
+    scope->hooks_tail = &h->next;
+    if (kind == HK_ERROR)
+        scope->error = h;
+}
+
+/* Server-wide settings have no meaning for a part of the routes. */
+static bool in_group(const Scope *scope, Diag *d, Token kw)
+{
+    if (!scope->parent)
+        return false;
+    diag_error(d, kw.loc, "'%.*s' is a server setting; it cannot be inside a group",
+               (int)kw.len, kw.ptr);
+    diag_note(d, scope->keyword.loc, "inside this group");
+    return true;
+}
+
+void ast_server_only(const Scope *scope, Diag *d, Token kw)
+{
+    in_group(scope, d, kw);
 }
 
 void ast_add_setting(Server *s, Setting *st)
@@ -64,8 +136,10 @@ void ast_add_setting(Server *s, Setting *st)
     s->settings_tail = &st->next;
 }
 
-void ast_set_workers(Server *s, Diag *d, Token kw, Token value)
+void ast_set_workers(Server *s, const Scope *scope, Diag *d, Token kw, Token value)
 {
+    if (in_group(scope, d, kw))
+        return;
     if (s->workers_kw.kind) {
         diag_error(d, kw.loc, "duplicate 'workers' setting");
         diag_note(d, s->workers_kw.loc, "first set here");
@@ -75,8 +149,11 @@ void ast_set_workers(Server *s, Diag *d, Token kw, Token value)
     s->workers = value;
 }
 
-void ast_set_setup(Server *s, Diag *d, Token kw, Token block, bool worker)
+void ast_set_setup(Server *s, const Scope *scope, Diag *d, Token kw, Token block,
+                   bool worker)
 {
+    if (in_group(scope, d, kw))
+        return;
     Token *first_kw = worker ? &s->worker_setup_kw : &s->setup_kw;
     if (first_kw->kind) {
         diag_error(d, kw.loc, "duplicate '%s' block", worker ? "worker_setup" : "setup");
@@ -110,9 +187,24 @@ void ast_dump(const App *app, FILE *out)
         for (const Setting *st = s->settings; st; st = st->next)
             fprintf(out, "  %s %.*s %.*s\n", st->group == SG_LIMITS ? "limit" : "timeout",
                     (int)st->key.len, st->key.ptr, (int)st->value.len, st->value.ptr);
+        for (const Scope *g = s->scopes; g; g = g->next) {
+            if (g->parent)
+                fprintf(out, "  group %u \"%.*s\" in %u\n", g->index, (int)g->prefix.len,
+                        g->prefix.ptr, g->parent->index);
+            for (const Hook *h = g->hooks; h; h = h->next)
+                fprintf(out, "  %s %u in %u\n", hook_names[h->kind], h->index, g->index);
+        }
         for (const Route *r = s->routes; r; r = r->next) {
+            if (r->kind == RK_STATIC) {
+                fprintf(out, "  static %u \"%.*s\" \"%.*s\" in %u\n", r->index,
+                        (int)r->pattern.len, r->pattern.ptr, (int)r->dir.len, r->dir.ptr,
+                        r->scope->index);
+                continue;
+            }
             fprintf(out, "  route %u %.*s \"%.*s\"", r->index, (int)r->method.len,
                     r->method.ptr, (int)r->pattern.len, r->pattern.ptr);
+            if (r->scope && r->scope->parent)
+                fprintf(out, " in %u", r->scope->index);
             if (r->handler.kind)
                 fprintf(out, " -> %.*s\n", (int)r->handler.len, r->handler.ptr);
             else

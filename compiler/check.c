@@ -273,7 +273,11 @@ static bool is_pattern_char(unsigned char c)
            c >= 0x80 || (c != 0 && strchr("-._~!$&'()+,;=:@", c));
 }
 
-static void check_param(Route *r, Segment *seg, unsigned nsegs, Diag *d)
+/* NAME of a `:name` segment; PRIOR[0..NPRIOR) are the segments before it in
+ * the whole pattern (an enclosing group's included).  BINDS_REQ_RES: the name
+ * becomes a C variable next to `req` and `res`. */
+static void check_param(const Segment *prior, unsigned nprior, const Segment *seg,
+                        bool binds_req_res, Diag *d)
 {
     const char *name = seg->ptr;
     size_t n = seg->len;
@@ -287,32 +291,32 @@ static void check_param(Route *r, Segment *seg, unsigned nsegs, Diag *d)
     } else if (has_reserved_prefix(name, n)) {
         diag_error(d, seg->loc, "parameter name '%.*s' uses a prefix reserved for srv", nl,
                    name);
-    } else if (r->body.kind && (text_is((Token){.ptr = name, .len = n}, "req") ||
-                                text_is((Token){.ptr = name, .len = n}, "res"))) {
+    } else if (binds_req_res && (text_is((Token){.ptr = name, .len = n}, "req") ||
+                                 text_is((Token){.ptr = name, .len = n}, "res"))) {
         diag_error(d, seg->loc,
                    "parameter name '%.*s' collides with the handler argument '%.*s'", nl,
                    name, nl, name);
     } else {
-        for (unsigned i = 0; i < nsegs; i++) {
-            if (r->segs[i].kind == SEG_PARAM && r->segs[i].len == n &&
-                memcmp(r->segs[i].ptr, name, n) == 0) {
+        for (unsigned i = 0; i < nprior; i++) {
+            if (prior[i].kind == SEG_PARAM && prior[i].len == n &&
+                memcmp(prior[i].ptr, name, n) == 0) {
                 diag_error(d, seg->loc, "repeated parameter name '%.*s' in route pattern", nl,
                            name);
-                diag_note(d, r->segs[i].loc, "first used here");
+                diag_note(d, prior[i].loc, "first used here");
                 break;
             }
         }
     }
 }
 
-static void check_literal(Route *r, const Segment *seg, size_t off, Diag *d)
+static void check_literal(Token t, const Segment *seg, size_t off, Diag *d)
 {
     for (size_t i = 0; i < seg->len; i++) {
         unsigned char c = (unsigned char)seg->ptr[i];
         if (!is_pattern_char(c)) {
             char b[8];
-            diag_error(d, string_loc(r->pattern, off + i, 1),
-                       "bad character '%s' in route pattern", show_byte(c, b));
+            diag_error(d, string_loc(t, off + i, 1), "bad character '%s' in route pattern",
+                       show_byte(c, b));
             return;
         }
     }
@@ -322,54 +326,166 @@ static void check_literal(Route *r, const Segment *seg, size_t off, Diag *d)
                    (int)seg->len, seg->ptr);
 }
 
-/* Splits "/a/:b/ *" into segments: the path after the first '/' split at
- * every '/', so "/" is one empty segment and "/a/" ends with one. */
-static void check_pattern(Route *r, Diag *d, Arena *a)
+/* What a path string is, for the rules split_path applies. */
+typedef enum {
+    PK_ROUTE,  // "/users/:id", "/files/*"; "" inside a group is the group itself
+    PK_GROUP,  // "/api", "/users/:id"; "" adds no prefix; no '*', no trailing '/'
+    PK_MOUNT,  // "/assets/": literal, starts and ends with '/'; the end becomes '*'
+} PathKind;
+
+/* Splits path string T after the segments PRIOR[0..NPRIOR) of the enclosing
+ * scope: the path after the first '/' split at every '/', so "/" is one
+ * empty segment and "/a/" ends with one.  Returns the whole list (the
+ * prior segments first) in *OUT and its length; reports every error. */
+static unsigned split_path(Token t, PathKind kind, const Segment *prior, unsigned nprior,
+                           bool binds_req_res, Segment **out, Diag *d, Arena *a)
 {
-    Token t = r->pattern;
-    if (t.len == 0 || t.ptr[0] != '/') {
-        diag_error(d, t.loc, "route pattern must start with '/'");
-        return;
+    unsigned own = 0;
+    if (t.len > 0) {
+        own = 1;
+        for (size_t i = 1; i < t.len; i++)
+            own += t.ptr[i] == '/';
     }
-    unsigned cap = 1;
-    for (size_t i = 1; i < t.len; i++)
-        cap += t.ptr[i] == '/';
-    r->segs = arena_alloc(a, cap * sizeof *r->segs);
-    int errors = d->nerrors;
+    Segment *segs = arena_alloc(a, (nprior + own + 1) * sizeof *segs);
+    if (nprior)
+        memcpy(segs, prior, nprior * sizeof *segs);
+    *out = segs;
+    if (t.len == 0)
+        return nprior;
+    const char *what = kind == PK_GROUP ? "group prefix" : kind == PK_MOUNT ? "static prefix"
+                                                                           : "route pattern";
+    if (t.ptr[0] != '/') {
+        diag_error(d, t.loc, "%s must start with '/'", what);
+        return nprior;
+    }
+    if (kind == PK_GROUP && t.ptr[t.len - 1] == '/') {
+        diag_error(d, string_loc(t, t.len - 1, 1),
+                   "group prefix must not end with '/' (the paths inside start with one)");
+        return nprior;
+    }
+    if (kind == PK_MOUNT && t.ptr[t.len - 1] != '/') {
+        diag_error(d, t.loc, "static prefix must end with '/'");
+        return nprior;
+    }
     size_t start = 1;
-    for (unsigned k = 0; k < cap; k++) {
+    unsigned n = nprior;
+    for (unsigned k = 0; k < own; k++) {
         size_t end = start;
         while (end < t.len && t.ptr[end] != '/')
             end++;
-        bool last = k + 1 == cap;
+        bool last = k + 1 == own;
         Segment seg = {SEG_LITERAL, t.ptr + start, end - start, string_loc(t, start, end - start)};
         if (seg.len == 0 && !last) {
-            diag_error(d, string_loc(t, start - 1, 2), "empty segment '//' in route pattern");
+            diag_error(d, string_loc(t, start - 1, 2), "empty segment '//' in %s", what);
+        } else if (kind == PK_MOUNT && last) {
+            seg = (Segment){SEG_WILD, "*", 1, string_loc(t, start - 1, 1)};
         } else if (seg.len == 1 && seg.ptr[0] == '*') {
             seg.kind = SEG_WILD;
-            if (!last)
+            if (kind != PK_ROUTE)
+                diag_error(d, seg.loc, "'*' cannot be part of a %s", what);
+            else if (!last)
                 diag_error(d, seg.loc, "'*' must be the last segment of a route pattern");
-            r->nparams++;
         } else if (seg.len > 0 && seg.ptr[0] == ':') {
             seg.kind = SEG_PARAM;
             seg.ptr++;
             seg.len--;
-            check_param(r, &seg, k, d);
-            r->nparams++;
+            if (kind == PK_MOUNT)
+                diag_error(d, seg.loc, "a static prefix cannot have parameters");
+            else
+                check_param(segs, n, &seg, binds_req_res, d);
         } else {
-            check_literal(r, &seg, start, d);
+            check_literal(t, &seg, start, d);
         }
-        r->segs[k] = seg;
+        segs[n++] = seg;
         start = end + 1;
     }
-    r->nsegs = cap;
-    if (r->nparams > SRVC_MAX_PARAMS && d->nerrors == errors)
+    return n;
+}
+
+/* The whole pattern as text: the scope's prefix, then T (a mount's '*'). */
+static const char *join_path(const Scope *scope, Token t, RouteKind kind, Arena *a)
+{
+    size_t plen = strlen(scope->path);
+    char *s = arena_alloc(a, plen + t.len + 2);
+    memcpy(s, scope->path, plen);
+    memcpy(s + plen, t.ptr, t.len);
+    if (kind == RK_STATIC)
+        s[plen + t.len] = '*';
+    return s;
+}
+
+static unsigned count_params(const Segment *segs, unsigned n)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++)
+        k += segs[i].kind != SEG_LITERAL;
+    return k;
+}
+
+/* A group's whole prefix, from the server's scope down.  Parents come first
+ * in the server's scope list, so theirs is known. */
+static void check_scope(Scope *g, Diag *d, Arena *a)
+{
+    if (!g->parent) {
+        g->path = "";
+        return;
+    }
+    const Scope *up = g->parent;
+    int errors = d->nerrors;
+    /* Hooks bind the prefix's parameters next to req and res. */
+    g->nsegs = split_path(g->prefix, PK_GROUP, up->segs, up->nsegs, true, &g->segs, d, a);
+    g->nparams = count_params(g->segs, g->nsegs);
+    g->path = join_path(up, g->prefix, RK_HTTP, a);
+    g->bad = up->bad || d->nerrors != errors;
+}
+
+/* Routes inside groups: errors that involve the group point at it too. */
+static void note_group(const Route *r, Diag *d)
+{
+    for (const Scope *g = r->scope; g && g->parent; g = g->parent)
+        diag_note(d, g->keyword.loc, "inside group \"%s\"", g->path);
+}
+
+/* The route's pattern after its scope's prefix. */
+static void check_pattern(Route *r, Diag *d, Arena *a)
+{
+    const Scope *g = r->scope;
+    Token t = r->pattern;
+    r->path = join_path(g, t, r->kind, a);
+    if (g->bad)
+        return; /* already reported at the group */
+    if (t.len == 0 && (r->kind == RK_STATIC || g->nsegs == 0)) {
+        diag_error(d, t.loc, "%s must start with '/'",
+                   r->kind == RK_STATIC ? "static prefix" : "route pattern");
+        return;
+    }
+    int errors = d->nerrors;
+    r->nsegs = split_path(t, r->kind == RK_STATIC ? PK_MOUNT : PK_ROUTE, g->segs, g->nsegs,
+                          r->body.kind != 0, &r->segs, d, a);
+    r->nparams = count_params(r->segs, r->nsegs);
+    if (r->nparams > SRVC_MAX_PARAMS && d->nerrors == errors) {
         diag_error(d, t.loc, "too many parameters in route pattern (%u; at most %d)",
                    r->nparams, SRVC_MAX_PARAMS);
+        note_group(r, d);
+    }
+}
+
+static void check_mount(Route *r, Diag *d)
+{
+    r->method_index = M_GET;
+    if (r->dir.len == 0)
+        diag_error(d, r->dir.loc, "static directory must not be empty");
+    else if (memchr(r->dir.ptr, '\0', r->dir.len))
+        diag_error(d, r->dir.loc, "static directory must not contain NUL");
 }
 
 static void check_route(Route *r, Diag *d, Arena *a)
 {
+    if (r->kind == RK_STATIC) {
+        check_mount(r, d);
+        check_pattern(r, d, a);
+        return;
+    }
     r->method_index = -1;
     for (int i = 0; i < M_COUNT; i++)
         if (text_is(r->method, check_method_names[i]))
@@ -401,16 +517,28 @@ bool check_app(App *app, Diag *d, Arena *a)
         check_host(s, d);
         check_port(s, d);
         check_workers(s, d);
-        /* Settings and routes interleaved, so errors come in file order. */
+        /* Groups, settings and routes interleaved, so errors come in file
+         * order (a group is checked before the routes inside it). */
         const Setting *first[NSETTINGS] = {0};
         Route *r = s->routes;
-        for (Setting *st = s->settings; st; st = st->next) {
-            for (; r && r->loc.off < st->key.loc.off; r = r->next)
+        Setting *st = s->settings;
+        Scope *g = s->scopes;
+        for (;;) {
+            size_t ro = r ? r->loc.off : SIZE_MAX, so = st ? st->key.loc.off : SIZE_MAX;
+            size_t go = g ? (g->parent ? g->keyword.loc.off : 0) : SIZE_MAX;
+            if (!r && !st && !g)
+                break;
+            if (go <= ro && go <= so) {
+                check_scope(g, d, a);
+                g = g->next;
+            } else if (so <= ro) {
+                check_setting(s, st, first, d);
+                st = st->next;
+            } else {
                 check_route(r, d, a);
-            check_setting(s, st, first, d);
+                r = r->next;
+            }
         }
-        for (; r; r = r->next)
-            check_route(r, d, a);
     }
     return d->nerrors == before;
 }

@@ -29,6 +29,12 @@
 #define RT_PARAM_AT "srv_request_param_at"
 #define RT_MAIN "srv_main"
 #define RT_WORKERS_AUTO "SRV_WORKERS_AUTO"
+#define RT_ANSWERED "srv_response_answered"
+#define RT_STATIC_SERVE "srv_static_serve"
+#define RT_STATIC_MOUNT "srv_static_mount"
+#define RT_ROUTE_INDEX "srv_request_route"
+#define RT_REQUEST_PATH "srv_request_path"
+#define RT_PATH_PREFIX "srv_path_prefix"
 static const char *const rt_method[M_COUNT] = {
     "SRV_METHOD_GET",    "SRV_METHOD_HEAD",  "SRV_METHOD_POST",    "SRV_METHOD_PUT",
     "SRV_METHOD_DELETE", "SRV_METHOD_PATCH", "SRV_METHOD_OPTIONS", "SRV_METHOD_ANY",
@@ -117,25 +123,154 @@ static void gen_setup(Gen *g, const char *fn, Token block)
     emit_str(g->e, "}\n\n");
 }
 
-static void gen_handler(Gen *g, const Route *r)
+/* `const char *NAME = srv_request_param_at(req, K);` for each :param of
+ * SEGS, then (void) casts so an unused one is no warning. */
+static void gen_param_vars(Emit *e, const Segment *segs, unsigned nsegs)
 {
-    Emit *e = g->e;
-    emit_fmt(e, "// %s ", check_method_names[r->method_index]);
-    emit_c_string(e, r->pattern.ptr, r->pattern.len);
-    emit_fmt(e, "\nstatic void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n",
-             r->index);
     unsigned k = 0;
-    for (unsigned i = 0; i < r->nsegs; i++) {
-        const Segment *s = &r->segs[i];
+    for (unsigned i = 0; i < nsegs; i++) {
+        const Segment *s = &segs[i];
         if (s->kind == SEG_PARAM)
             emit_fmt(e, "    const char *%.*s = " RT_PARAM_AT "(req, %u);\n", (int)s->len, s->ptr, k);
         k += s->kind != SEG_LITERAL;
     }
     emit_str(e, "    (void)req;\n    (void)res;\n");
-    for (unsigned i = 0; i < r->nsegs; i++)
-        if (r->segs[i].kind == SEG_PARAM)
-            emit_fmt(e, "    (void)%.*s;\n", (int)r->segs[i].len, r->segs[i].ptr);
+    for (unsigned i = 0; i < nsegs; i++)
+        if (segs[i].kind == SEG_PARAM)
+            emit_fmt(e, "    (void)%.*s;\n", (int)segs[i].len, segs[i].ptr);
+}
+
+/* "// GET /api/users/:id" above a route's functions. */
+static void gen_route_comment(Emit *e, const Route *r)
+{
+    if (r->kind == RK_STATIC) {
+        emit_str(e, "// static ");
+        emit_c_string(e, r->path, strlen(r->path) - 1);
+        emit_str(e, " from \"");
+        emit_c_string(e, r->dir.ptr, r->dir.len);
+        emit_str(e, "\"\n");
+        return;
+    }
+    emit_fmt(e, "// %s ", check_method_names[r->method_index]);
+    emit_c_string(e, r->path, strlen(r->path));
+    emit_str(e, "\n");
+}
+
+static void gen_handler(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    gen_route_comment(e, r);
+    emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n",
+             r->index);
+    gen_param_vars(e, r->segs, r->nsegs);
     gen_user_block(g, r->body.ptr, r->body.len);
+    emit_str(e, "}\n\n");
+}
+
+/* A mount's handler: the file named by the route's `*`. */
+static void gen_static_handler(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    gen_route_comment(e, r);
+    emit_fmt(e, "static void srvg_static_%u(struct srv_request *req, struct srv_response *res)\n{\n"
+                "    " RT_STATIC_SERVE "(req, res, %u);\n}\n\n",
+             r->mount, r->mount);
+}
+
+/* --- hooks -------------------------------------------------------------- */
+
+static const char *const hook_names[HK_COUNT] = {"before", "after", "error"};
+
+/* A hook block as a function: before and after blocks see the parameters
+ * of their scope's prefix; an error block sees the status and its reason. */
+static void gen_hook(Gen *g, const Hook *h)
+{
+    Emit *e = g->e;
+    const Scope *sc = h->scope;
+    emit_fmt(e, "// %s, %s", hook_names[h->kind], sc->parent ? "group \"" : "server");
+    if (sc->parent) {
+        emit_c_string(e, sc->path, strlen(sc->path));
+        emit_str(e, "\"");
+    }
+    emit_str(e, "\n");
+    if (h->kind == HK_ERROR) {
+        emit_fmt(e, "static void srvg_error_%u(struct srv_request *req, struct srv_response *res,\n"
+                    "        int status, const char *reason)\n{\n"
+                    "    (void)req;\n    (void)res;\n    (void)status;\n    (void)reason;\n",
+                 h->index);
+    } else {
+        emit_fmt(e, "static void srvg_%s_%u(struct srv_request *req, struct srv_response *res)\n{\n",
+                 hook_names[h->kind], h->index);
+        gen_param_vars(e, sc->segs, sc->nsegs);
+    }
+    gen_user_block(g, h->body.ptr, h->body.len);
+    emit_str(e, "}\n\n");
+}
+
+/* The hooks of KIND that apply to a route of SCOPE, in the order they run,
+ * into OUT (may be NULL) from index N: before blocks from the server
+ * inwards, after blocks from the innermost group outwards, source order
+ * within a scope.  Returns the new count. */
+static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n)
+{
+    if (!scope)
+        return n;
+    if (kind == HK_BEFORE)
+        n = hook_chain(scope->parent, kind, out, n);
+    for (const Hook *h = scope->hooks; h; h = h->next) {
+        if (h->kind != kind)
+            continue;
+        if (out)
+            out[n] = h;
+        n++;
+    }
+    if (kind == HK_AFTER)
+        n = hook_chain(scope->parent, kind, out, n);
+    return n;
+}
+
+static bool has_hooks(const Route *r)
+{
+    return hook_chain(r->scope, HK_BEFORE, NULL, 0) + hook_chain(r->scope, HK_AFTER, NULL, 0) > 0;
+}
+
+/* The name of the function that does a route's own work. */
+static void emit_handler_name(Emit *e, const Route *r)
+{
+    if (r->kind == RK_STATIC)
+        emit_fmt(e, "srvg_static_%u", r->mount);
+    else if (r->handler.kind)
+        emit_fmt(e, "%.*s", (int)r->handler.len, r->handler.ptr);
+    else
+        emit_fmt(e, "srvg_handler_%u", r->index);
+}
+
+/* A route with hooks: its chain, called directly.  A before block that
+ * answers (srv_response_answered) skips the later ones and the handler;
+ * the after blocks run either way. */
+static void gen_route_chain(Gen *g, const Route *r, Arena *a)
+{
+    Emit *e = g->e;
+    unsigned nb = hook_chain(r->scope, HK_BEFORE, NULL, 0);
+    unsigned na = hook_chain(r->scope, HK_AFTER, NULL, 0);
+    const Hook **before = arena_alloc(a, (nb + 1) * sizeof *before);
+    const Hook **after = arena_alloc(a, (na + 1) * sizeof *after);
+    hook_chain(r->scope, HK_BEFORE, before, 0);
+    hook_chain(r->scope, HK_AFTER, after, 0);
+    gen_route_comment(e, r);
+    emit_fmt(e, "static void srvg_route_%u(struct srv_request *req, struct srv_response *res)\n{\n",
+             r->index);
+    for (unsigned i = 0; i < nb; i++) {
+        emit_fmt(e, "    srvg_before_%u(req, res);\n    if (" RT_ANSWERED "(res))\n", before[i]->index);
+        emit_str(e, na ? "        goto after;\n" : "        return;\n");
+    }
+    emit_str(e, "    ");
+    emit_handler_name(e, r);
+    emit_str(e, "(req, res);\n");
+    if (na && nb)
+        emit_str(e, "after:\n");
+    for (unsigned i = 0; i < na; i++)
+        emit_fmt(e, "    srvg_after_%u(req, res);\n", after[i]->index);
     emit_str(e, "}\n\n");
 }
 
@@ -180,6 +315,23 @@ static void gen_named_decls(Gen *g, const Server *s, Arena *a)
 static void gen_route_table(Gen *g, const Server *s)
 {
     Emit *e = g->e;
+    if (s->nmounts) {
+        emit_str(e, "static const struct " RT_STATIC_MOUNT " srvg_mounts[] = {\n");
+        for (Route *r = s->routes; r; r = r->next) {
+            if (r->kind != RK_STATIC)
+                continue;
+            unsigned line, col;
+            source_line_col(g->src, r->loc.off, &line, &col);
+            emit_str(e, "    {\"");
+            emit_c_string(e, r->path, strlen(r->path) - 1);
+            emit_str(e, "\", \"");
+            emit_c_string(e, r->dir.ptr, r->dir.len);
+            emit_str(e, "\", \"");
+            emit_c_string(e, g->src->name, strlen(g->src->name));
+            emit_fmt(e, ":%u:%u\"},\n", line, col);
+        }
+        emit_str(e, "};\n\n");
+    }
     for (Route *r = s->routes; r; r = r->next) {
         if (!r->nparams)
             continue;
@@ -200,12 +352,12 @@ static void gen_route_table(Gen *g, const Server *s)
     emit_str(e, "\nstatic const struct srv_route srvg_routes[] = {\n");
     for (Route *r = s->routes; r; r = r->next) {
         emit_str(e, "    {");
-        if (r->handler.kind)
-            emit_fmt(e, "%.*s", (int)r->handler.len, r->handler.ptr);
+        if (has_hooks(r))
+            emit_fmt(e, "srvg_route_%u", r->index);
         else
-            emit_fmt(e, "srvg_handler_%u", r->index);
+            emit_handler_name(e, r);
         emit_fmt(e, ", %s, \"", rt_method[r->method_index]);
-        emit_c_string(e, r->pattern.ptr, r->pattern.len);
+        emit_c_string(e, r->path, strlen(r->path));
         if (r->nparams)
             emit_fmt(e, "\", %u, srvg_params_%u},\n", r->nparams, r->index);
         else
@@ -793,7 +945,7 @@ static void gen_rt(Gen *g, const Node *n)
         if (!r)
             continue;
         emit_fmt(g->e, "    %u, // %s ", r->index, check_method_names[i]);
-        emit_c_string(g->e, r->pattern.ptr, r->pattern.len);
+        emit_c_string(g->e, r->path, strlen(r->path));
         emit_str(g->e, "\n");
     }
     for (unsigned i = 0; i < n->nlits; i++)
@@ -861,6 +1013,106 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
                  root->id);
 }
 
+/* --- error blocks ------------------------------------------------------ */
+
+/* The error block that applies in scope SC: its own or the nearest
+ * enclosing scope's; NULL when none does. */
+static const Hook *error_hook(const Scope *sc)
+{
+    for (; sc; sc = sc->parent)
+        if (sc->error)
+            return sc->error;
+    return NULL;
+}
+
+/* Whether a group under SC (or SC itself, a group) has an error block of
+ * its own: only then does a path's group matter. */
+static bool subtree_has_error(const Server *s, const Scope *sc)
+{
+    for (const Scope *g = s->scopes; g; g = g->next)
+        for (const Scope *up = g; up; up = up->parent)
+            if (up == sc && g->error && g != s->scopes)
+                return true;
+    return false;
+}
+
+static int error_index(const Scope *sc)
+{
+    const Hook *h = error_hook(sc);
+    return h ? (int)h->index : -1;
+}
+
+/* The nested prefix tests of srvg_path_error for the groups inside SC,
+ * where the path left to match is in p<DEPTH>. */
+static void gen_path_scopes(Gen *g, const Server *s, const Scope *sc, unsigned depth, int level)
+{
+    Emit *e = g->e;
+    for (const Scope *c = s->scopes; c; c = c->next) {
+        if (c->parent != sc || !subtree_has_error(s, c))
+            continue;
+        emit_line(e, level, "if ((p%u = " RT_PATH_PREFIX "(p%u, \"", depth + 1, depth);
+        emit_c_string(e, c->prefix.ptr, c->prefix.len);
+        emit_str(e, "\")) != NULL) { // group \"");
+        emit_c_string(e, c->path, strlen(c->path));
+        emit_str(e, "\"\n");
+        gen_path_scopes(g, s, c, depth + 1, level + 1);
+        emit_line(e, level + 1, "return %d;\n", error_index(c));
+        emit_line(e, level, "}\n");
+    }
+}
+
+static unsigned scope_depth(const Scope *sc)
+{
+    unsigned d = 0;
+    for (; sc->parent; sc = sc->parent)
+        d++;
+    return d;
+}
+
+/* srvg_error(): which error block answers for a request.  A request that
+ * reached a route is answered by its route's scope; any other (a 404, a
+ * 405, a request refused before routing) by the innermost group whose
+ * prefix starts its path. */
+static void gen_error_dispatch(Gen *g, const Server *s)
+{
+    Emit *e = g->e;
+    unsigned maxd = 0;
+    for (const Scope *sc = s->scopes; sc; sc = sc->next)
+        if (scope_depth(sc) > maxd)
+            maxd = scope_depth(sc);
+    emit_str(e, "// The error block of each route's scope (-1: the built-in pages).\n"
+                "static const int srvg_route_error[] = {\n");
+    for (const Route *r = s->routes; r; r = r->next) {
+        emit_fmt(e, "    %d, // %s ", error_index(r->scope), check_method_names[r->method_index]);
+        emit_c_string(e, r->path, strlen(r->path));
+        emit_str(e, "\n");
+    }
+    emit_str(e, "};\n\n");
+    emit_str(e, "// The error block for a path no route took: the innermost group it is in.\n"
+                "static int srvg_path_error(const char *p0)\n{\n");
+    if (subtree_has_error(s, s->scopes) && maxd) {
+        emit_str(e, "    const char ");
+        for (unsigned i = 1; i <= maxd; i++)
+            emit_fmt(e, "%s*p%u", i > 1 ? ", " : "", i);
+        emit_str(e, ";\n");
+        gen_path_scopes(g, s, s->scopes, 0, 1);
+    } else {
+        emit_str(e, "    (void)p0;\n");
+    }
+    emit_fmt(e, "    return %d;\n}\n\n", error_index(s->scopes));
+    emit_str(e, "static void srvg_error(struct srv_request *req, struct srv_response *res, int status,\n"
+                "        const char *reason)\n{\n"
+                "    int route = " RT_ROUTE_INDEX "(req);\n"
+                "    switch (route >= 0 ? srvg_route_error[route] : srvg_path_error(" RT_REQUEST_PATH "(req))) {\n");
+    for (const Scope *sc = s->scopes; sc; sc = sc->next) {
+        if (!sc->error)
+            continue;
+        emit_fmt(e, "    case %u:\n        srvg_error_%u(req, res, status, reason);\n        break;\n",
+                 sc->error->index, sc->error->index);
+    }
+    emit_str(e, "    default:\n        break;\n    }\n}\n\n");
+}
+
 /* --- the app ------------------------------------------------------------ */
 
 static void gen_app_struct(Gen *g, const Server *s)
@@ -879,6 +1131,10 @@ static void gen_app_struct(Gen *g, const Server *s)
     emit_fmt(e, "    .worker_setup = %s,\n", s->worker_setup.kind ? "srvg_worker_setup" : "NULL");
     emit_fmt(e, "    .match = srvg_match,\n    .routes = %s,\n    .nroutes = %u,\n",
              s->nroutes ? "srvg_routes" : "NULL", s->nroutes);
+    if (s->nmounts)
+        emit_fmt(e, "    .mounts = srvg_mounts,\n    .nmounts = %u,\n", s->nmounts);
+    if (s->nhooks[HK_ERROR])
+        emit_str(e, "    .error = srvg_error,\n");
     bool any = false;
     for (int i = 0; i < LIM_COUNT; i++)
         any |= s->limit_values[i] != 0;
@@ -911,12 +1167,25 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
         gen_setup(&g, "srvg_setup", s->setup);
     if (s->worker_setup.kind)
         gen_setup(&g, "srvg_worker_setup", s->worker_setup);
-    for (const Route *r = s->routes; r; r = r->next)
+    for (HookKind k = 0; k < HK_COUNT; k++)
+        for (const Scope *sc = s->scopes; sc; sc = sc->next)
+            for (const Hook *h = sc->hooks; h; h = h->next)
+                if (h->kind == k)
+                    gen_hook(&g, h);
+    for (const Route *r = s->routes; r; r = r->next) {
         if (r->body.kind)
             gen_handler(&g, r);
+        else if (r->kind == RK_STATIC)
+            gen_static_handler(&g, r);
+    }
     gen_named_decls(&g, s, a);
+    for (const Route *r = s->routes; r; r = r->next)
+        if (has_hooks(r))
+            gen_route_chain(&g, r, a);
     gen_route_table(&g, s);
     gen_matcher(&g, tree);
+    if (s->nhooks[HK_ERROR])
+        gen_error_dispatch(&g, s);
     gen_app_struct(&g, s);
     emit_str(out, "int main(int argc, char **argv)\n{\n    return " RT_MAIN
                   "(argc, argv, &srvg_app);\n}\n");

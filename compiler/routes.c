@@ -127,6 +127,33 @@ static unsigned number_nodes(Node *root, Arena *a, unsigned total)
     return next;
 }
 
+static void note_groups(const Route *r, Diag *d)
+{
+    for (const Scope *g = r->scope; g && g->parent; g = g->parent)
+        diag_note(d, g->keyword.loc, "inside group \"%s\"", g->path);
+}
+
+/* R has the method and shape of FIRST, written before it. */
+static void report_duplicate(const Route *r, const Route *first, Diag *d)
+{
+    const char *m = check_method_names[r->method_index];
+    if (r->kind == RK_STATIC && first->kind == RK_STATIC) {
+        diag_error(d, r->loc, "static prefix \"%.*s\" mounted twice", (int)strlen(r->path) - 1,
+                   r->path);
+        diag_note(d, first->loc, "first mounted here");
+    } else if (r->kind == RK_STATIC || first->kind == RK_STATIC) {
+        const Route *mount = r->kind == RK_STATIC ? r : first;
+        const Route *route = r->kind == RK_STATIC ? first : r;
+        diag_error(d, r->loc, "static prefix \"%.*s\" and route %s \"%s\" take the same requests",
+                   (int)strlen(mount->path) - 1, mount->path, m, route->path);
+        diag_note(d, first->loc, "%s here", first == mount ? "mounted" : "route defined");
+    } else {
+        diag_error(d, r->loc, "route %s \"%s\" defined twice", m, r->path);
+        diag_note(d, first->loc, "first defined here");
+    }
+    note_groups(r, d);
+}
+
 RouteTree *routes_build(Server *server, Diag *d, Arena *a)
 {
     unsigned n = server->nroutes;
@@ -148,12 +175,8 @@ RouteTree *routes_build(Server *server, Diag *d, Arena *a)
             g = k;
     }
     qsort(dups, ndups, sizeof *dups, compare_dups);
-    for (i = 0; i < ndups; i++) {
-        Route *r = dups[i].dup;
-        diag_error(d, r->loc, "route %.*s %.*s defined twice", (int)r->method.len,
-                   r->method.ptr, (int)r->pattern.loc.len, d->src->text + r->pattern.loc.off);
-        diag_note(d, dups[i].first->loc, "first defined here");
-    }
+    for (i = 0; i < ndups; i++)
+        report_duplicate(dups[i].dup, dups[i].first, d);
     if (ndups)
         return NULL;
 

@@ -104,7 +104,7 @@ typedef struct {
     const char *cur;      /* next byte to scan */
     const char *lim;      /* src->text + src->len, where the NUL sentinel is */
     int prev;             /* kind of the previous token, for '{' decisions */
-    bool in_server_head;  /* between `server` and its '{' */
+    bool in_block_head;   /* between `server` or `group` and its '{' */
     bool fatal;           /* an unterminated construct ended the input */
 } Lexer;
 
@@ -133,18 +133,64 @@ typedef struct {
 /* Method indexes; bit (1 << i) is the runtime's SRV_METHOD_* for i < 7. */
 enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_PATCH, M_OPTIONS, M_ANY, M_COUNT };
 
+typedef enum {
+    HK_BEFORE, // before { ... }  runs before the handler
+    HK_AFTER,  // after { ... }   runs after it
+    HK_ERROR,  // error { ... }   builds server-made error responses
+    HK_COUNT
+} HookKind;
+
+struct Scope;
+
+typedef struct Hook {
+    HookKind kind;
+    Token keyword;
+    Token body;          /* T_CBLOCK */
+    unsigned index;      /* per kind, in declaration order: srvg_before_<index> */
+    struct Scope *scope;
+    struct Hook *next;   /* the next hook of the same scope, in source order */
+} Hook;
+
+/* The server block and every `group` inside it.  Routes, mounts and hooks
+ * belong to the innermost scope they are written in. */
+typedef struct Scope {
+    Token keyword;        /* `group`; kind 0 for the server's own scope */
+    Token prefix;         /* the group's path prefix (T_STRING) */
+    struct Scope *parent; /* NULL for the server's scope */
+    unsigned index;       /* 0: the server; groups from 1, in source order */
+    Hook *hooks, **hooks_tail;
+    Hook *error;          /* this scope's own `error` block, or NULL */
+    struct Scope *next;   /* every scope of the server, in source order */
+    /* Filled by check.c: */
+    Segment *segs;        /* the whole prefix, from the server down */
+    unsigned nsegs;
+    unsigned nparams;
+    const char *path;     /* the whole prefix as text, "/api/v1" ("" for the server) */
+    bool bad;             /* the prefix (or an enclosing one) had errors */
+} Scope;
+
+typedef enum {
+    RK_HTTP,   // GET "/path" { ... } or GET "/path" handler;
+    RK_STATIC, // static "/prefix/" "dir";  a GET route PREFIX* serving files
+} RouteKind;
+
 typedef struct Route {
-    Token method;
-    Token pattern;
+    RouteKind kind;
+    Token method;  /* RK_STATIC: the `static` keyword */
+    Token pattern; /* RK_STATIC: the mount prefix */
     Token handler; /* T_IDENT for a named handler; kind 0 for inline */
     Token body;    /* T_CBLOCK for an inline handler; kind 0 for named */
+    Token dir;     /* RK_STATIC: the directory (T_STRING) */
     Loc loc;       /* the whole route statement */
+    Scope *scope;
     unsigned index; /* declaration order, 0-based: srvg_routes[index] */
+    unsigned mount; /* RK_STATIC: index in srvg_mounts */
     /* Filled by check.c: */
     int method_index; /* M_* */
-    Segment *segs;
+    Segment *segs;    /* the whole pattern: the scope's prefix, then its own */
     unsigned nsegs;
     unsigned nparams; /* :params plus the `*` */
+    const char *path; /* the whole pattern as text, "/api/users/:id" */
     struct Route *next;
 } Route;
 
@@ -176,6 +222,10 @@ typedef struct Server {
     Token worker_setup_kw, worker_setup;
     Route *routes, **routes_tail;
     unsigned nroutes;
+    unsigned nmounts;
+    Scope *scopes, **scopes_tail; /* the server's own scope first */
+    unsigned nscopes;
+    unsigned nhooks[HK_COUNT];
     Setting *settings, **settings_tail;
     /* Filled by check.c: */
     int port_value;
@@ -192,17 +242,30 @@ typedef struct {
 } App;
 
 App *ast_new_app(Arena *a);
+/* A server and its own scope (s->scopes). */
 Server *ast_new_server(Arena *a, Token keyword, Token host, Token port);
 Route *ast_new_route(Arena *a, Token method, Token pattern, Token handler, Token body,
                      Loc loc);
+/* `static PREFIX DIR;` at KW. */
+Route *ast_new_mount(Arena *a, Token kw, Token prefix, Token dir, Loc loc);
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value);
 void ast_add_server(App *app, Server *s);
-void ast_add_route(Server *s, Route *r);
+/* Adds R (a route or a mount) to SCOPE of server S. */
+void ast_add_route(Server *s, Scope *scope, Route *r);
 void ast_add_setting(Server *s, Setting *st);
+/* Opens `group PREFIX {` inside PARENT; returns the new scope. */
+Scope *ast_open_group(Arena *a, Server *s, Scope *parent, Token kw, Token prefix);
+/* Adds a before/after/error block to SCOPE; a second `error` in one scope
+ * is an error that names the first. */
+void ast_add_hook(Arena *a, Server *s, Scope *scope, Diag *d, HookKind kind, Token kw,
+                  Token body);
 /* Records `workers`, `setup` or `worker_setup`; a repeat is an error that
- * names the first place. */
-void ast_set_workers(Server *s, Diag *d, Token kw, Token value);
-void ast_set_setup(Server *s, Diag *d, Token kw, Token block, bool worker);
+ * names the first place, and so is any of them inside a group (SCOPE). */
+void ast_set_workers(Server *s, const Scope *scope, Diag *d, Token kw, Token value);
+void ast_set_setup(Server *s, const Scope *scope, Diag *d, Token kw, Token block,
+                   bool worker);
+/* Reports KW (`limits`, `timeouts`) used inside a group. */
+void ast_server_only(const Scope *scope, Diag *d, Token kw);
 /* Writes a readable outline of APP, for tests. */
 void ast_dump(const App *app, FILE *out);
 

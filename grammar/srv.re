@@ -8,7 +8,8 @@
  * with awareness of C strings, character literals and comments, so a '}'
  * inside "..." or a comment does not end it.  Whether a '{' opens a C block
  * or a plain brace is decided by what came before: the braces of `server
- * ... {`, `limits {` and `timeouts {` are plain, every other '{' is C.
+ * ... {`, `group ... {`, `limits {` and `timeouts {` are plain, every other
+ * '{' is C.
  *
  * The input ends with a NUL sentinel (source.c); re2c's end-of-input rule
  * checks YYLIMIT, so NUL bytes inside the file are ordinary bad characters.
@@ -263,6 +264,8 @@ static int keyword(const char *p, size_t n)
     } words[] = {
         {"server", T_SERVER}, {"workers", T_WORKERS}, {"setup", T_SETUP},
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
+        {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
+        {"static", T_STATIC},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -321,20 +324,20 @@ static int scan(Lexer *lx, Token *tok)
             "{" {
                 TOKEN_END();
                 VIEW();
-                if (lx->in_server_head || lx->prev == T_LIMITS || lx->prev == T_TIMEOUTS) {
-                    lx->in_server_head = false;
+                if (lx->in_block_head || lx->prev == T_LIMITS || lx->prev == T_TIMEOUTS) {
+                    lx->in_block_head = false;
                     return '{';
                 }
                 return lex_cblock(lx, start, tok);
             }
-            "}" { TOKEN_END(); VIEW(); lx->in_server_head = false; return '}'; }
-            ";" { TOKEN_END(); VIEW(); lx->in_server_head = false; return ';'; }
+            "}" { TOKEN_END(); VIEW(); lx->in_block_head = false; return '}'; }
+            ";" { TOKEN_END(); VIEW(); lx->in_block_head = false; return ';'; }
             ident {
                 TOKEN_END();
                 VIEW();
                 int kind = keyword(tok->ptr, tok->len);
-                if (kind == T_SERVER)
-                    lx->in_server_head = true;
+                if (kind == T_SERVER || kind == T_GROUP)
+                    lx->in_block_head = true;
                 return kind;
             }
             "-"? [0-9] [A-Za-z0-9_.]* { TOKEN_END(); VIEW(); return T_NUMBER; }
@@ -382,6 +385,11 @@ const char *lexer_kind_name(int kind)
     case T_WORKER_SETUP: return "'worker_setup'";
     case T_LIMITS: return "'limits'";
     case T_TIMEOUTS: return "'timeouts'";
+    case T_GROUP: return "'group'";
+    case T_BEFORE: return "'before'";
+    case T_AFTER: return "'after'";
+    case T_ERROR_KW: return "'error'";
+    case T_STATIC: return "'static'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

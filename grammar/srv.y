@@ -33,6 +33,7 @@ struct Parser {
     Arena *arena;
     App *app;
     Server *server;      /* the server block being parsed */
+    Scope *scope;        /* the innermost scope: the server's or a group's */
     SettingGroup group;  /* limits or timeouts, while inside one */
 };
 
@@ -57,6 +58,8 @@ static const Token no_token;
 %token WORKER_SETUP "'worker_setup'" LIMITS "'limits'" TIMEOUTS "'timeouts'"
 %token IDENT "identifier" STRING "string" NUMBER "number" CBLOCK "C block"
 %token PROLOGUE "'%{'" EPILOGUE "'%%'"
+%token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
+%token STATIC "'static'"
 
 %%
 
@@ -89,6 +92,7 @@ server:
 server_head:
     SERVER STRING NUMBER '{'    {
                                   p->server = ast_new_server(p->arena, $1, $2, $3);
+                                  p->scope = p->server->scopes;
                                   ast_add_server(p->app, p->server);
                                 }
   ;
@@ -98,32 +102,57 @@ items:
   | items item
   ;
 
+/* item: a statement of the server block or of a group */
 item:
-    WORKERS value ';'           { ast_set_workers(p->server, p->diag, $1, $2); }
-  | SETUP CBLOCK                { ast_set_setup(p->server, p->diag, $1, $2, false); }
-  | WORKER_SETUP CBLOCK         { ast_set_setup(p->server, p->diag, $1, $2, true); }
+    WORKERS value ';'           { ast_set_workers(p->server, p->scope, p->diag, $1, $2); }
+  | SETUP CBLOCK                { ast_set_setup(p->server, p->scope, p->diag, $1, $2, false); }
+  | WORKER_SETUP CBLOCK         { ast_set_setup(p->server, p->scope, p->diag, $1, $2, true); }
   | limits_head settings '}'
   | limits_head settings error '}'   { yyerrok; }
   | timeouts_head settings '}'
   | timeouts_head settings error '}' { yyerrok; }
+  | BEFORE CBLOCK               { ast_add_hook(p->arena, p->server, p->scope, p->diag, HK_BEFORE, $1, $2); }
+  | AFTER CBLOCK                { ast_add_hook(p->arena, p->server, p->scope, p->diag, HK_AFTER, $1, $2); }
+  | ERROR_KW CBLOCK             { ast_add_hook(p->arena, p->server, p->scope, p->diag, HK_ERROR, $1, $2); }
+  | STATIC STRING STRING ';'    {
+                                  ast_add_route(p->server, p->scope,
+                                      ast_new_mount(p->arena, $1, $2, $3, @$));
+                                }
+  | group_head items '}'        { p->scope = p->scope->parent; }
+  | group_head items error '}'  { yyerrok; p->scope = p->scope->parent; }
   | IDENT STRING CBLOCK         {
-                                  ast_add_route(p->server, ast_new_route(p->arena,
+                                  ast_add_route(p->server, p->scope, ast_new_route(p->arena,
                                       $1, $2, no_token, $3, @$));
                                 }
-  | IDENT STRING IDENT ';'      {
-                                  ast_add_route(p->server, ast_new_route(p->arena,
+  | IDENT STRING handler_name ';' {
+                                  ast_add_route(p->server, p->scope, ast_new_route(p->arena,
                                       $1, $2, $3, no_token, @$));
                                 }
   | error ';'                   { yyerrok; }
   | error CBLOCK                { yyerrok; }
   ;
 
+/* group_head: 'group' STRING '{'  opens a scope with a path prefix */
+group_head:
+    GROUP STRING '{'            { p->scope = ast_open_group(p->arena, p->server, p->scope, $1, $2); }
+  ;
+
+/* A named handler is a C identifier, so the words that are keywords only
+ * at the start of a statement are fine. */
+handler_name:
+    IDENT
+  | BEFORE                      { $$ = $1; $$.kind = T_IDENT; }
+  | AFTER                       { $$ = $1; $$.kind = T_IDENT; }
+  | ERROR_KW                    { $$ = $1; $$.kind = T_IDENT; }
+  | GROUP                       { $$ = $1; $$.kind = T_IDENT; }
+  ;
+
 limits_head:
-    LIMITS '{'                  { p->group = SG_LIMITS; }
+    LIMITS '{'                  { p->group = SG_LIMITS; ast_server_only(p->scope, p->diag, $1); }
   ;
 
 timeouts_head:
-    TIMEOUTS '{'                { p->group = SG_TIMEOUTS; }
+    TIMEOUTS '{'                { p->group = SG_TIMEOUTS; ast_server_only(p->scope, p->diag, $1); }
   ;
 
 settings:
@@ -206,8 +235,22 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     /* The lexer already said why the input ended early. */
     if (la == YYSYMBOL_YYEOF && p->lx.fatal)
         return 0;
-    yysymbol_kind_t expected[12];
-    int n = yypcontext_expected_tokens(ctx, expected, 12);
+    yysymbol_kind_t expected[16];
+    int n = yypcontext_expected_tokens(ctx, expected, 16);
+    /* Where an identifier is expected, the words that are keywords only at
+     * the start of a statement are identifiers too: name them once. */
+    bool ident = false;
+    for (int i = 0; i < n; i++)
+        ident |= expected[i] == YYSYMBOL_IDENT;
+    if (ident) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (expected[i] != YYSYMBOL_BEFORE && expected[i] != YYSYMBOL_AFTER &&
+                expected[i] != YYSYMBOL_ERROR_KW && expected[i] != YYSYMBOL_GROUP &&
+                expected[i] != YYSYMBOL_STATIC)
+                expected[k++] = expected[i];
+        n = k;
+    }
     char what[128];
     describe_lookahead(p, la, loc, what, sizeof what);
     if (n <= 0) {

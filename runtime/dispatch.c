@@ -65,3 +65,32 @@ void srv__dispatch_failed(struct srv_request *req, struct srv_response *res)
             req->route->pattern, res->failure ? res->failure : "API misuse");
     srv__respond_error(req, res, 500, 0);
 }
+
+int srv_request_route(const struct srv_request *req)
+{
+    if (req->route == NULL || req->app == NULL)
+        return -1;
+    return (int)(req->route - req->app->routes);
+}
+
+const char *srv_path_prefix(const char *path, const char *prefix)
+{
+    if (path == NULL)
+        return NULL;
+    while (*prefix == '/') {
+        if (*path != '/')
+            return NULL;
+        prefix++;
+        path++;
+        size_t n = strcspn(prefix, "/"), m = strcspn(path, "/");
+        if (prefix[0] == ':') {
+            if (m == 0)
+                return NULL;
+        } else if (n != m || memcmp(prefix, path, n) != 0) {
+            return NULL;
+        }
+        prefix += n;
+        path += m;
+    }
+    return *prefix == '\0' && (*path == '\0' || *path == '/') ? path : NULL;
+}

@@ -208,6 +208,15 @@ struct srv_static_mount {
  * (an index into app->mounts). */
 void srv_static_serve(struct srv_request *req, struct srv_response *res, unsigned mount);
 
+/* The index of the route that took REQ in app->routes, or -1 (a 404, a 405,
+ * a request refused before routing). */
+int srv_request_route(const struct srv_request *req);
+
+/* Whether decoded PATH starts with the group prefix PREFIX ("/api",
+ * "/users/:id"; a `:name` segment matches any non-empty segment) at a
+ * segment boundary: the rest of PATH ("" or "/..."), else NULL. */
+const char *srv_path_prefix(const char *path, const char *prefix);
+
 /* An `error` block: builds the body and headers of a response the server
  * makes itself (404, 405, 413, ...).  STATUS and its REASON ("Not Found")
  * are fixed; REQ has at least the method and path. */

@@ -41,6 +41,14 @@ else
     echo "FAIL: big_node matcher"; cat "$tmp/big.out"; status=1
 fi
 
+"$srvc" "$dir/cases/hooks.srv" -o "$tmp/hooks.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -fsyntax-only "$tmp/hooks.c"; then
+    echo "ok: hooks.srv (groups, hooks, error blocks, mounts) compiles cleanly against srv.h"
+else
+    echo "FAIL: generated hook chains do not compile"; status=1
+fi
+
 "$srvc" "$dir/cases/cc_error.srv" -o "$tmp/cc_error.c" || exit 1
 # shellcheck disable=SC2086
 "$@" $flags -fsyntax-only "$tmp/cc_error.c" 2>"$tmp/cc.err"

@@ -96,6 +96,72 @@ START_TEST(rejects_bad_workers)
 }
 END_TEST
 
+START_TEST(group_prefixes_join_route_patterns)
+{
+    Run r;
+    App *app = check_body(&r, "group \"/api\" {\n"
+                              "    group \"/u/:uid\" { GET \"/posts/:pid\" h; GET \"\" h; }\n"
+                              "    static \"/docs/\" \"d\";\n"
+                              "    GET \"/\" h;\n"
+                              "}\n"
+                              "group \"\" { GET \"/bare\" h; }\n"
+                              "static \"/\" \"www\";");
+    ck_assert_msg(r.ok, "%s", run_diags(&r));
+    const Route *posts = app->servers->routes, *u = posts->next, *docs = u->next,
+                *slash = docs->next, *bare = slash->next, *root = bare->next;
+    ck_assert_str_eq(posts->path, "/api/u/:uid/posts/:pid");
+    ck_assert_uint_eq(posts->nsegs, 5);
+    ck_assert_uint_eq(posts->nparams, 2);
+    ck_assert_mem_eq(posts->segs[2].ptr, "uid", 3);
+    ck_assert_mem_eq(posts->segs[4].ptr, "pid", 3);
+    ck_assert_str_eq(u->path, "/api/u/:uid");
+    ck_assert_uint_eq(u->nsegs, 3);
+    ck_assert_str_eq(docs->path, "/api/docs/*");
+    ck_assert_int_eq(docs->method_index, M_GET);
+    ck_assert_int_eq(docs->segs[2].kind, SEG_WILD);
+    ck_assert_str_eq(slash->path, "/api/");
+    ck_assert_uint_eq(slash->nsegs, 2);
+    ck_assert_str_eq(bare->path, "/bare");
+    ck_assert_str_eq(root->path, "/*");
+    ck_assert_uint_eq(root->nsegs, 1);
+    ck_assert_int_eq(root->segs[0].kind, SEG_WILD);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_group_prefixes)
+{
+    EXPECT_ERROR("group \"api\" { }", "t.srv:2:7: error: group prefix must start with '/'");
+    EXPECT_ERROR("group \"/api/\" { }", "t.srv:2:12: error: group prefix must not end with '/'");
+    EXPECT_ERROR("group \"/a/*\" { }", "t.srv:2:11: error: '*' cannot be part of a group prefix");
+    EXPECT_ERROR("group \"/a//b\" { }", "t.srv:2:10: error: empty segment '//' in group prefix");
+    EXPECT_ERROR("group \"/:res\" { }", "parameter name 'res' collides with the handler argument");
+    EXPECT_ERROR("group \"/:id\" { GET \"/:id\" h; }", "t.srv:2:22: error: repeated parameter name 'id'");
+    EXPECT_ERROR("GET \"\" h;", "t.srv:2:5: error: route pattern must start with '/'");
+    EXPECT_ERROR("group \"\" { GET \"\" h; }", "t.srv:2:16: error: route pattern must start with '/'");
+}
+END_TEST
+
+START_TEST(a_bad_group_prefix_is_reported_once)
+{
+    Run r;
+    check_body(&r, "group \"api\" {\n    GET \"/a\" h;\n    GET \"/b/:x\" h;\n}");
+    ck_assert_int_eq(r.diag.nerrors, 1);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_static_mounts)
+{
+    EXPECT_ERROR("static \"assets/\" \"p\";", "t.srv:2:8: error: static prefix must start with '/'");
+    EXPECT_ERROR("static \"/assets\" \"p\";", "t.srv:2:8: error: static prefix must end with '/'");
+    EXPECT_ERROR("static \"/a/:x/\" \"p\";", "t.srv:2:12: error: a static prefix cannot have parameters");
+    EXPECT_ERROR("static \"/a/*/\" \"p\";", "t.srv:2:12: error: '*' cannot be part of a static prefix");
+    EXPECT_ERROR("static \"/a/\" \"\";", "t.srv:2:14: error: static directory must not be empty");
+    EXPECT_ERROR("static \"/a/\" \"x\\0y\";", "static directory must not contain NUL");
+}
+END_TEST
+
 START_TEST(rejects_unknown_method)
 {
     EXPECT_ERROR("get \"/\" h;", "error: unknown method 'get'");
@@ -183,6 +249,10 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_bad_patterns);
     tcase_add_test(tc, rejects_bad_parameter_names);
     tcase_add_test(tc, req_is_fine_for_named_handlers);
+    tcase_add_test(tc, group_prefixes_join_route_patterns);
+    tcase_add_test(tc, rejects_bad_group_prefixes);
+    tcase_add_test(tc, a_bad_group_prefix_is_reported_once);
+    tcase_add_test(tc, rejects_bad_static_mounts);
     suite_add_tcase(s, tc);
     return s;
 }

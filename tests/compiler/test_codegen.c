@@ -97,6 +97,105 @@ START_TEST(output_is_byte_identical_across_runs)
 }
 END_TEST
 
+static const char *hooks_text =
+    "server \"h\" 1 {\n"
+    "    before { s1(); }\n"
+    "    after { s2(); }\n"
+    "    before { s3(); }\n"
+    "    group \"/g\" {\n"
+    "        after { g1(); }\n"
+    "        GET \"/x\" x;\n"
+    "        before { g2(); }\n"
+    "        group \"/h\" { before { h1(); } after { h2(); } GET \"/y\" y; }\n"
+    "    }\n"
+    "    group \"/only-before\" { before { b(); } }\n"
+    "}\n";
+
+START_TEST(hook_chains_run_outer_first_before_and_inner_first_after)
+{
+    Run r;
+    ck_assert_msg(run_compile(&r, hooks_text), "%s", run_diags(&r));
+    ck_assert_contains(r.out.buf,
+        "static void srvg_route_1(struct srv_request *req, struct srv_response *res)\n{\n"
+        "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
+        "    srvg_before_1(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
+        "    srvg_before_2(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
+        "    srvg_before_3(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
+        "    y(req, res);\n"
+        "after:\n"
+        "    srvg_after_2(req, res);\n    srvg_after_1(req, res);\n    srvg_after_0(req, res);\n}\n");
+    /* Hook numbers follow the file: s1, s3 are before 0 and 1, g2 is 2, h1 is 3. */
+    ck_assert_contains(r.out.buf, "static void srvg_before_2(struct srv_request *req, struct srv_response *res)\n");
+    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL},");
+    ck_assert_not_contains(r.out.buf, "srvg_error");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(routes_without_hooks_call_their_handler_directly)
+{
+    Run r;
+    ck_assert(run_compile(&r, "server \"h\" 1 {\n GET \"/a\" a;\n"
+                              " group \"/g\" { before { x(); } GET \"/b\" b; }\n}\n"));
+    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL},");
+    ck_assert_not_contains(r.out.buf, "srvg_route_0");
+    /* Without after blocks, an answering before block returns at once. */
+    ck_assert_contains(r.out.buf, "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n"
+                                  "        return;\n    b(req, res);\n}\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(hooks_bind_their_groups_parameters)
+{
+    Run r;
+    ck_assert(run_compile(&r, "server \"h\" 1 {\n group \"/u/:uid\" {\n"
+                              "  before { use(uid); }\n  GET \"/p/:pid\" { use(pid); }\n }\n}\n"));
+    ck_assert_contains(r.out.buf, "static void srvg_before_0(struct srv_request *req, struct srv_response *res)\n{\n"
+                                  "    const char *uid = srv_request_param_at(req, 0);\n");
+    ck_assert_contains(r.out.buf, "    const char *uid = srv_request_param_at(req, 0);\n"
+                                  "    const char *pid = srv_request_param_at(req, 1);\n");
+    ck_assert_contains(r.out.buf, "static const char *const srvg_params_0[] = {\"uid\", \"pid\"};");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(error_blocks_are_chosen_by_scope)
+{
+    Run r;
+    ck_assert(run_compile(&r, "server \"h\" 1 {\n error { e0(); }\n GET \"/a\" a;\n"
+                              " group \"/g\" { GET \"/b\" b; group \"/:k\" { error { e1(); } GET \"/c\" c; } }\n"
+                              " group \"/n\" { GET \"/d\" d; }\n}\n"));
+    ck_assert_contains(r.out.buf, "static const int srvg_route_error[] = {\n"
+                                  "    0, // GET /a\n    0, // GET /g/b\n    1, // GET /g/:k/c\n    0, // GET /n/d\n};\n");
+    ck_assert_contains(r.out.buf, "if ((p1 = srv_path_prefix(p0, \"/g\")) != NULL) { // group \"/g\"\n"
+                                  "        if ((p2 = srv_path_prefix(p1, \"/:k\")) != NULL) { // group \"/g/:k\"\n"
+                                  "            return 1;\n");
+    /* A group whose scope has no error block of its own needs no test. */
+    ck_assert_not_contains(r.out.buf, "srv_path_prefix(p0, \"/n\")");
+    ck_assert_contains(r.out.buf, "    .error = srvg_error,\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(mounts_become_routes_and_a_table)
+{
+    Run r;
+    ck_assert(run_compile(&r, "server \"h\" 1 {\n static \"/s/\" \"pub\\\"lic\";\n"
+                              " group \"/g\" { static \"/\" \"g\"; }\n}\n"));
+    ck_assert_contains(r.out.buf, "static void srvg_static_1(struct srv_request *req, struct srv_response *res)\n{\n"
+                                  "    srv_static_serve(req, res, 1);\n}\n");
+    ck_assert_contains(r.out.buf, "static const struct srv_static_mount srvg_mounts[] = {\n"
+                                  "    {\"/s/\", \"pub\\\"lic\", \"t.srv:2:2\"},\n"
+                                  "    {\"/g/\", \"g\", \"t.srv:3:15\"},\n};\n");
+    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0},");
+    ck_assert_contains(r.out.buf, "    .mounts = srvg_mounts,\n    .nmounts = 2,\n");
+    run_close(&r);
+}
+END_TEST
+
 START_TEST(explicit_head_beats_get_and_any_takes_the_rest)
 {
     Run r;
@@ -276,6 +375,13 @@ static Suite *suite(void)
     tcase_add_test(tc, line_directives_point_at_the_generated_lines);
     tcase_add_test(tc, output_is_byte_identical_across_runs);
     tcase_add_test(tc, server_without_routes_still_builds_a_matcher);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hooks");
+    tcase_add_test(tc, hook_chains_run_outer_first_before_and_inner_first_after);
+    tcase_add_test(tc, routes_without_hooks_call_their_handler_directly);
+    tcase_add_test(tc, hooks_bind_their_groups_parameters);
+    tcase_add_test(tc, error_blocks_are_chosen_by_scope);
+    tcase_add_test(tc, mounts_become_routes_and_a_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("matcher");
     tcase_set_timeout(tc, 10);

@@ -135,6 +135,20 @@ START_TEST(braces_of_server_and_limits_are_plain)
 }
 END_TEST
 
+START_TEST(braces_of_groups_are_plain_and_hooks_take_c_blocks)
+{
+    Lex l;
+    Token t;
+    lex_open(&l, "group \"/a\" { before { x(); } after { } error { } static \"/s/\" \"d\"; }");
+    const int want[] = {T_GROUP, T_STRING, '{', T_BEFORE, T_CBLOCK, T_AFTER, T_CBLOCK,
+                        T_ERROR_KW, T_CBLOCK, T_STATIC, T_STRING, T_STRING, ';', '}', T_END};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_int_eq(next(&l, &t), want[i]);
+    ck_assert_int_eq(l.run.diag.nerrors, 0);
+    run_close(&l.run);
+}
+END_TEST
+
 START_TEST(unterminated_c_block_points_where_it_opened)
 {
     Lex l;
@@ -224,6 +238,7 @@ static Suite *suite(void)
     tcase_add_test(tc, c_block_is_one_token_with_nested_braces);
     tcase_add_test(tc, c_block_ignores_braces_in_strings_chars_and_comments);
     tcase_add_test(tc, braces_of_server_and_limits_are_plain);
+    tcase_add_test(tc, braces_of_groups_are_plain_and_hooks_take_c_blocks);
     tcase_add_test(tc, unterminated_c_block_points_where_it_opened);
     tcase_add_test(tc, unterminated_comment_points_where_it_opened);
     tcase_add_test(tc, prologue_and_epilogue_are_single_tokens);

@@ -44,6 +44,84 @@ START_TEST(parses_a_full_file)
 }
 END_TEST
 
+START_TEST(parses_groups_hooks_and_mounts)
+{
+    Run r;
+    const char *out = dump(&r, "server \"h\" 80 {\n"
+                               "    before { a(); }\n"
+                               "    static \"/assets/\" \"public\";\n"
+                               "    group \"/api\" {\n"
+                               "        after { b(); }\n"
+                               "        error { c(); }\n"
+                               "        GET \"/x\" error;\n"
+                               "        group \"/v1\" { before { } GET \"/y\" { } }\n"
+                               "    }\n"
+                               "    GET \"/z\" before;\n"
+                               "}\n");
+    ck_assert_msg(r.diag.nerrors == 0, "%s", run_diags(&r));
+    ck_assert_str_eq(out, "app prologue=0 epilogue=0 servers=1\n"
+                          "server host=h port=80 setup=0 worker_setup=0\n"
+                          "  before 0 in 0\n"
+                          "  group 1 \"/api\" in 0\n"
+                          "  after 0 in 1\n"
+                          "  error 0 in 1\n"
+                          "  group 2 \"/v1\" in 1\n"
+                          "  before 1 in 2\n"
+                          "  static 0 \"/assets/\" \"public\" in 0\n"
+                          "  route 1 GET \"/x\" in 1 -> error\n"
+                          "  route 2 GET \"/y\" in 2 inline\n"
+                          "  route 3 GET \"/z\" -> before\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(server_settings_are_refused_inside_groups)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n"
+             "    group \"/g\" {\n"
+             "        workers 2;\n"
+             "        timeouts { idle 1s; }\n"
+             "        worker_setup { }\n"
+             "    }\n"
+             "}\n");
+    ck_assert_int_eq(r.diag.nerrors, 3);
+    ck_assert_contains(run_diags(&r), "t.srv:3:9: error: 'workers' is a server setting; it cannot be inside a group");
+    ck_assert_contains(run_diags(&r), "t.srv:4:9: error: 'timeouts' is a server setting");
+    ck_assert_contains(run_diags(&r), "t.srv:5:9: error: 'worker_setup' is a server setting");
+    ck_assert_contains(run_diags(&r), "t.srv:2:5: note: inside this group");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(recovers_inside_a_group)
+{
+    Run r;
+    const char *out = dump(&r, "server \"h\" 80 {\n"
+                               "    group \"/g\" {\n"
+                               "        GET \"/a\" a b;\n"
+                               "    }\n"
+                               "    GET \"/c\" c;\n"
+                               "}\n");
+    ck_assert_int_eq(r.diag.nerrors, 1);
+    ck_assert_contains(run_diags(&r), "t.srv:3:20: error: expected ';' before identifier 'b'");
+    /* The route after the group is back in the server's scope. */
+    ck_assert_contains(out, "  route 0 GET \"/c\" -> c\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(second_error_block_in_a_scope_names_the_first)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n    error { }\n    group \"/g\" { error { } error { } }\n}\n");
+    ck_assert_int_eq(r.diag.nerrors, 1);
+    ck_assert_contains(run_diags(&r), "t.srv:3:28: error: duplicate 'error' block in this group");
+    ck_assert_contains(run_diags(&r), "t.srv:3:18: note: first defined here");
+    run_close(&r);
+}
+END_TEST
+
 START_TEST(says_what_was_expected)
 {
     Run r;
@@ -137,6 +215,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, parses_a_full_file);
     tcase_add_test(tc, empty_file_parses_to_no_server);
+    tcase_add_test(tc, parses_groups_hooks_and_mounts);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_set_timeout(tc, 10);
@@ -146,6 +225,9 @@ static Suite *suite(void)
     tcase_add_test(tc, repeated_workers_names_the_first);
     tcase_add_test(tc, repeated_setup_names_the_first);
     tcase_add_test(tc, unterminated_block_is_one_error_not_two);
+    tcase_add_test(tc, server_settings_are_refused_inside_groups);
+    tcase_add_test(tc, recovers_inside_a_group);
+    tcase_add_test(tc, second_error_block_in_a_scope_names_the_first);
     suite_add_tcase(s, tc);
     return s;
 }
