@@ -4,6 +4,9 @@
  * from it through srv_alloc() and never free.  srv__arena_reset() runs after
  * each response: it frees only the overflow chunks and rewinds the first one,
  * so a request whose allocations fit in the first chunk costs no malloc.
+ * Hooks (srv__arena_defer) tie other resources to the same lifetime: a
+ * static file response pins its cached file until the arena is reset, that
+ * is, until the response has been written.
  */
 #include "internal.h"
 
@@ -32,6 +35,7 @@ void srv__arena_init(struct srv__arena *a, size_t first_size)
     first_size = (first_size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     a->first = chunk_new(first_size);
     a->extra = NULL;
+    a->hooks = NULL;
     a->cur = a->first->data;
     a->end = a->first->data + first_size;
 }
@@ -59,6 +63,13 @@ void *srv__arena_alloc(struct srv__arena *a, size_t size)
 
 void srv__arena_reset(struct srv__arena *a)
 {
+    /* Hooks first: their nodes may live in the chunks freed below.  A hook
+     * may not defer another (nothing would run it). */
+    while (SRV__UNLIKELY(a->hooks != NULL)) {
+        struct srv__arena_hook *h = a->hooks;
+        a->hooks = h->next;
+        h->fn(h->arg);
+    }
     struct srv__arena_chunk *c = a->extra;
     while (SRV__UNLIKELY(c != NULL)) {
         struct srv__arena_chunk *next = c->next;

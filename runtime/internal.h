@@ -57,14 +57,32 @@ static inline void srv__copy(void *dst, const void *src, size_t n)
  * request that fits in it costs no malloc.
  */
 struct srv__arena_chunk;
+/* Something to do when the arena is next reset: what lets a request hold a
+ * resource other than memory (a cached file) exactly as long as its memory.
+ * The node itself is usually allocated in the same arena. */
+struct srv__arena_hook {
+    struct srv__arena_hook *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
 struct srv__arena {
     char *cur, *end;                /* free space in the current chunk */
     struct srv__arena_chunk *first; /* kept across resets */
     struct srv__arena_chunk *extra; /* overflow chunks, freed on reset */
+    struct srv__arena_hook *hooks;  /* run by the next reset, newest first */
 };
 void srv__arena_init(struct srv__arena *a, size_t first_size);
 void *srv__arena_alloc(struct srv__arena *a, size_t size); /* 16-aligned, never NULL */
+/* Runs every hook (newest first), then frees the overflow chunks and rewinds
+ * the first one. */
 void srv__arena_reset(struct srv__arena *a);
+/* Has H->fn(H->arg) run by the next srv__arena_reset() or srv__arena_free().
+ * H must stay valid until then (an allocation from A is). */
+static inline void srv__arena_defer(struct srv__arena *a, struct srv__arena_hook *h)
+{
+    h->next = a->hooks;
+    a->hooks = h;
+}
 /* printf into the arena; the result is NUL-terminated, its length in *LEN
  * (LEN may be NULL).  Most results fit a stack buffer: one formatting pass. */
 char *srv__arena_vprintf(struct srv__arena *a, size_t *len, const char *fmt, va_list ap);
@@ -215,16 +233,32 @@ struct srv_request {
     char *param_cache[SRV_MAX_PARAMS]; /* decoded params, made on demand */
 };
 
+/* One part of a file body: LEN bytes at MEM, or (MEM NULL) the bytes
+ * [OFF, OFF + LEN) of the response's file. */
+struct srv__seg {
+    const char *mem;
+    uint64_t off;
+    uint64_t len;
+};
+
 struct srv_response {
     int status;
     bool failed;            /* a handler misused the API: answer 500 */
     bool answered;          /* a status or a body was set (srv_response_answered) */
+    /* The body: BODY_LEN bytes at BODY.  BODY is NULL for a file body (set
+     * by srv__response_file): the bytes are then SEGS[0..NSEGS), which
+     * whoever set them keeps valid until the request's arena is reset.  Every
+     * body setter stores a non-NULL BODY, so replacing a file body costs
+     * nothing and srv_response_get_body() returns NULL for one as it must. */
     const char *body;
     size_t body_len;
     char *headers;          /* "Name: value\r\n"..., in the request arena */
     size_t headers_len, headers_cap;
     struct srv__arena *arena;
     const char *failure;    /* why FAILED was set, for the log */
+    const struct srv__seg *segs; /* a file body's parts (only when BODY is NULL) */
+    unsigned nsegs;
+    int file_fd;            /* the file the parts without MEM come from, or -1 */
 };
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
@@ -246,6 +280,25 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->arena = arena;
     res->failure = NULL;
 }
+
+/* Makes RES's body the LEN bytes of SEGS[0..NSEGS) (parts in memory or in
+ * FD), and marks RES answered.  The caller keeps SEGS, their memory and FD
+ * valid until RES's arena is reset (srv__arena_defer). */
+static inline void srv__response_file(struct srv_response *res, const struct srv__seg *segs,
+                                      unsigned nsegs, int fd, uint64_t len)
+{
+    res->body = NULL;
+    res->body_len = (size_t)len;
+    res->segs = segs;
+    res->nsegs = nsegs;
+    res->file_fd = fd;
+    res->answered = true;
+}
+
+/* Appends LEN bytes of complete, already valid header lines ("Name:
+ * value\r\n"...) to RES's header block: for headers the server builds
+ * itself (static files), which need no checking. */
+void srv__response_add_lines(struct srv_response *res, const char *lines, size_t len);
 
 /* The built-in error response (400, 404, 405, 408, 413, 414, 417, 431, 500,
  * 501, 505, ...): "404 Not Found\n" as text/plain, and for a 405 the Allow
