@@ -1050,23 +1050,18 @@ static void gen_path_scopes(Gen *g, const Server *s, const Scope *sc, unsigned d
     for (const Scope *c = s->scopes; c; c = c->next) {
         if (c->parent != sc || !subtree_has_error(s, c))
             continue;
-        emit_line(e, level, "if ((p%u = " RT_PATH_PREFIX "(p%u, \"", depth + 1, depth);
-        emit_c_string(e, c->prefix.ptr, c->prefix.len);
-        emit_str(e, "\")) != NULL) { // group \"");
+        emit_line(e, level, "{ // group \"");
         emit_c_string(e, c->path, strlen(c->path));
         emit_str(e, "\"\n");
-        gen_path_scopes(g, s, c, depth + 1, level + 1);
-        emit_line(e, level + 1, "return %d;\n", error_index(c));
+        emit_line(e, level + 1, "const char *p%u = " RT_PATH_PREFIX "(p%u, \"", depth + 1, depth);
+        emit_c_string(e, c->prefix.ptr, c->prefix.len);
+        emit_str(e, "\");\n");
+        emit_line(e, level + 1, "if (p%u != NULL) {\n", depth + 1);
+        gen_path_scopes(g, s, c, depth + 1, level + 2);
+        emit_line(e, level + 2, "return %d;\n", error_index(c));
+        emit_line(e, level + 1, "}\n");
         emit_line(e, level, "}\n");
     }
-}
-
-static unsigned scope_depth(const Scope *sc)
-{
-    unsigned d = 0;
-    for (; sc->parent; sc = sc->parent)
-        d++;
-    return d;
 }
 
 /* srvg_error(): which error block answers for a request.  A request that
@@ -1076,10 +1071,6 @@ static unsigned scope_depth(const Scope *sc)
 static void gen_error_dispatch(Gen *g, const Server *s)
 {
     Emit *e = g->e;
-    unsigned maxd = 0;
-    for (const Scope *sc = s->scopes; sc; sc = sc->next)
-        if (scope_depth(sc) > maxd)
-            maxd = scope_depth(sc);
     emit_str(e, "// The error block of each route's scope (-1: the built-in pages).\n"
                 "static const int srvg_route_error[] = {\n");
     for (const Route *r = s->routes; r; r = r->next) {
@@ -1090,11 +1081,7 @@ static void gen_error_dispatch(Gen *g, const Server *s)
     emit_str(e, "};\n\n");
     emit_str(e, "// The error block for a path no route took: the innermost group it is in.\n"
                 "static int srvg_path_error(const char *p0)\n{\n");
-    if (subtree_has_error(s, s->scopes) && maxd) {
-        emit_str(e, "    const char ");
-        for (unsigned i = 1; i <= maxd; i++)
-            emit_fmt(e, "%s*p%u", i > 1 ? ", " : "", i);
-        emit_str(e, ";\n");
+    if (subtree_has_error(s, s->scopes)) {
         gen_path_scopes(g, s, s->scopes, 0, 1);
     } else {
         emit_str(e, "    (void)p0;\n");

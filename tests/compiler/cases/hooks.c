@@ -451,12 +451,17 @@ static const int srvg_route_error[] = {
 // The error block for a path no route took: the innermost group it is in.
 static int srvg_path_error(const char *p0)
 {
-    const char *p1, *p2;
-    if ((p1 = srv_path_prefix(p0, "/api")) != NULL) { // group "/api"
-        if ((p2 = srv_path_prefix(p1, "/u/:uid")) != NULL) { // group "/api/u/:uid"
-            return 1;
+    { // group "/api"
+        const char *p1 = srv_path_prefix(p0, "/api");
+        if (p1 != NULL) {
+            { // group "/api/u/:uid"
+                const char *p2 = srv_path_prefix(p1, "/u/:uid");
+                if (p2 != NULL) {
+                    return 1;
+                }
+            }
+            return 0;
         }
-        return 0;
     }
     return 0;
 }
