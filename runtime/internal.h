@@ -295,9 +295,18 @@ void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int i
 void srv__respond_error(struct srv_request *req, struct srv_response *res, int status,
                         unsigned allow);
 void srv__dispatch_failed(struct srv_request *req, struct srv_response *res);
+/* cors.c: answers a CORS preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) for a route with a policy that allows the
+ * origin; false when REQ is to be routed as usual. */
+bool srv__cors_preflight(const struct srv_app *app, struct srv_request *req,
+                         struct srv_response *res);
+
 static inline void srv__dispatch(const struct srv_app *app, struct srv_request *req,
                                  struct srv_response *res)
 {
+    if (SRV__UNLIKELY(req->head.method == SRV_METHOD_OPTIONS) && app->has_cors &&
+        srv__cors_preflight(app, req, res))
+        return;
     int idx = app->match(req->head.method, req->head.path, req->head.path_len,
                          &req->match);
     if (SRV__UNLIKELY(idx < 0 || (unsigned)idx >= app->nroutes)) {
