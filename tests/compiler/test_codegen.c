@@ -37,7 +37,7 @@ START_TEST(emits_the_documented_shape)
     ck_assert_contains(c, "#line 9 \"t.srv\"\n                       { srv_response_text(res, name); }\n");
     ck_assert_contains(c, "static const char *const srvg_params_0[] = {\"name\"};");
     ck_assert_contains(c, "static const char *const srvg_params_3[] = {\"*\"};");
-    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3},");
+    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3, NULL},");
     ck_assert_contains(c, "    .host = \"a\\\"b?\\?=\",\n");
     ck_assert_contains(c, "    .workers = SRV_WORKERS_AUTO,\n");
     ck_assert_contains(c, "    .setup = srvg_setup,\n    .worker_setup = NULL,\n");
@@ -126,8 +126,8 @@ START_TEST(hook_chains_run_outer_first_before_and_inner_first_after)
         "    srvg_after_2(req, res);\n    srvg_after_1(req, res);\n    srvg_after_0(req, res);\n}\n");
     /* Hook numbers follow the file: s1, s3 are before 0 and 1, g2 is 2, h1 is 3. */
     ck_assert_contains(r.out.buf, "static void srvg_before_2(struct srv_request *req, struct srv_response *res)\n");
-    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL, NULL},");
     ck_assert_not_contains(r.out.buf, "srvg_error");
     run_close(&r);
 }
@@ -138,8 +138,8 @@ START_TEST(routes_without_hooks_call_their_handler_directly)
     Run r;
     ck_assert(run_compile(&r, "server \"h\" 1 {\n GET \"/a\" a;\n"
                               " group \"/g\" { before { x(); } GET \"/b\" b; }\n}\n"));
-    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL, NULL},");
     ck_assert_not_contains(r.out.buf, "srvg_route_0");
     /* Without after blocks, an answering before block returns at once. */
     ck_assert_contains(r.out.buf, "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n"
@@ -170,9 +170,16 @@ START_TEST(error_blocks_are_chosen_by_scope)
                               " group \"/n\" { GET \"/d\" d; }\n}\n"));
     ck_assert_contains(r.out.buf, "static const int srvg_route_error[] = {\n"
                                   "    0, // GET /a\n    0, // GET /g/b\n    1, // GET /g/:k/c\n    0, // GET /n/d\n};\n");
-    ck_assert_contains(r.out.buf, "if ((p1 = srv_path_prefix(p0, \"/g\")) != NULL) { // group \"/g\"\n"
-                                  "        if ((p2 = srv_path_prefix(p1, \"/:k\")) != NULL) { // group \"/g/:k\"\n"
-                                  "            return 1;\n");
+    ck_assert_contains(r.out.buf, "    { // group \"/g\"\n"
+                                  "        const char *p1 = srv_path_prefix(p0, \"/g\");\n"
+                                  "        if (p1 != NULL) {\n"
+                                  "            { // group \"/g/:k\"\n"
+                                  "                const char *p2 = srv_path_prefix(p1, \"/:k\");\n"
+                                  "                if (p2 != NULL) {\n"
+                                  "                    return 1;\n"
+                                  "                }\n"
+                                  "            }\n"
+                                  "            return 0;\n");
     /* A group whose scope has no error block of its own needs no test. */
     ck_assert_not_contains(r.out.buf, "srv_path_prefix(p0, \"/n\")");
     ck_assert_contains(r.out.buf, "    .error = srvg_error,\n");
@@ -190,7 +197,7 @@ START_TEST(mounts_become_routes_and_a_table)
     ck_assert_contains(r.out.buf, "static const struct srv_static_mount srvg_mounts[] = {\n"
                                   "    {\"/s/\", \"pub\\\"lic\", \"t.srv:2:2\"},\n"
                                   "    {\"/g/\", \"g\", \"t.srv:3:15\"},\n};\n");
-    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0},");
+    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0, NULL},");
     ck_assert_contains(r.out.buf, "    .mounts = srvg_mounts,\n    .nmounts = 2,\n");
     run_close(&r);
 }

@@ -130,10 +130,10 @@ class Server:
     Starts `BINARY --port 0 [--workers N] ARGS...` (ENV is merged into the
     environment; CWD is its working directory; UID, when given, is the user
     it runs as, which needs root), and waits until its start-up line names
-    the port.  If the
-    program exits or READY_TIMEOUT passes first, raises AssertionError with
-    what it wrote to stderr.  The process is a session (and process group)
-    leader, so pgid == pid and every worker it forks can be found and killed.
+    the port.  If the program exits or READY_TIMEOUT passes first, raises
+    AssertionError with what it wrote to stderr.  The process is a session
+    (and process group) leader, so pgid == pid and every worker it forks can
+    be found and killed.
     """
 
     def __init__(self, binary, args=(), env=None, workers=None, ready_timeout=10,

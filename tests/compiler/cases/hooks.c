@@ -230,12 +230,12 @@ static const char *const srvg_params_3[] = {"uid"};
 static const char *const srvg_params_4[] = {"uid", "*"};
 
 static const struct srv_route srvg_routes[] = {
-    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0},
-    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL},
-    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2},
-    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3},
-    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4},
-    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL},
+    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0, NULL},
+    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL, NULL},
+    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2, NULL},
+    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3, NULL},
+    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4, NULL},
+    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL, NULL},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).
@@ -451,12 +451,17 @@ static const int srvg_route_error[] = {
 // The error block for a path no route took: the innermost group it is in.
 static int srvg_path_error(const char *p0)
 {
-    const char *p1, *p2;
-    if ((p1 = srv_path_prefix(p0, "/api")) != NULL) { // group "/api"
-        if ((p2 = srv_path_prefix(p1, "/u/:uid")) != NULL) { // group "/api/u/:uid"
-            return 1;
+    { // group "/api"
+        const char *p1 = srv_path_prefix(p0, "/api");
+        if (p1 != NULL) {
+            { // group "/api/u/:uid"
+                const char *p2 = srv_path_prefix(p1, "/u/:uid");
+                if (p2 != NULL) {
+                    return 1;
+                }
+            }
+            return 0;
         }
-        return 0;
     }
     return 0;
 }
