@@ -483,16 +483,16 @@ void srv__filecache_clear(void)
 void srv__filecache_stats(struct srv__filecache_stats *st)
 {
     memset(st, 0, sizeof *st);
+    st->entries_max = ENTRIES_MAX;
+    st->negative_max = NEGATIVE_MAX;
+    st->bytes_max = BYTES_MAX;
+    st->fds_max = FDS_MAX;
     if (cache == NULL)
         return;
     st->entries = cache->pos.n;
     st->negative = cache->neg.n;
     st->bytes = cache->bytes;
     st->fds = cache->fds;
-    st->entries_max = ENTRIES_MAX;
-    st->negative_max = NEGATIVE_MAX;
-    st->bytes_max = BYTES_MAX;
-    st->fds_max = FDS_MAX;
 }
 
 void srv__filecache_age(uint64_t ms)
