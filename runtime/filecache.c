@@ -51,6 +51,9 @@
 #define FDS_MAX 128               /* descriptors of large files kept open */
 #define VALID_MS 1000             /* an entry is trusted this long after a check */
 #define BUCKETS 4096              /* hash buckets, a power of two */
+/* The longest key, and room for a sibling's suffix and the NUL. */
+#define KEY_LEN_MAX (SRV__STATIC_KEY_MAX + sizeof "/index.html")
+#define KEY_BUF (KEY_LEN_MAX + sizeof ".zst")
 
 struct entry {
     struct srv__cached pub; /* first: what static.c sees */
@@ -356,7 +359,7 @@ static struct entry *fill(unsigned mount, int dirfd, const char *key, size_t len
     int fds[SRV__CODINGS] = {fd, -1, -1, -1};
     struct stat sts[SRV__CODINGS];
     sts[0] = st;
-    char path[SRV__STATIC_KEY_MAX + 8];
+    char path[KEY_BUF];
     memcpy(path, key, len);
     for (int c = 1; c < SRV__CODINGS; c++) {
         strcpy(path + len, coding_suffix[c]);
@@ -402,7 +405,7 @@ static bool still_valid(const struct entry *e, int dirfd)
 {
     if (e->pub.kind != SRV__CACHED_FILE)
         return false;
-    char path[SRV__STATIC_KEY_MAX + 8];
+    char path[KEY_BUF];
     memcpy(path, e->key, e->len);
     for (int c = 0; c < SRV__CODINGS; c++) {
         strcpy(path + e->len, coding_suffix[c]);
@@ -432,6 +435,10 @@ const struct srv__cached *srv__filecache_get(unsigned mount, int dirfd, const ch
         cache = calloc(1, sizeof *cache);
         if (cache == NULL)
             return &busy;
+    }
+    if (SRV__UNLIKELY(len > KEY_LEN_MAX)) {
+        static const struct srv__cached too_long = {.kind = SRV__CACHED_ERROR, .status = 404};
+        return &too_long;
     }
     uint32_t h = hash_key(mount, key, len);
     struct entry *e = cache->buckets[h & (BUCKETS - 1)];

@@ -498,7 +498,8 @@ int srv__accept_encoding(const char *s, size_t len, unsigned available);
 /* Files up to this size are read into memory when cached; larger ones are
  * sent from their descriptor with sendfile. */
 #define SRV__FILE_INLINE_MAX (64u * 1024)
-/* The longest path under a mount that is served (longer: 404). */
+/* The longest path under a mount that is served (longer: 404); a key
+ * may have "/index.html" on top. */
 #define SRV__STATIC_KEY_MAX 2048
 
 /* One variant of a cached file, counted: the cache holds a reference, each
@@ -531,8 +532,9 @@ struct srv__cached {
     struct srv__file *file[SRV__CODINGS]; /* FILE: [IDENTITY], and the siblings */
 };
 /* The entry for KEY[0..LEN) (normalised: no empty, "." or ".." segments,
- * no leading or trailing '/') under mount MOUNT, whose directory is DIRFD;
- * never NULL.  Valid until the next call. */
+ * no leading or trailing '/'; at most SRV__STATIC_KEY_MAX bytes plus
+ * "/index.html", longer is a 404) under mount MOUNT, whose directory is
+ * DIRFD; never NULL.  Valid until the next call. */
 const struct srv__cached *srv__filecache_get(unsigned mount, int dirfd, const char *key,
                                              size_t len);
 /* Drops every entry (responses in flight keep their files). */

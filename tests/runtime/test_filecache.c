@@ -287,6 +287,36 @@ START_TEST(entries_negative_entries_and_descriptors_are_bounded)
 }
 END_TEST
 
+START_TEST(the_longest_keys_have_room_for_their_siblings)
+{
+    /* A file whose path is as long as a key may be, with every sibling:
+     * the sibling names are longer still. */
+    char key[SRV__STATIC_KEY_MAX + 16] = "";
+    size_t len = 0;
+    while (len + 2 + sizeof "/index.html" <= SRV__STATIC_KEY_MAX + sizeof "/index.html") {
+        strcat(key, len ? "/d" : "d");
+        len = strlen(key);
+        ck_assert_int_eq(mkdirat(dirfd_, key, 0755) == 0 || errno == EEXIST, 1);
+    }
+    strcat(key, "/index.html");
+    len = strlen(key);
+    ck_assert_uint_ge(len, SRV__STATIC_KEY_MAX);
+    static const char *const ext[] = {"", ".br", ".zst", ".gz"};
+    char name[SRV__STATIC_KEY_MAX + 32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s%s", key, ext[i]);
+        write_text(name, "x");
+    }
+    const struct srv__cached *e = srv__filecache_get(0, dirfd_, key, len);
+    ck_assert_int_eq(e->kind, SRV__CACHED_FILE);
+    ck_assert_int_eq(e->codings, 0xe);
+    srv__filecache_age(1000);
+    ck_assert_int_eq(srv__filecache_get(0, dirfd_, key, len)->kind, SRV__CACHED_FILE);
+    strcat(key, "x/y");
+    ck_assert_int_eq(srv__filecache_get(0, dirfd_, key, strlen(key))->status, 404);
+}
+END_TEST
+
 START_TEST(out_of_descriptors_is_503_and_not_cached)
 {
     struct rlimit rl;
@@ -328,6 +358,7 @@ static Suite *filecache_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_pinned_file_outlives_its_entry);
     tcase_add_test(tc, entries_negative_entries_and_descriptors_are_bounded);
+    tcase_add_test(tc, the_longest_keys_have_room_for_their_siblings);
     tcase_add_test(tc, out_of_descriptors_is_503_and_not_cached);
     suite_add_tcase(s, tc);
     return s;
