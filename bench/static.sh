@@ -46,17 +46,18 @@ printf '%-8s %12s %12s %10s\n' file "srv req/s" "nginx req/s" "srv/nginx"
 export WRK_CPUS=1
 for f in $FILES; do
     export WRK_PATH=/${FILE[$f]}
-    : >"$OUT/srv.rps"; : >"$OUT/nginx.rps"
+    : >"$OUT/$f.srv.rps"; : >"$OUT/$f.nginx.rps"
     for r in $(seq 1 "$ROUNDS"); do
         # alternate who goes first, so drift in the machine hits both
         if [ $((r % 2)) -eq 1 ]; then order="srv nginx"; else order="nginx srv"; fi
         for s in $order; do
             if [ "$s" = srv ]; then p=$SRV_PORT; else p=$NGINX_PORT; fi
-            wrk_rps "$p" "$CONNS" "$DUR" >>"$OUT/$s.rps"
+            wrk_rps "$p" "$CONNS" "$DUR" >>"$OUT/$f.$s.rps"
         done
     done
-    a=$(median <"$OUT/srv.rps"); b=$(median <"$OUT/nginx.rps")
+    a=$(median <"$OUT/$f.srv.rps"); b=$(median <"$OUT/$f.nginx.rps")
     printf '%-8s %12s %12s %10s\n' "${FILE[$f]}" "$a" "$b" \
         "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
 done
+echo "(every round: $OUT/FILE.srv.rps, $OUT/FILE.nginx.rps)"
 stop srv; stop nginx
