@@ -9,7 +9,8 @@
  *
  * A file entry holds one struct srv__file per variant (the file, and
  * FILE.br, FILE.zst, FILE.gz when they exist): small files are read into it
- * whole (INLINE_MAX), larger ones keep their descriptor open for sendfile.
+ * whole (SRV__FILE_INLINE_MAX), larger ones keep their descriptor open for
+ * sendfile.
  * Each also carries its response header lines, formatted once: ETag,
  * Last-Modified, Vary, Content-Type, Content-Encoding, Accept-Ranges.
  *
@@ -25,8 +26,10 @@
  *
  * Bounds: ENTRIES_MAX file and directory entries, NEGATIVE_MAX negative
  * ones (in their own LRU list, so a scan of missing paths cannot push hot
- * files out), BYTES_MAX bytes of file contents in memory and FDS_MAX open
- * descriptors; the least recently used entry goes first.
+ * files out), BYTES_MAX bytes of file contents in memory, and a quarter of
+ * the descriptors the process may open (RLIMIT_NOFILE, at least FDS_MIN,
+ * at most FDS_MAX), so connections keep the rest; the least recently used
+ * entry goes first.
  *
  * Ownership: the cache holds one reference to each srv__file; a response
  * that sends from one takes another (static.c pins it in the request
@@ -42,13 +45,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define ENTRIES_MAX 1024          /* file and directory entries */
 #define NEGATIVE_MAX 256          /* entries for paths that failed */
 #define BYTES_MAX (32u << 20)     /* bytes of small files kept in memory */
-#define FDS_MAX 128               /* descriptors of large files kept open */
+#define FDS_MIN 32                /* descriptors of large files kept open: */
+#define FDS_MAX 1024              /* RLIMIT_NOFILE / 4, within these */
 #define VALID_MS 1000             /* an entry is trusted this long after a check */
 #define BUCKETS 4096              /* hash buckets, a power of two */
 /* The longest key, and room for a sibling's suffix and the NUL. */
@@ -77,7 +82,7 @@ struct cache {
     struct entry *buckets[BUCKETS];
     struct lru pos, neg;
     size_t bytes;
-    unsigned fds;
+    unsigned fds, fds_max;
 };
 
 static struct cache *cache;
@@ -418,13 +423,24 @@ static bool still_valid(const struct entry *e, int dirfd)
     return true;
 }
 
+/* A quarter of the descriptors this process may open (the soft limit, as
+ * the worker starts), within [FDS_MIN, FDS_MAX]. */
+static unsigned fds_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return FDS_MAX;
+    rlim_t q = rl.rlim_cur / 4;
+    return q < FDS_MIN ? FDS_MIN : q > FDS_MAX ? FDS_MAX : (unsigned)q;
+}
+
 static void evict(void)
 {
     while (cache->neg.n > NEGATIVE_MAX)
         entry_remove(cache->neg.tail);
     /* Never the newest entry: the caller is about to use it. */
     while (cache->pos.n > 1 && (cache->pos.n > ENTRIES_MAX || cache->bytes > BYTES_MAX ||
-                                cache->fds > FDS_MAX))
+                                cache->fds > cache->fds_max))
         entry_remove(cache->pos.tail);
 }
 
@@ -435,6 +451,7 @@ const struct srv__cached *srv__filecache_get(unsigned mount, int dirfd, const ch
         cache = calloc(1, sizeof *cache);
         if (cache == NULL)
             return &busy;
+        cache->fds_max = fds_budget();
     }
     if (SRV__UNLIKELY(len > KEY_LEN_MAX)) {
         static const struct srv__cached too_long = {.kind = SRV__CACHED_ERROR, .status = 404};
@@ -493,7 +510,7 @@ void srv__filecache_stats(struct srv__filecache_stats *st)
     st->entries_max = ENTRIES_MAX;
     st->negative_max = NEGATIVE_MAX;
     st->bytes_max = BYTES_MAX;
-    st->fds_max = FDS_MAX;
+    st->fds_max = cache ? cache->fds_max : fds_budget();
     if (cache == NULL)
         return;
     st->entries = cache->pos.n;

@@ -495,9 +495,15 @@ int srv__accept_encoding(const char *s, size_t len, unsigned available);
 
 /* filecache.c - the per-worker open-file cache. */
 
-/* Files up to this size are read into memory when cached; larger ones are
- * sent from their descriptor with sendfile. */
-#define SRV__FILE_INLINE_MAX (64u * 1024)
+/* Files up to this size are read into memory when cached (and copied into
+ * the output buffer: head and body in one send); larger ones are sent from
+ * their descriptor with sendfile.  Measured on loopback (README, "Static
+ * files"): copying costs the server less at any size, but from 8 KiB up the
+ * receiving side pays more for copied bytes than for sendfile'd pages; at
+ * 4 KiB the two cost the client the same. */
+#ifndef SRV__FILE_INLINE_MAX
+#define SRV__FILE_INLINE_MAX (4u * 1024)
+#endif
 /* The longest path under a mount that is served (longer: 404); a key
  * may have "/index.html" on top. */
 #define SRV__STATIC_KEY_MAX 2048

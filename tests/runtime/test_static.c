@@ -5,7 +5,8 @@
  * events, pipelining behind them, slow readers, a file shrinking under
  * us).  Every test gets a fresh temporary tree:
  *
- *   hello.txt (13 B)  big.bin (1 MiB)  mid.bin (48 KiB)  site.css (+ .br .gz)
+ *   hello.txt (13 B)  big.bin (1 MiB)  mid.bin (48 KiB)  small.bin (3 KiB)
+ *   site.css (+ .br .gz)
  *   sub/index.html  empty/  "a b/" (a directory)  .env  .well-known/acme
  *   sub/.git/config  under /: another mount "root/", with dir "evil.com/"
  */
@@ -27,6 +28,7 @@
 
 #define BIG (1024u * 1024)
 #define MID (48u * 1024)
+#define SMALL (3u * 1024) /* kept in memory: SRV__FILE_INLINE_MAX */
 
 static char tmp[64], dir_s[128], dir_root[128];
 static int tmpfd = -1;
@@ -118,6 +120,7 @@ static void tree_setup(void)
     write_text("hello.txt", "Hello, World!");
     write_file("big.bin", big_data, BIG);
     write_file("mid.bin", mid_data, MID);
+    write_file("small.bin", mid_data, SMALL);
     write_text("site.css", "body { color: red }\n");
     write_text("site.css.br", "BROTLI");
     write_text("site.css.gz", "GZIP!");
@@ -877,8 +880,7 @@ START_TEST(multipart_mixes_memory_parts_and_file_ranges_on_the_wire)
     ck_assert_int_eq(memcmp(wire, body_buf, clen), 0);
     size_t b2 = next_body(fd, &g, b + clen, &clen);
     pump_len(fd, &g, b2 + clen);
-    /* The second: an in-memory file whose parts do not fit the output
-     * buffer, written from the cache's memory. */
+    /* The second: a file sent from its descriptor, parts and headers. */
     ck_assert_uint_gt(clen, 30000);
     const char *h1 = "Content-Range: bytes 0-9999/49152\r\n\r\n";
     const char *h2 = "Content-Range: bytes 20000-39999/49152\r\n\r\n";
@@ -891,6 +893,38 @@ START_TEST(multipart_mixes_memory_parts_and_file_ranges_on_the_wire)
     size_t b3 = next_body(fd, &g, b2 + clen, &clen);
     pump_len(fd, &g, b3 + 13);
     ck_assert_int_eq(memcmp(g.buf + b3, "Hello, World!", 13), 0);
+    close(fd);
+    free(g.buf);
+}
+END_TEST
+
+START_TEST(small_files_that_overflow_the_output_buffer_go_from_memory)
+{
+    /* Pipelined 3 KiB files are copied into the output buffer until one no
+     * longer fits; that one is written from the cache's memory with the
+     * pending output in one sendmsg, and the rest follow. */
+    ck_assert_uint_le(SMALL, SRV__FILE_INLINE_MAX);
+    char reqs[16 * 64] = "";
+    for (int i = 0; i < 16; i++)
+        strcat(reqs, GET("/s/small.bin"));
+    strcat(reqs, "GET /s/small.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,2000-2099\r\n\r\n");
+    int fd = client_rcvbuf(0);
+    send_all(fd, reqs);
+    struct got g = {0};
+    size_t off = 0, clen;
+    for (int i = 0; i < 16; i++) {
+        size_t b = next_body(fd, &g, off, &clen);
+        ck_assert_uint_eq(clen, SMALL);
+        pump_len(fd, &g, b + SMALL);
+        ck_assert_int_eq(memcmp(g.buf + b, mid_data, SMALL), 0);
+        off = b + SMALL;
+    }
+    size_t b = next_body(fd, &g, off, &clen);
+    pump_len(fd, &g, b + clen);
+    const char *cr = "bytes 2000-2099/3072\r\n\r\n";
+    const char *p = memmem(g.buf + b, clen, cr, strlen(cr));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(memcmp(p + strlen(cr), mid_data + 2000, 100), 0);
     close(fd);
     free(g.buf);
 }
@@ -956,6 +990,7 @@ static Suite *static_suite(void)
     tcase_add_test(tc, a_slow_reader_does_not_hold_the_worker);
     tcase_add_test(tc, small_files_are_batched_and_head_sends_no_body);
     tcase_add_test(tc, multipart_mixes_memory_parts_and_file_ranges_on_the_wire);
+    tcase_add_test(tc, small_files_that_overflow_the_output_buffer_go_from_memory);
     tcase_add_test(tc, a_file_that_shrinks_while_sent_closes_the_connection);
     suite_add_tcase(s, tc);
     return s;
