@@ -5,6 +5,8 @@
  */
 #include "srvc.h"
 
+#include <string.h>
+
 App *ast_new_app(Arena *a)
 {
     App *app = arena_alloc(a, sizeof *app);
@@ -136,6 +138,68 @@ void ast_add_setting(Server *s, Setting *st)
     s->settings_tail = &st->next;
 }
 
+Directive *ast_new_directive(Arena *a, Token kw, const Token *args, unsigned nargs, Loc loc)
+{
+    Directive *d = arena_alloc(a, sizeof *d);
+    d->keyword = kw;
+    d->loc = loc;
+    d->nargs = nargs;
+    d->args = arena_alloc(a, (nargs + 1) * sizeof *d->args);
+    if (nargs)
+        memcpy(d->args, args, nargs * sizeof *args);
+    return d;
+}
+
+/* A repeated server-wide directive names the first one. */
+static bool set_once(Directive **slot, const Scope *scope, Diag *d, Directive *dir)
+{
+    if (in_group(scope, d, dir->keyword))
+        return false;
+    if (*slot) {
+        diag_error(d, dir->keyword.loc, "duplicate '%.*s' setting", (int)dir->keyword.len,
+                   dir->keyword.ptr);
+        diag_note(d, (*slot)->keyword.loc, "first set here");
+        return false;
+    }
+    *slot = dir;
+    return true;
+}
+
+void ast_set_secret(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->secret, scope, d, dir);
+}
+
+void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->log, scope, d, dir);
+}
+
+Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw)
+{
+    if (scope->cors) {
+        diag_error(d, kw.loc, "duplicate 'cors' block in %s",
+                   scope->parent ? "this group" : "the server block");
+        diag_note(d, scope->cors->keyword.loc, "first defined here");
+        return NULL;
+    }
+    Cors *c = arena_alloc(a, sizeof *c);
+    c->keyword = kw;
+    c->items_tail = &c->items;
+    c->scope = scope;
+    c->index = s->ncors++;
+    scope->cors = c;
+    return c;
+}
+
+void ast_add_cors_item(Cors *c, Directive *dir)
+{
+    if (!c)
+        return;
+    *c->items_tail = dir;
+    c->items_tail = &dir->next;
+}
+
 void ast_set_workers(Server *s, const Scope *scope, Diag *d, Token kw, Token value)
 {
     if (in_group(scope, d, kw))
@@ -173,6 +237,14 @@ static void dump_token(FILE *out, const char *label, Token t)
         fprintf(out, " %s=%.*s", label, (int)t.len, t.ptr);
 }
 
+static void dump_directive(FILE *out, const char *indent, const Directive *dir)
+{
+    fprintf(out, "%s%.*s", indent, (int)dir->keyword.len, dir->keyword.ptr);
+    for (unsigned i = 0; i < dir->nargs; i++)
+        fprintf(out, " %.*s", (int)dir->args[i].len, dir->args[i].ptr);
+    fprintf(out, "\n");
+}
+
 void ast_dump(const App *app, FILE *out)
 {
     fprintf(out, "app prologue=%d epilogue=%d servers=%u\n", app->prologue.kind != 0,
@@ -184,6 +256,10 @@ void ast_dump(const App *app, FILE *out)
         dump_token(out, "workers", s->workers);
         fprintf(out, " setup=%d worker_setup=%d\n", s->setup.kind != 0,
                 s->worker_setup.kind != 0);
+        for (const Directive *dir = s->secret; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->log; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
         for (const Setting *st = s->settings; st; st = st->next)
             fprintf(out, "  %s %.*s %.*s\n", st->group == SG_LIMITS ? "limit" : "timeout",
                     (int)st->key.len, st->key.ptr, (int)st->value.len, st->value.ptr);
@@ -193,6 +269,11 @@ void ast_dump(const App *app, FILE *out)
                         g->prefix.ptr, g->parent->index);
             for (const Hook *h = g->hooks; h; h = h->next)
                 fprintf(out, "  %s %u in %u\n", hook_names[h->kind], h->index, g->index);
+            if (g->cors) {
+                fprintf(out, "  cors %u in %u\n", g->cors->index, g->index);
+                for (const Directive *dir = g->cors->items; dir; dir = dir->next)
+                    dump_directive(out, "    ", dir);
+            }
         }
         for (const Route *r = s->routes; r; r = r->next) {
             if (r->kind == RK_STATIC) {

@@ -183,9 +183,16 @@ static const char *const max_text[] = {
 };
 
 /* Value of setting I in its unit (bytes/fields/ms), or 0 after an error. */
+static uint64_t parse_value(ValueKind kind, uint64_t max, Token name, Token t, Diag *d);
+
 static uint64_t setting_value(int i, Token name, Token t, Diag *d)
 {
-    ValueKind kind = settings[i].kind;
+    return parse_value(settings[i].kind, settings[i].max, name, t, d);
+}
+
+/* A value of KIND up to MAX (bytes, fields or ms), or 0 after an error. */
+static uint64_t parse_value(ValueKind kind, uint64_t max, Token name, Token t, Diag *d)
+{
     int nl = (int)name.len;
     if (t.kind != T_NUMBER) {
         diag_error(d, t.loc, "'%.*s' needs a number", nl, name.ptr);
@@ -234,7 +241,7 @@ static uint64_t setting_value(int i, Token name, Token t, Diag *d)
                    nl, name.ptr);
         return 0;
     }
-    if (v > settings[i].max / scale) {
+    if (v > max / scale) {
         diag_error(d, t.loc, "'%.*s' is out of range (at most %s)", nl, name.ptr,
                    max_text[kind]);
         return 0;
@@ -263,6 +270,255 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
     }
     first[found] = st;
     s->limit_values[settings[found].index] = setting_value(found, st->key, st->value, d);
+}
+
+/* --- secret, log, cors --------------------------------------------------- */
+
+static bool is_env_name(Token t)
+{
+    return t.len > 0 && is_c_identifier(t.ptr, t.len);
+}
+
+/* secret: ("env" STRING)+  - the names of environment variables that hold
+ * the signing secrets, newest first; the values never appear in the file. */
+static void check_secret(const Directive *dir, Diag *d)
+{
+    if (dir->nargs == 0) {
+        diag_error(d, dir->keyword.loc,
+                   "'secret' needs a source, e.g. secret env \"SRV_SECRET\";");
+        return;
+    }
+    for (unsigned i = 0; i < dir->nargs; i += 2) {
+        Token w = dir->args[i];
+        if (w.kind != T_IDENT || !text_is(w, "env")) {
+            diag_error(d, w.loc, "unknown secret source '%.*s' (expected env \"NAME\")",
+                       (int)w.len, w.ptr);
+            return;
+        }
+        if (i + 1 >= dir->nargs || dir->args[i + 1].kind != T_STRING) {
+            diag_error(d, w.loc, "expected the name of an environment variable after 'env'");
+            return;
+        }
+        Token name = dir->args[i + 1];
+        if (!is_env_name(name)) {
+            diag_error(d, name.loc, "\"%.*s\" is not an environment variable name", (int)name.len,
+                       name.ptr);
+            return;
+        }
+        for (unsigned k = 1; k < i; k += 2) {
+            if (dir->args[k].len == name.len && memcmp(dir->args[k].ptr, name.ptr, name.len) == 0) {
+                diag_error(d, name.loc, "secret env \"%.*s\" named twice", (int)name.len, name.ptr);
+                diag_note(d, dir->args[k].loc, "first named here");
+                return;
+            }
+        }
+    }
+    if (dir->nargs > 2 * SRVC_MAX_SECRETS)
+        diag_error(d, dir->args[2 * SRVC_MAX_SECRETS].loc,
+                   "at most %d secrets (the current one and older ones still accepted)",
+                   SRVC_MAX_SECRETS);
+}
+
+/* log: [PATH] FORMAT  with FORMAT one of off, combined, json. */
+static void check_log(Server *s, const Directive *dir, Diag *d)
+{
+    static const char *const formats[] = {[LOG_OFF] = "off", [LOG_COMBINED] = "combined",
+                                          [LOG_JSON] = "json"};
+    unsigned i = 0;
+    if (dir->nargs > 0 && dir->args[0].kind == T_STRING) {
+        Token path = dir->args[0];
+        if (path.len == 0 || memchr(path.ptr, '\0', path.len)) {
+            diag_error(d, path.loc, "log file name must be non-empty and without NUL");
+            return;
+        }
+        s->log_path = path.ptr;
+        i = 1;
+    }
+    if (i == dir->nargs) {
+        if (i == 0) {
+            diag_error(d, dir->keyword.loc, "'log' needs a format: off, combined or json");
+            return;
+        }
+        s->log_format = LOG_COMBINED; /* log "access.log"; */
+        return;
+    }
+    Token f = dir->args[i];
+    int found = -1;
+    for (int k = 0; k < 3; k++)
+        if (f.kind == T_IDENT && text_is(f, formats[k]))
+            found = k;
+    if (found < 0) {
+        diag_error(d, f.loc, "unknown log format '%.*s' (expected off, combined or json)",
+                   (int)f.len, f.ptr);
+        return;
+    }
+    if (i + 1 < dir->nargs) {
+        diag_error(d, dir->args[i + 1].loc, "unexpected '%.*s' after the log format",
+                   (int)dir->args[i + 1].len, dir->args[i + 1].ptr);
+        return;
+    }
+    if (found == LOG_OFF && s->log_path) {
+        diag_error(d, f.loc, "'off' takes no file name");
+        return;
+    }
+    s->log_format = found;
+    if (found == LOG_OFF)
+        s->log_path = NULL;
+}
+
+/* An origin as browsers send it: scheme "://" host [":" port], lower case,
+ * no path, no trailing slash (or "null"). */
+static bool bad_origin(Token t, Diag *d)
+{
+    const char *p = t.ptr, *end = t.ptr + t.len;
+    const char *sep = t.len >= 3 ? strstr(t.ptr, "://") : NULL;
+    if (text_is(t, "null"))
+        return false;
+    if (!sep || sep == p) {
+        diag_error(d, t.loc, "origin \"%.*s\" is not scheme://host[:port]", (int)t.len, t.ptr);
+        return true;
+    }
+    for (const char *q = p; q < end; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c <= 0x20 || c >= 0x7f || (c >= 'A' && c <= 'Z')) {
+            char b[8];
+            diag_error(d, string_loc(t, (size_t)(q - p), 1),
+                       "bad character '%s' in origin (browsers send origins in lower case, "
+                       "without spaces)",
+                       show_byte(c, b));
+            return true;
+        }
+    }
+    const char *host = sep + 3;
+    if (host == end || memchr(host, '/', (size_t)(end - host))) {
+        diag_error(d, t.loc,
+                   "origin \"%.*s\" must be scheme://host[:port], without a path or a "
+                   "trailing '/'",
+                   (int)t.len, t.ptr);
+        return true;
+    }
+    return false;
+}
+
+static bool is_token(Token t)
+{
+    if (t.len == 0)
+        return false;
+    for (size_t i = 0; i < t.len; i++) {
+        unsigned char c = (unsigned char)t.ptr[i];
+        if (!(c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Every argument of DIR is a string holding a header name (or "*"). */
+static void check_header_list(const Directive *dir, Diag *d)
+{
+    if (dir->nargs == 0)
+        diag_error(d, dir->keyword.loc, "'%.*s' needs at least one header name",
+                   (int)dir->keyword.len, dir->keyword.ptr);
+    for (unsigned i = 0; i < dir->nargs; i++) {
+        Token t = dir->args[i];
+        if (t.kind != T_STRING || !is_token(t) || (text_is(t, "*") && dir->nargs > 1))
+            diag_error(d, t.loc, "'%.*s' takes header names as strings (or \"*\" alone)",
+                       (int)dir->keyword.len, dir->keyword.ptr);
+    }
+}
+
+static void check_cors(Cors *c, Diag *d)
+{
+    static const char *const names[] = {"origin", "methods", "headers", "expose", "max_age",
+                                        "credentials"};
+    const Directive **slots[] = {&c->origin, &c->methods, &c->headers, &c->expose, &c->max_age,
+                                 &c->credentials};
+    for (const Directive *dir = c->items; dir; dir = dir->next) {
+        int k = -1;
+        for (int i = 0; i < 6; i++)
+            if (text_is(dir->keyword, names[i]))
+                k = i;
+        if (k < 0) {
+            diag_error(d, dir->keyword.loc,
+                       "unknown cors setting '%.*s' (expected origin, methods, headers, expose, "
+                       "max_age or credentials)",
+                       (int)dir->keyword.len, dir->keyword.ptr);
+            continue;
+        }
+        if (*slots[k]) {
+            diag_error(d, dir->keyword.loc, "duplicate cors setting '%s'", names[k]);
+            diag_note(d, (*slots[k])->keyword.loc, "first set here");
+            continue;
+        }
+        *slots[k] = dir;
+    }
+    if (!c->origin) {
+        diag_error(d, c->keyword.loc, "'cors' needs an 'origin' line (the origins allowed, or \"*\")");
+    } else {
+        if (c->origin->nargs == 0)
+            diag_error(d, c->origin->keyword.loc, "'origin' needs at least one origin");
+        for (unsigned i = 0; i < c->origin->nargs; i++) {
+            Token t = c->origin->args[i];
+            if (t.kind != T_STRING) {
+                diag_error(d, t.loc, "origins are strings: \"https://app.example.com\"");
+            } else if (text_is(t, "*")) {
+                if (c->origin->nargs > 1)
+                    diag_error(d, t.loc, "origin \"*\" allows every origin: list no others");
+                c->any_origin = true;
+            } else {
+                bad_origin(t, d);
+            }
+        }
+    }
+    c->method_mask = (1u << M_GET) | (1u << M_HEAD) | (1u << M_POST); /* the simple methods */
+    if (c->methods) {
+        c->method_mask = 0;
+        if (c->methods->nargs == 0)
+            diag_error(d, c->methods->keyword.loc, "'methods' needs at least one method");
+        for (unsigned i = 0; i < c->methods->nargs; i++) {
+            Token t = c->methods->args[i];
+            int m = -1;
+            for (int k = 0; k < M_ANY; k++)
+                if (t.kind == T_IDENT && text_is(t, check_method_names[k]))
+                    m = k;
+            if (m < 0)
+                diag_error(d, t.loc, "unknown method '%.*s' in 'methods' (expected GET, HEAD, "
+                           "POST, PUT, DELETE, PATCH or OPTIONS)", (int)t.len, t.ptr);
+            else
+                c->method_mask |= 1u << m;
+        }
+    }
+    if (c->headers)
+        check_header_list(c->headers, d);
+    if (c->expose)
+        check_header_list(c->expose, d);
+    if (c->max_age) {
+        if (c->max_age->nargs != 1)
+            diag_error(d, c->max_age->keyword.loc, "'max_age' needs one duration, e.g. max_age 10m;");
+        else
+            c->max_age_s = parse_value(VK_DURATION, 86400000, c->max_age->keyword,
+                                       c->max_age->args[0], d) / 1000;
+    }
+    if (c->credentials) {
+        if (c->credentials->nargs)
+            diag_error(d, c->credentials->args[0].loc, "'credentials' takes no value");
+        /* Browsers refuse credentialed responses with a wildcard. */
+        const Directive *wild = NULL;
+        if (c->any_origin)
+            wild = c->origin;
+        else if (c->headers && c->headers->nargs == 1 && text_is(c->headers->args[0], "*"))
+            wild = c->headers;
+        else if (c->expose && c->expose->nargs == 1 && text_is(c->expose->args[0], "*"))
+            wild = c->expose;
+        if (wild) {
+            diag_error(d, c->credentials->keyword.loc,
+                       "'credentials' cannot be combined with %.*s \"*\": browsers reject "
+                       "credentialed responses that allow every %s",
+                       (int)wild->keyword.len, wild->keyword.ptr,
+                       wild == c->origin ? "origin" : "header");
+            diag_note(d, wild->keyword.loc, "\"*\" given here; list the %ss instead",
+                      wild == c->origin ? "origin" : "header");
+        }
+    }
 }
 
 /* --- routes ------------------------------------------------------------- */
@@ -517,6 +773,13 @@ bool check_app(App *app, Diag *d, Arena *a)
         check_host(s, d);
         check_port(s, d);
         check_workers(s, d);
+        if (s->secret)
+            check_secret(s->secret, d);
+        if (s->log)
+            check_log(s, s->log, d);
+        for (Scope *g = s->scopes; g; g = g->next)
+            if (g->cors)
+                check_cors(g->cors, d);
         /* Groups, settings and routes interleaved, so errors come in file
          * order (a group is checked before the routes inside it). */
         const Setting *first[NSETTINGS] = {0};

@@ -35,6 +35,7 @@
 #define RT_ROUTE_INDEX "srv_request_route"
 #define RT_REQUEST_PATH "srv_request_path"
 #define RT_PATH_PREFIX "srv_path_prefix"
+#define RT_CORS_APPLY "srv_cors_apply"
 static const char *const rt_method[M_COUNT] = {
     "SRV_METHOD_GET",    "SRV_METHOD_HEAD",  "SRV_METHOD_POST",    "SRV_METHOD_PUT",
     "SRV_METHOD_DELETE", "SRV_METHOD_PATCH", "SRV_METHOD_OPTIONS", "SRV_METHOD_ANY",
@@ -229,9 +230,20 @@ static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, 
     return n;
 }
 
+/* The CORS policy of a route: its innermost scope's. */
+static const Cors *route_cors(const Route *r)
+{
+    for (const Scope *sc = r->scope; sc; sc = sc->parent)
+        if (sc->cors)
+            return sc->cors;
+    return NULL;
+}
+
+/* Whether a route needs a chain function: hooks or a CORS policy. */
 static bool has_hooks(const Route *r)
 {
-    return hook_chain(r->scope, HK_BEFORE, NULL, 0) + hook_chain(r->scope, HK_AFTER, NULL, 0) > 0;
+    return hook_chain(r->scope, HK_BEFORE, NULL, 0) + hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 ||
+           route_cors(r) != NULL;
 }
 
 /* The name of the function that does a route's own work. */
@@ -243,6 +255,74 @@ static void emit_handler_name(Emit *e, const Route *r)
         emit_fmt(e, "%.*s", (int)r->handler.len, r->handler.ptr);
     else
         emit_fmt(e, "srvg_handler_%u", r->index);
+}
+
+/* ", " between the words of DIR, as one header value. */
+static void emit_word_list(Emit *e, const Directive *dir)
+{
+    for (unsigned i = 0; i < dir->nargs; i++) {
+        if (i)
+            emit_str(e, ", ");
+        emit_c_string(e, dir->args[i].ptr, dir->args[i].len);
+    }
+}
+
+static void gen_cors_policy(Gen *g, const Cors *c)
+{
+    Emit *e = g->e;
+    emit_fmt(e, "// cors, %s", c->scope->parent ? "group \"" : "server");
+    if (c->scope->parent) {
+        emit_c_string(e, c->scope->path, strlen(c->scope->path));
+        emit_str(e, "\"");
+    }
+    emit_str(e, "\n");
+    if (!c->any_origin) {
+        emit_fmt(e, "static const char *const srvg_cors_origins_%u[] = {", c->index);
+        for (unsigned i = 0; i < c->origin->nargs; i++) {
+            emit_str(e, i ? ", \"" : "\"");
+            emit_c_string(e, c->origin->args[i].ptr, c->origin->args[i].len);
+            emit_str(e, "\"");
+        }
+        emit_str(e, "};\n");
+    }
+    emit_fmt(e, "static const struct srv_cors srvg_cors_%u = {\n", c->index);
+    if (c->any_origin)
+        emit_str(e, "    .any_origin = true,\n");
+    else
+        emit_fmt(e, "    .origins = srvg_cors_origins_%u,\n    .norigins = %u,\n", c->index,
+                 c->origin->nargs);
+    if (c->credentials)
+        emit_str(e, "    .credentials = true,\n");
+    emit_str(e, "    .methods = ");
+    const char *sep = "";
+    for (int m = 0; m < M_ANY; m++) {
+        if (c->method_mask & (1u << m)) {
+            emit_fmt(e, "%s%s", sep, rt_method[m]);
+            sep = " | ";
+        }
+    }
+    emit_str(e, ",\n    .allow_methods = \"");
+    sep = "";
+    for (int m = 0; m < M_ANY; m++) {
+        if (c->method_mask & (1u << m)) {
+            emit_fmt(e, "%s%s", sep, check_method_names[m]);
+            sep = ", ";
+        }
+    }
+    emit_str(e, "\",\n");
+    if (c->headers) {
+        emit_str(e, "    .allow_headers = \"");
+        emit_word_list(e, c->headers);
+        emit_str(e, "\",\n");
+    }
+    if (c->expose) {
+        emit_str(e, "    .expose_headers = \"");
+        emit_word_list(e, c->expose);
+        emit_str(e, "\",\n");
+    }
+    if (c->max_age)
+        emit_fmt(e, "    .max_age = \"%llu\",\n", (unsigned long long)c->max_age_s);
+    emit_str(e, "};\n\n");
 }
 
 /* A route with hooks: its chain, called directly.  A before block that
@@ -260,15 +340,19 @@ static void gen_route_chain(Gen *g, const Route *r, Arena *a)
     gen_route_comment(e, r);
     emit_fmt(e, "static void srvg_route_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
+    const Cors *cors = route_cors(r);
+    bool tail = na || cors;
     for (unsigned i = 0; i < nb; i++) {
         emit_fmt(e, "    srvg_before_%u(req, res);\n    if (" RT_ANSWERED "(res))\n", before[i]->index);
-        emit_str(e, na ? "        goto after;\n" : "        return;\n");
+        emit_str(e, tail ? "        goto after;\n" : "        return;\n");
     }
     emit_str(e, "    ");
     emit_handler_name(e, r);
     emit_str(e, "(req, res);\n");
-    if (na && nb)
+    if (tail && nb)
         emit_str(e, "after:\n");
+    if (cors)
+        emit_fmt(e, "    " RT_CORS_APPLY "(req, res, &srvg_cors_%u);\n", cors->index);
     for (unsigned i = 0; i < na; i++)
         emit_fmt(e, "    srvg_after_%u(req, res);\n", after[i]->index);
     emit_str(e, "}\n\n");
@@ -359,9 +443,14 @@ static void gen_route_table(Gen *g, const Server *s)
         emit_fmt(e, ", %s, \"", rt_method[r->method_index]);
         emit_c_string(e, r->path, strlen(r->path));
         if (r->nparams)
-            emit_fmt(e, "\", %u, srvg_params_%u},\n", r->nparams, r->index);
+            emit_fmt(e, "\", %u, srvg_params_%u", r->nparams, r->index);
         else
-            emit_str(e, "\", 0, NULL},\n");
+            emit_str(e, "\", 0, NULL");
+        const Cors *cors = route_cors(r);
+        if (cors)
+            emit_fmt(e, ", &srvg_cors_%u},\n", cors->index);
+        else
+            emit_str(e, ", NULL},\n");
     }
     emit_str(e, "};\n\n");
 }
@@ -1105,6 +1194,16 @@ static void gen_error_dispatch(Gen *g, const Server *s)
 static void gen_app_struct(Gen *g, const Server *s)
 {
     Emit *e = g->e;
+    if (s->secret) {
+        emit_str(e, "// Where the signing secrets come from (newest first); never their values.\n"
+                    "static const char *const srvg_secret_env[] = {");
+        for (unsigned i = 1; i < s->secret->nargs; i += 2) {
+            emit_str(e, i > 1 ? ", \"" : "\"");
+            emit_c_string(e, s->secret->args[i].ptr, s->secret->args[i].len);
+            emit_str(e, "\"");
+        }
+        emit_str(e, "};\n\n");
+    }
     emit_str(e, "static const struct srv_app srvg_app = {\n    .source = \"");
     emit_c_string(e, g->src->name, strlen(g->src->name));
     emit_str(e, "\",\n    .host = \"");
@@ -1122,6 +1221,20 @@ static void gen_app_struct(Gen *g, const Server *s)
         emit_fmt(e, "    .mounts = srvg_mounts,\n    .nmounts = %u,\n", s->nmounts);
     if (s->nhooks[HK_ERROR])
         emit_str(e, "    .error = srvg_error,\n");
+    if (s->secret)
+        emit_fmt(e, "    .secret_env = srvg_secret_env,\n    .nsecret_env = %u,\n",
+                 s->secret->nargs / 2);
+    if (s->log_format != LOG_OFF) {
+        emit_fmt(e, "    .log_format = %s,\n",
+                 s->log_format == LOG_JSON ? "SRV_ACCESS_LOG_JSON" : "SRV_ACCESS_LOG_COMBINED");
+        if (s->log_path) {
+            emit_str(e, "    .log_path = \"");
+            emit_c_string(e, s->log_path, strlen(s->log_path));
+            emit_str(e, "\",\n");
+        }
+    }
+    if (s->ncors)
+        emit_str(e, "    .has_cors = true,\n");
     bool any = false;
     for (int i = 0; i < LIM_COUNT; i++)
         any |= s->limit_values[i] != 0;
@@ -1166,6 +1279,9 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_static_handler(&g, r);
     }
     gen_named_decls(&g, s, a);
+    for (const Scope *sc = s->scopes; sc; sc = sc->next)
+        if (sc->cors)
+            gen_cors_policy(&g, sc->cors);
     for (const Route *r = s->routes; r; r = r->next)
         if (has_hooks(r))
             gen_route_chain(&g, r, a);
@@ -1191,9 +1307,12 @@ bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_n
     Diag d;
     diag_init(&d, src, diag_out);
     App *app = parse_app(src, &d, a);
-    if (d.nerrors)
+    if (app->syntax_errors)
         return false;
-    if (!check_app(app, &d, a))
+    /* Errors the AST constructors found (a repeated setting) do not stop
+     * the checks: one run reports them all. */
+    check_app(app, &d, a);
+    if (d.nerrors)
         return false;
     RouteTree *tree = routes_build(app->servers, &d, a);
     if (!tree)

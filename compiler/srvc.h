@@ -24,6 +24,7 @@
 /* Mirrors of the runtime's contract (srv.h), which the compiler never
  * includes: the generated code uses the runtime's own names. */
 #define SRVC_MAX_PARAMS 16
+#define SRVC_MAX_SECRETS 4
 
 /* ---------------------------------------------------------------- arena.c */
 
@@ -142,6 +143,29 @@ typedef enum {
 
 struct Scope;
 
+/* A statement of words: `secret env "A" env "B";`, `log "a.log" json;`, and
+ * each line of a `cors { ... }` block (`origin "https://a" "https://b";`). */
+typedef struct Directive {
+    Token keyword;        /* the first word */
+    Token *args;          /* strings, identifiers and numbers after it */
+    unsigned nargs;
+    Loc loc;              /* the whole statement */
+    struct Directive *next;
+} Directive;
+
+/* A `cors { ... }` block; check.c resolves its lines. */
+typedef struct Cors {
+    Token keyword;
+    Directive *items, **items_tail;
+    unsigned index;       /* srvg_cors_<index> */
+    struct Scope *scope;
+    /* Filled by check.c: */
+    const Directive *origin, *methods, *headers, *expose, *max_age, *credentials;
+    bool any_origin;      /* origin "*" */
+    unsigned method_mask; /* M_* bits */
+    uint64_t max_age_s;
+} Cors;
+
 typedef struct Hook {
     HookKind kind;
     Token keyword;
@@ -160,6 +184,7 @@ typedef struct Scope {
     unsigned index;       /* 0: the server; groups from 1, in source order */
     Hook *hooks, **hooks_tail;
     Hook *error;          /* this scope's own `error` block, or NULL */
+    Cors *cors;           /* this scope's own `cors` block, or NULL */
     struct Scope *next;   /* every scope of the server, in source order */
     /* Filled by check.c: */
     Segment *segs;        /* the whole prefix, from the server down */
@@ -226,19 +251,27 @@ typedef struct Server {
     Scope *scopes, **scopes_tail; /* the server's own scope first */
     unsigned nscopes;
     unsigned nhooks[HK_COUNT];
+    unsigned ncors;
+    Directive *secret;    /* `secret env "NAME" ...;`, NULL when absent */
+    Directive *log;       /* `log ...;`, NULL when absent */
     Setting *settings, **settings_tail;
     /* Filled by check.c: */
     int port_value;
     int workers_value; /* -1: auto */
     uint64_t limit_values[LIM_COUNT]; /* 0: runtime default */
+    int log_format;       /* LOG_* */
+    const char *log_path; /* NULL: stderr */
     struct Server *next;
 } Server;
+
+enum { LOG_OFF, LOG_COMBINED, LOG_JSON };
 
 typedef struct {
     Token prologue; /* kind 0 when absent */
     Token epilogue;
     Server *servers, **servers_tail;
     unsigned nservers;
+    unsigned syntax_errors; /* the parse stopped being trustworthy: no checks */
 } App;
 
 App *ast_new_app(Arena *a);
@@ -266,13 +299,23 @@ void ast_set_setup(Server *s, const Scope *scope, Diag *d, Token kw, Token block
                    bool worker);
 /* Reports KW (`limits`, `timeouts`) used inside a group. */
 void ast_server_only(const Scope *scope, Diag *d, Token kw);
+Directive *ast_new_directive(Arena *a, Token kw, const Token *args, unsigned nargs, Loc loc);
+/* `secret ...;` and `log ...;`: one each, at server level. */
+void ast_set_secret(Server *s, const Scope *scope, Diag *d, Directive *dir);
+void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir);
+/* Opens `cors {` in SCOPE (one per scope); NULL after an error, and then
+ * its lines are dropped. */
+Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw);
+void ast_add_cors_item(Cors *c, Directive *dir);
 /* Writes a readable outline of APP, for tests. */
 void ast_dump(const App *app, FILE *out);
 
 /* ------------------------------------------------- parser (grammar/srv.y) */
 
 /* Parses the whole source.  Returns the App (possibly partial) even when
- * errors were reported; the caller checks d->nerrors. */
+ * errors were reported; the caller checks app->syntax_errors (then the AST
+ * cannot be checked further) and d->nerrors (which also counts errors the
+ * AST constructors found, such as a repeated `workers`). */
 App *parse_app(const Source *src, Diag *d, Arena *a);
 
 /* ---------------------------------------------------------------- check.c */

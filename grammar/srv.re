@@ -8,8 +8,8 @@
  * with awareness of C strings, character literals and comments, so a '}'
  * inside "..." or a comment does not end it.  Whether a '{' opens a C block
  * or a plain brace is decided by what came before: the braces of `server
- * ... {`, `group ... {`, `limits {` and `timeouts {` are plain, every other
- * '{' is C.
+ * ... {`, `group ... {`, `limits {`, `timeouts {` and `cors {` are plain,
+ * every other '{' is C.
  *
  * The input ends with a NUL sentinel (source.c); re2c's end-of-input rule
  * checks YYLIMIT, so NUL bytes inside the file are ordinary bad characters.
@@ -265,7 +265,7 @@ static int keyword(const char *p, size_t n)
         {"server", T_SERVER}, {"workers", T_WORKERS}, {"setup", T_SETUP},
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
-        {"static", T_STATIC},
+        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -324,7 +324,8 @@ static int scan(Lexer *lx, Token *tok)
             "{" {
                 TOKEN_END();
                 VIEW();
-                if (lx->in_block_head || lx->prev == T_LIMITS || lx->prev == T_TIMEOUTS) {
+                if (lx->in_block_head || lx->prev == T_LIMITS || lx->prev == T_TIMEOUTS ||
+                    lx->prev == T_CORS) {
                     lx->in_block_head = false;
                     return '{';
                 }
@@ -390,6 +391,9 @@ const char *lexer_kind_name(int kind)
     case T_AFTER: return "'after'";
     case T_ERROR_KW: return "'error'";
     case T_STATIC: return "'static'";
+    case T_SECRET: return "'secret'";
+    case T_LOG: return "'log'";
+    case T_CORS: return "'cors'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

@@ -35,12 +35,29 @@ struct Parser {
     Server *server;      /* the server block being parsed */
     Scope *scope;        /* the innermost scope: the server's or a group's */
     SettingGroup group;  /* limits or timeouts, while inside one */
+    Cors *cors;          /* the cors block being parsed (NULL after an error) */
+    unsigned syntax_errors; /* lexical and syntax errors (not the AST's own) */
+    Token *args;         /* the words of the directive being parsed */
+    unsigned nargs, capargs;
 };
 
 static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p);
 static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg);
 
 static const Token no_token;
+
+static void push_arg(Parser *p, Token t)
+{
+    if (p->nargs == p->capargs) {
+        unsigned cap = p->capargs ? p->capargs * 2 : 8;
+        Token *grown = arena_alloc(p->arena, cap * sizeof *grown);
+        if (p->nargs)
+            memcpy(grown, p->args, p->nargs * sizeof *grown);
+        p->args = grown;
+        p->capargs = cap;
+    }
+    p->args[p->nargs++] = t;
+}
 }
 
 %define api.pure full
@@ -59,7 +76,7 @@ static const Token no_token;
 %token IDENT "identifier" STRING "string" NUMBER "number" CBLOCK "C block"
 %token PROLOGUE "'%{'" EPILOGUE "'%%'"
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
-%token STATIC "'static'"
+%token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
 
 %%
 
@@ -118,6 +135,18 @@ item:
                                   ast_add_route(p->server, p->scope,
                                       ast_new_mount(p->arena, $1, $2, $3, @$));
                                 }
+  | SECRET args ';'             {
+                                  ast_set_secret(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | LOG args ';'                {
+                                  ast_set_log(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | cors_head cors_items '}'
+  | cors_head cors_items error '}' { yyerrok; }
   | group_head items '}'        { p->scope = p->scope->parent; }
   | group_head items error '}'  { yyerrok; p->scope = p->scope->parent; }
   | IDENT STRING CBLOCK         {
@@ -128,13 +157,40 @@ item:
                                   ast_add_route(p->server, p->scope, ast_new_route(p->arena,
                                       $1, $2, $3, no_token, @$));
                                 }
-  | error ';'                   { yyerrok; }
-  | error CBLOCK                { yyerrok; }
+  | error ';'                   { yyerrok; p->nargs = 0; }
+  | error CBLOCK                { yyerrok; p->nargs = 0; }
   ;
 
 /* group_head: 'group' STRING '{'  opens a scope with a path prefix */
 group_head:
     GROUP STRING '{'            { p->scope = ast_open_group(p->arena, p->server, p->scope, $1, $2); }
+  ;
+
+/* cors_head: 'cors' '{'  a CORS policy for the routes of this scope */
+cors_head:
+    CORS '{'                    { p->cors = ast_open_cors(p->arena, p->server, p->scope, p->diag, $1); }
+  ;
+
+cors_items:
+    %empty
+  | cors_items cors_item
+  ;
+
+/* cors_item: IDENT word* ';'  e.g. `origin "https://a.example";`, `credentials;` */
+cors_item:
+    IDENT args ';'              {
+                                  ast_add_cors_item(p->cors,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | error ';'                   { yyerrok; p->nargs = 0; }
+  ;
+
+/* The words of a directive, gathered in p->args (the statement's action
+ * copies them and resets the count). */
+args:
+    %empty
+  | args value                  { push_arg(p, $2); }
   ;
 
 /* A named handler is a C identifier, so the words that are keywords only
@@ -145,6 +201,9 @@ handler_name:
   | AFTER                       { $$ = $1; $$.kind = T_IDENT; }
   | ERROR_KW                    { $$ = $1; $$.kind = T_IDENT; }
   | GROUP                       { $$ = $1; $$.kind = T_IDENT; }
+  | LOG                         { $$ = $1; $$.kind = T_IDENT; }
+  | SECRET                      { $$ = $1; $$.kind = T_IDENT; }
+  | CORS                        { $$ = $1; $$.kind = T_IDENT; }
   ;
 
 limits_head:
@@ -179,13 +238,16 @@ value:
 
 static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p)
 {
+    int before = p->diag->nerrors;
     int kind = lexer_next(&p->lx, val);
+    p->syntax_errors += (unsigned)(p->diag->nerrors - before);
     *loc = val->loc;
     return kind;
 }
 
 static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg)
 {
+    p->syntax_errors++;
     diag_error(p->diag, *loc, "%s", msg);
 }
 
@@ -232,6 +294,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
 {
     yysymbol_kind_t la = yypcontext_token(ctx);
     Loc loc = *yypcontext_location(ctx);
+    p->syntax_errors++;
     /* The lexer already said why the input ended early. */
     if (la == YYSYMBOL_YYEOF && p->lx.fatal)
         return 0;
@@ -247,7 +310,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
         for (int i = 0; i < n; i++)
             if (expected[i] != YYSYMBOL_BEFORE && expected[i] != YYSYMBOL_AFTER &&
                 expected[i] != YYSYMBOL_ERROR_KW && expected[i] != YYSYMBOL_GROUP &&
-                expected[i] != YYSYMBOL_STATIC)
+                expected[i] != YYSYMBOL_STATIC && expected[i] != YYSYMBOL_LOG &&
+                expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS)
                 expected[k++] = expected[i];
         n = k;
     }
@@ -282,5 +346,7 @@ App *parse_app(const Source *src, Diag *d, Arena *a)
     p.app = ast_new_app(a);
     if (srv_yyparse(&p) != 0 && d->nerrors == 0)
         diag_error(d, (Loc){LOC_NONE, 0}, "cannot parse this file");
+    p.app->syntax_errors = p.syntax_errors + (d->nerrors > 0 && p.syntax_errors == 0 &&
+                                              p.app->nservers == 0);
     return p.app;
 }

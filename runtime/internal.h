@@ -116,6 +116,53 @@ extern char srv__date_line[SRV__DATE_LINE_LEN];
 void srv__date_format(char *out, int64_t t);
 
 /* ===========================================================================
+ * L0: accesslog.c - the access log: lines formatted into a per-worker
+ * buffer, written in whole lines when it fills, at least once a second
+ * (srv__access_log_tick) and at close.
+ */
+struct srv__access_log {
+    int fd;                    /* -1: logging off */
+    enum srv_access_log format;
+    const char *path;          /* NULL: standard error */
+    bool pipe_like;            /* not a regular file: writes cut at PIPE_BUF */
+    char *buf;
+    size_t len, cap;
+    uint64_t flushed_ms;       /* srv__now_ms() of the last flush */
+    int64_t stamp_sec;         /* the second STAMP was made for */
+    char stamp[32];
+    size_t stamp_len;
+};
+/* What one line says about a request and its response. */
+struct srv__access_entry {
+    const char *peer;                   /* "127.0.0.1", or NULL */
+    const char *method;
+    size_t method_len;
+    const char *path;                   /* decoded */
+    size_t path_len;
+    const char *query;                  /* raw, NULL when none */
+    size_t query_len;
+    unsigned version_minor;
+    int status;
+    uint64_t bytes;                     /* body bytes of the response */
+    const char *referer, *user_agent;   /* NULL when not sent */
+    uint64_t duration_us;
+};
+/* Opens the log (PATH NULL: a duplicate of stderr); nothing for
+ * SRV_ACCESS_LOG_OFF.  Returns 0 or -errno. */
+int srv__access_log_open(struct srv__access_log *l, enum srv_access_log format,
+                         const char *path);
+/* Flushes, then opens PATH again onto the same descriptor (logrotate's
+ * rename-then-signal).  Returns 0 or -errno (the old file stays in use). */
+int srv__access_log_reopen(struct srv__access_log *l);
+void srv__access_log_add(struct srv__access_log *l, const struct srv__access_entry *e);
+void srv__access_log_flush(struct srv__access_log *l);
+/* Flushes when the buffer has waited a second; NOW_MS is srv__now_ms(). */
+void srv__access_log_tick(struct srv__access_log *l, uint64_t now_ms);
+/* Milliseconds until the next tick is due, -1 when nothing is buffered. */
+int srv__access_log_wait_ms(const struct srv__access_log *l, uint64_t now_ms);
+void srv__access_log_close(struct srv__access_log *l);
+
+/* ===========================================================================
  * L0: loop.c - a small epoll loop.  Level-triggered.  An owner embeds a
  * struct srv__io and gets its callback with the ready events.
  */
@@ -337,9 +384,18 @@ void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int i
 void srv__respond_error(struct srv_request *req, struct srv_response *res, int status,
                         unsigned allow);
 void srv__dispatch_failed(struct srv_request *req, struct srv_response *res);
+/* cors.c: answers a CORS preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) for a route with a policy that allows the
+ * origin; false when REQ is to be routed as usual. */
+bool srv__cors_preflight(const struct srv_app *app, struct srv_request *req,
+                         struct srv_response *res);
+
 static inline void srv__dispatch(const struct srv_app *app, struct srv_request *req,
                                  struct srv_response *res)
 {
+    if (SRV__UNLIKELY(req->head.method == SRV_METHOD_OPTIONS) && app->has_cors &&
+        srv__cors_preflight(app, req, res))
+        return;
     int idx = app->match(req->head.method, req->head.path, req->head.path_len,
                          &req->match);
     if (SRV__UNLIKELY(idx < 0 || (unsigned)idx >= app->nroutes)) {

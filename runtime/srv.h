@@ -442,12 +442,39 @@ const char *srv_path_prefix(const char *path, const char *prefix);
 typedef void (*srv_error_fn)(struct srv_request *req, struct srv_response *res, int status,
                              const char *reason);
 
+/* A `cors { ... }` block.  Strings are preformatted header values. */
+struct srv_cors {
+    const char *const *origins; /* allowed origins, exact; unused with any_origin */
+    unsigned norigins;
+    bool any_origin;            /* origin "*" (never with credentials) */
+    bool credentials;           /* Access-Control-Allow-Credentials: true */
+    unsigned methods;           /* SRV_METHOD_* allowed by a preflight */
+    const char *allow_methods;  /* "GET, HEAD, POST" */
+    const char *allow_headers;  /* "Content-Type, Authorization", or NULL */
+    const char *expose_headers; /* or NULL */
+    const char *max_age;        /* seconds, "600", or NULL */
+};
+
+/* Adds the CORS headers of POLICY for REQ's Origin to RES (nothing when the
+ * origin is not allowed; Vary: Origin whenever the answer depends on it).
+ * Generated route chains call it after the handler. */
+void srv_cors_apply(struct srv_request *req, struct srv_response *res,
+                    const struct srv_cors *policy);
+
 struct srv_route {
     srv_handler_fn handler;
     unsigned methods;                /* SRV_METHOD_* set */
     const char *pattern;             /* as written, for logs */
     unsigned nparams;
     const char *const *param_names;  /* "name" for ":name", "*" for the tail */
+    const struct srv_cors *cors;     /* the route's CORS policy, or NULL */
+};
+
+/* `log ...;`: the access log. */
+enum srv_access_log {
+    SRV_ACCESS_LOG_OFF,      /* the default */
+    SRV_ACCESS_LOG_COMBINED, /* the Combined Log Format */
+    SRV_ACCESS_LOG_JSON,     /* one JSON object per line */
 };
 
 /* Limits and timeouts; 0 means the default (given in brackets). */
@@ -480,13 +507,17 @@ struct srv_app {
     const struct srv_static_mount *mounts; /* may be NULL */
     unsigned nmounts;
     srv_error_fn error;           /* the `error` blocks; NULL: built-in pages */
-    /* Names of environment variables holding the secrets that sign cookies
-     * (never the secrets themselves): the first signs and is required; the
-     * others only verify, for rotation, and may be unset.  Each one set must
-     * be at least 32 bytes.  Read once by srv_main() before anything starts:
-     * a missing or short secret stops the program with one line, exit 1. */
+    /* `secret env "A" env "B";`: names of environment variables holding
+     * the secrets that sign cookies (never the secrets themselves), newest
+     * first.  The first signs and is required; the others only verify, for
+     * rotation, and may be unset.  Each one set must be at least 32 bytes.
+     * Read once by srv_main() before anything starts: a missing or short
+     * secret stops the program with one line, exit 1. */
     const char *const *secret_env;
     unsigned nsecret_env;
+    enum srv_access_log log_format;
+    const char *log_path;         /* NULL: standard error */
+    bool has_cors;                /* some route has a CORS policy: answer preflights */
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a

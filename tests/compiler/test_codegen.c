@@ -37,7 +37,7 @@ START_TEST(emits_the_documented_shape)
     ck_assert_contains(c, "#line 9 \"t.srv\"\n                       { srv_response_text(res, name); }\n");
     ck_assert_contains(c, "static const char *const srvg_params_0[] = {\"name\"};");
     ck_assert_contains(c, "static const char *const srvg_params_3[] = {\"*\"};");
-    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3},");
+    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3, NULL},");
     ck_assert_contains(c, "    .host = \"a\\\"b?\\?=\",\n");
     ck_assert_contains(c, "    .workers = SRV_WORKERS_AUTO,\n");
     ck_assert_contains(c, "    .setup = srvg_setup,\n    .worker_setup = NULL,\n");
@@ -126,8 +126,8 @@ START_TEST(hook_chains_run_outer_first_before_and_inner_first_after)
         "    srvg_after_2(req, res);\n    srvg_after_1(req, res);\n    srvg_after_0(req, res);\n}\n");
     /* Hook numbers follow the file: s1, s3 are before 0 and 1, g2 is 2, h1 is 3. */
     ck_assert_contains(r.out.buf, "static void srvg_before_2(struct srv_request *req, struct srv_response *res)\n");
-    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL, NULL},");
     ck_assert_not_contains(r.out.buf, "srvg_error");
     run_close(&r);
 }
@@ -138,8 +138,8 @@ START_TEST(routes_without_hooks_call_their_handler_directly)
     Run r;
     ck_assert(run_compile(&r, "server \"h\" 1 {\n GET \"/a\" a;\n"
                               " group \"/g\" { before { x(); } GET \"/b\" b; }\n}\n"));
-    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL},");
+    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL, NULL},");
     ck_assert_not_contains(r.out.buf, "srvg_route_0");
     /* Without after blocks, an answering before block returns at once. */
     ck_assert_contains(r.out.buf, "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n"
@@ -197,7 +197,7 @@ START_TEST(mounts_become_routes_and_a_table)
     ck_assert_contains(r.out.buf, "static const struct srv_static_mount srvg_mounts[] = {\n"
                                   "    {\"/s/\", \"pub\\\"lic\", \"t.srv:2:2\"},\n"
                                   "    {\"/g/\", \"g\", \"t.srv:3:15\"},\n};\n");
-    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0},");
+    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0, NULL},");
     ck_assert_contains(r.out.buf, "    .mounts = srvg_mounts,\n    .nmounts = 2,\n");
     run_close(&r);
 }

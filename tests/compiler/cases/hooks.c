@@ -230,12 +230,12 @@ static const char *const srvg_params_3[] = {"uid"};
 static const char *const srvg_params_4[] = {"uid", "*"};
 
 static const struct srv_route srvg_routes[] = {
-    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0},
-    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL},
-    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2},
-    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3},
-    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4},
-    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL},
+    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0, NULL},
+    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL, NULL},
+    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2, NULL},
+    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3, NULL},
+    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4, NULL},
+    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL, NULL},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).

@@ -1,0 +1,410 @@
+/*
+ * accesslog.c - the access log (`log combined;`, `log json;`, `log "FILE"
+ * FORMAT;`).  One line per response, formatted by hand into a per-worker
+ * buffer and written in whole lines: when the buffer fills, at least once a
+ * second (the worker's loop calls srv__access_log_tick), and at shutdown.  A
+ * busy server therefore pays no syscall per request, and lines from several
+ * workers never interleave: a regular file is opened O_APPEND (each write
+ * lands whole at the end), and on a pipe or socket (stderr under systemd or a
+ * container runtime) every write is cut at a line boundary to at most
+ * PIPE_BUF bytes, the size the kernel writes atomically.
+ *
+ * What is logged is what the request looked like to the handler: the decoded
+ * path and the raw query.  Bytes a terminal or a log parser could choke on
+ * are escaped: in the combined format as \xHH (as nginx does), in JSON by the
+ * JSON rules, with invalid UTF-8 as \ufffd so each line stays valid JSON.
+ * Each field is cut at FIELD_MAX bytes, so a line is bounded.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF_SIZE (64u * 1024)
+#define FIELD_MAX 1024       /* bytes of one field (path, agent, ...) before escaping */
+#define FLUSH_EVERY_MS 1000
+
+/* ---- Opening ---------------------------------------------------------------- */
+
+static int open_target(const char *path, bool *pipe_like)
+{
+    int fd;
+    if (path == NULL) {
+        fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    *pipe_like = fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+    return fd;
+}
+
+int srv__access_log_open(struct srv__access_log *l, enum srv_access_log format,
+                         const char *path)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    l->format = format;
+    l->path = path;
+    l->stamp_sec = -1;
+    if (format == SRV_ACCESS_LOG_OFF)
+        return 0;
+    int fd = open_target(path, &l->pipe_like);
+    if (fd < 0)
+        return fd;
+    l->fd = fd;
+    l->buf = srv__xmalloc(BUF_SIZE);
+    l->cap = BUF_SIZE;
+    l->flushed_ms = srv__now_ms();
+    return 0;
+}
+
+int srv__access_log_reopen(struct srv__access_log *l)
+{
+    if (l->fd < 0 || l->path == NULL)
+        return 0; /* stderr is not rotated by us */
+    srv__access_log_flush(l);
+    bool pipe_like;
+    int fd = open_target(l->path, &pipe_like);
+    if (fd < 0)
+        return fd;
+    /* dup2 keeps the descriptor number: nothing else needs to know. */
+    if (dup3(fd, l->fd, O_CLOEXEC) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    close(fd);
+    l->pipe_like = pipe_like;
+    return 0;
+}
+
+void srv__access_log_close(struct srv__access_log *l)
+{
+    if (l->fd < 0)
+        return;
+    srv__access_log_flush(l);
+    close(l->fd);
+    free(l->buf);
+    l->fd = -1;
+    l->buf = NULL;
+}
+
+/* ---- Writing ---------------------------------------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full disk or a closed pipe must not stop serving */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void srv__access_log_flush(struct srv__access_log *l)
+{
+    l->flushed_ms = srv__now_ms();
+    if (l->len == 0 || l->fd < 0)
+        return;
+    const char *p = l->buf;
+    size_t left = l->len;
+    while (left > 0) {
+        size_t n = left;
+        if (l->pipe_like && n > PIPE_BUF) {
+            /* The last whole line within PIPE_BUF; a single longer line
+             * (kilobytes of user agent) goes alone. */
+            const char *nl = memrchr(p, '\n', PIPE_BUF);
+            n = nl ? (size_t)(nl - p) + 1 : (size_t)((const char *)memchr(p, '\n', left) - p) + 1;
+        }
+        write_all(l->fd, p, n);
+        p += n;
+        left -= n;
+    }
+    l->len = 0;
+}
+
+void srv__access_log_tick(struct srv__access_log *l, uint64_t now_ms)
+{
+    if (l->len > 0 && now_ms - l->flushed_ms >= FLUSH_EVERY_MS)
+        srv__access_log_flush(l);
+}
+
+int srv__access_log_wait_ms(const struct srv__access_log *l, uint64_t now_ms)
+{
+    if (l->len == 0)
+        return -1;
+    uint64_t due = l->flushed_ms + FLUSH_EVERY_MS;
+    return due <= now_ms ? 0 : (int)(due - now_ms);
+}
+
+/* ---- Formatting ------------------------------------------------------------- */
+
+static const char hexd[] = "0123456789abcdef";
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Combined format: bytes that are not printable ASCII, '"' and '\\' as \xHH. */
+static char *put_clf(char *p, const char *s, size_t n)
+{
+    if (n > FIELD_MAX)
+        n = FIELD_MAX;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *p++ = (char)c;
+        } else {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hexd[c >> 4];
+            *p++ = hexd[c & 15];
+        }
+    }
+    return p;
+}
+
+/* The length of the valid UTF-8 sequence at S (N bytes left), or 0 if the
+ * bytes there are not one (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* A JSON string body: '"', '\\' and control characters escaped, invalid
+ * UTF-8 bytes as \ufffd. */
+static char *put_json(char *p, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n > FIELD_MAX)
+        n = FIELD_MAX;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hexd[c >> 4];
+            p[5] = hexd[c & 15];
+            p += 6;
+            i++;
+            continue;
+        }
+        size_t k = utf8_len(u + i, n - i);
+        if (k == 0) {
+            memcpy(p, "\\ufffd", 6);
+            p += 6;
+            i++;
+        } else {
+            memcpy(p, u + i, k);
+            p += k;
+            i += k;
+        }
+    }
+    return p;
+}
+
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* The per-second timestamps: "[30/Nov/2026:02:00:00 +0000]" and
+ * "2026-11-30T02:00:00Z" (no strftime: its month names follow the locale). */
+static void stamp(struct srv__access_log *l)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec == l->stamp_sec)
+        return;
+    l->stamp_sec = ts.tv_sec;
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int year = tm.tm_year + 1900;
+    char *p = l->stamp;
+    if (l->format == SRV_ACCESS_LOG_JSON) {
+        put2(p, year / 100);
+        put2(p + 2, year);
+        p[4] = '-';
+        put2(p + 5, tm.tm_mon + 1);
+        p[7] = '-';
+        put2(p + 8, tm.tm_mday);
+        p[10] = 'T';
+        put2(p + 11, tm.tm_hour);
+        p[13] = ':';
+        put2(p + 14, tm.tm_min);
+        p[16] = ':';
+        put2(p + 17, tm.tm_sec);
+        p[19] = 'Z';
+        l->stamp_len = 20;
+    } else {
+        p[0] = '[';
+        put2(p + 1, tm.tm_mday);
+        p[3] = '/';
+        memcpy(p + 4, months + 3 * tm.tm_mon, 3);
+        p[7] = '/';
+        put2(p + 8, year / 100);
+        put2(p + 10, year);
+        p[12] = ':';
+        put2(p + 13, tm.tm_hour);
+        p[15] = ':';
+        put2(p + 16, tm.tm_min);
+        p[18] = ':';
+        put2(p + 19, tm.tm_sec);
+        memcpy(p + 21, " +0000]", 7);
+        l->stamp_len = 28;
+    }
+}
+
+/* Worst case of one line: every field escaped at 6 bytes a byte. */
+#define LINE_WORST (6 * 5 * FIELD_MAX + 512)
+
+void srv__access_log_add(struct srv__access_log *l, const struct srv__access_entry *e)
+{
+    if (l->fd < 0)
+        return;
+    if (l->cap - l->len < LINE_WORST) {
+        srv__access_log_flush(l);
+        if (l->cap < LINE_WORST) {
+            l->buf = srv__xrealloc(l->buf, LINE_WORST);
+            l->cap = LINE_WORST;
+        }
+    }
+    stamp(l);
+    char *line = l->buf + l->len, *p = line;
+    const char *peer = e->peer && e->peer[0] ? e->peer : "-";
+    if (l->format == SRV_ACCESS_LOG_JSON) {
+        memcpy(p, "{\"time\":\"", 9);
+        p += 9;
+        memcpy(p, l->stamp, l->stamp_len);
+        p += l->stamp_len;
+        memcpy(p, "\",\"peer\":\"", 10);
+        p = put_json(p + 10, peer, strlen(peer));
+        memcpy(p, "\",\"method\":\"", 12);
+        p = put_json(p + 12, e->method, e->method_len);
+        memcpy(p, "\",\"path\":\"", 10);
+        p = put_json(p + 10, e->path, e->path_len);
+        *p++ = '"';
+        if (e->query) {
+            memcpy(p, ",\"query\":\"", 10);
+            p = put_json(p + 10, e->query, e->query_len);
+            *p++ = '"';
+        }
+        memcpy(p, ",\"status\":", 10);
+        p = put_u64(p + 10, (uint64_t)e->status);
+        memcpy(p, ",\"bytes\":", 9);
+        p = put_u64(p + 9, e->bytes);
+        memcpy(p, ",\"duration_us\":", 15);
+        p = put_u64(p + 15, e->duration_us);
+        if (e->user_agent) {
+            memcpy(p, ",\"user_agent\":\"", 15);
+            p = put_json(p + 15, e->user_agent, strlen(e->user_agent));
+            *p++ = '"';
+        }
+        if (e->referer) {
+            memcpy(p, ",\"referer\":\"", 12);
+            p = put_json(p + 12, e->referer, strlen(e->referer));
+            *p++ = '"';
+        }
+        memcpy(p, ",\"worker\":", 10);
+        p = put_u64(p + 10, (uint64_t)(srv__worker_id_value < 0 ? 0 : srv__worker_id_value));
+        *p++ = '}';
+    } else {
+        /* %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" */
+        p = put_clf(p, peer, strlen(peer));
+        memcpy(p, " - - ", 5);
+        p += 5;
+        memcpy(p, l->stamp, l->stamp_len);
+        p += l->stamp_len;
+        *p++ = ' ';
+        *p++ = '"';
+        p = put_clf(p, e->method, e->method_len);
+        *p++ = ' ';
+        p = put_clf(p, e->path, e->path_len);
+        if (e->query) {
+            *p++ = '?';
+            p = put_clf(p, e->query, e->query_len);
+        }
+        memcpy(p, e->version_minor ? " HTTP/1.1\" " : " HTTP/1.0\" ", 11);
+        p = put_u64(p + 11, (uint64_t)e->status);
+        *p++ = ' ';
+        if (e->bytes)
+            p = put_u64(p, e->bytes);
+        else
+            *p++ = '-';
+        memcpy(p, " \"", 2);
+        p += 2;
+        if (e->referer)
+            p = put_clf(p, e->referer, strlen(e->referer));
+        else
+            *p++ = '-';
+        memcpy(p, "\" \"", 3);
+        p += 3;
+        if (e->user_agent)
+            p = put_clf(p, e->user_agent, strlen(e->user_agent));
+        else
+            *p++ = '-';
+        *p++ = '"';
+    }
+    *p++ = '\n';
+    l->len += (size_t)(p - line);
+}
