@@ -1,8 +1,7 @@
 #!/bin/sh
 # json_parse.sh - parse speed and error reports of cJSON, jansson and json-c
 # (bench/json_parse.c, built once per library) on a 1 KiB and a 1 MiB
-# document.  Needs the three -dev packages:
-#     apt-get install libcjson-dev libjansson-dev libjson-c-dev
+# document.  Needs the three -dev packages (SRV_BENCH=1 scripts/setup).
 # Each run is pinned to CPU 0; about 20 s in all.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
