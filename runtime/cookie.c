@@ -223,8 +223,13 @@ static bool cookie_ok(struct srv_response *res, const char *name, const char *va
     while (is_tchar((unsigned char)name[i]))
         i++;
     if (i == 0 || name[i] != '\0') {
-        /* The name may hold CR/LF: it is not quoted into the log. */
-        srv__response_fail(res, "cookie name that is not an HTTP token:", "");
+        /* The name may hold CR/LF: the log gets a printable copy. */
+        char shown[40];
+        size_t n = 0;
+        for (const char *c = name; *c && n < sizeof shown - 1; c++)
+            shown[n++] = *c > 0x20 && *c < 0x7f ? *c : '?';
+        shown[n] = '\0';
+        srv__response_fail(res, "cookie name that is not an HTTP token:", shown);
         return false;
     }
     for (i = 0; value[i]; i++) {
