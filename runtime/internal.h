@@ -475,9 +475,9 @@ bool srv__form_key_equals(const char *k, size_t len, const char *name);
  */
 
 /* The boundary parameter of the multipart/form-data media type M into OUT
- * (room for 71 bytes, NUL-terminated): its length (1..70), or -EMEDIUMTYPE
- * when M is another type or the boundary is missing, repeated or invalid
- * (RFC 2046 bchars, not ending in a space). */
+ * (room for 71 bytes, NUL-terminated): its length (1..70), -EMEDIUMTYPE
+ * when M is another type, or -EBADMSG when the boundary is missing,
+ * repeated or invalid (RFC 2046 bchars, not ending in a space). */
 int srv__multipart_boundary(const struct srv__media *m, char *out);
 
 /* Parses BODY[0..LEN) (never reading BODY[LEN]) with boundary B[0..BLEN):

@@ -134,11 +134,12 @@ struct srv_part {
 
 /* Parses the body as multipart/form-data and points *PARTS at every part,
  * in body order.  Returns the number of parts (>= 0), or:
- *   -EMEDIUMTYPE  the Content-Type is not multipart/form-data with a valid
- *                 boundary: answered 415 when RES is not NULL;
- *   -EBADMSG      the body breaks the multipart syntax (a missing final
- *                 boundary, a part without Content-Disposition: form-data
- *                 and a name, a bare LF, ...): answered 400;
+ *   -EMEDIUMTYPE  there is no Content-Type, or it is not multipart/form-data:
+ *                 answered 415 when RES is not NULL;
+ *   -EBADMSG      its boundary parameter is missing or invalid, or the body
+ *                 breaks the multipart syntax (a missing final boundary, a
+ *                 part without Content-Disposition: form-data and a name, a
+ *                 bare LF, ...): answered 400;
  *   -E2BIG        more parts than limits { multipart_parts } or a part
  *                 header block over limits { multipart_header }: answered 413.
  * The answers are the server's error responses (an `error` block shapes
