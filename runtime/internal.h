@@ -5,6 +5,8 @@
  *
  *   L0  arena  log  time  loop          (libc only)
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
+ *       media  form  multipart  json  json_write  cookie   (request bodies,
+ *       JSON out, cookies; json.c links jansson, cookie.c nettle)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
  *
@@ -57,14 +59,22 @@ static inline void srv__copy(void *dst, const void *src, size_t n)
  * request that fits in it costs no malloc.
  */
 struct srv__arena_chunk;
+struct srv__arena_cleanup;
 struct srv__arena {
     char *cur, *end;                /* free space in the current chunk */
     struct srv__arena_chunk *first; /* kept across resets */
     struct srv__arena_chunk *extra; /* overflow chunks, freed on reset */
+    struct srv__arena_cleanup *cleanups; /* run by reset and free, newest first */
 };
 void srv__arena_init(struct srv__arena *a, size_t first_size);
 void *srv__arena_alloc(struct srv__arena *a, size_t size); /* 16-aligned, never NULL */
+/* Runs the cleanups, frees the overflow chunks, rewinds the first one. */
 void srv__arena_reset(struct srv__arena *a);
+/* Calls FN(ARG) at the next srv__arena_reset() or srv__arena_free() of A,
+ * before its memory goes; the cleanup registered last runs first.  The
+ * record lives in A itself, so registering moves A->cur (conn.c's "nothing
+ * was allocated" shortcut stays right).  FN must not allocate from A. */
+void srv__arena_defer(struct srv__arena *a, void (*fn)(void *), void *arg);
 /* printf into the arena; the result is NUL-terminated, its length in *LEN
  * (LEN may be NULL).  Most results fit a stack buffer: one formatting pass. */
 char *srv__arena_vprintf(struct srv__arena *a, size_t *len, const char *fmt, va_list ap);
@@ -249,6 +259,8 @@ int srv__http_parse_chunked(struct srv__chunked *c, char *buf, size_t len,
  */
 struct srv__conn;
 
+struct srv__lazy;
+
 struct srv_request {
     struct srv__conn *conn;
     const struct srv_app *app;
@@ -260,7 +272,32 @@ struct srv_request {
     size_t body_len;
     struct srv__arena *arena;
     char *param_cache[SRV_MAX_PARAMS]; /* decoded params, made on demand */
+    struct srv__lazy *lazy;        /* body accessors' results; NULL until one runs */
 };
+
+/* What the body accessors make on first use (form.c, multipart.c, json.c),
+ * kept for the rest of the request.  It lives in the request arena, and
+ * srv__request_lazy() registers an arena cleanup that sets req->lazy back
+ * to NULL, so nothing is reset per request and a request that never reads
+ * its body as a form, parts or JSON pays nothing. */
+struct srv__lazy {
+    struct srv_request *req;
+    bool form_done, parts_done, json_done;
+    /* form.c */
+    const struct srv_form_field *form;
+    size_t nform;
+    /* multipart.c: the count or -errno, and why it failed (for tests, logs) */
+    const struct srv_part *parts;
+    int parts_rc;
+    const char *parts_why;
+    /* json.c: the document, or the status and body of the error answer */
+    struct json_t *json;
+    int json_status;
+    const char *json_error;
+    size_t json_error_len;
+};
+/* REQ's lazy results, made (zeroed) on first use. */
+struct srv__lazy *srv__request_lazy(struct srv_request *req);
 
 struct srv_response {
     int status;
@@ -273,6 +310,11 @@ struct srv_response {
     struct srv__arena *arena;
     const char *failure;    /* why FAILED was set, for the log */
 };
+
+/* Marks RES failed (a handler misused the API), keeping the first reason,
+ * WHAT "TEXT", for the log line; dispatch.c then answers 500.  Every
+ * misuse check in the runtime ends here. */
+void srv__response_fail(struct srv_response *res, const char *what, const char *text);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -373,6 +415,107 @@ static inline void srv__dispatch(const struct srv_app *app, struct srv_request *
     if (SRV__UNLIKELY(res->failed))
         srv__dispatch_failed(req, res);
 }
+
+/* ===========================================================================
+ * L1: media.c - media types and parameter lists (RFC 9110 8.3.1, 5.6.6):
+ * Content-Type for form.c, multipart.c and json.c, Content-Disposition for
+ * multipart.c.  Reads only; views into the text given.
+ */
+struct srv__media {
+    const char *type, *subtype; /* tokens, as sent */
+    size_t type_len, subtype_len;
+    const char *params, *end;   /* the parameter list, [params, end) */
+};
+
+/* Parses "type/subtype" followed by a parameter list (not checked yet: see
+ * srv__param_next()) from S[0..LEN), surrounding whitespace allowed.
+ * Returns 0 or -EINVAL. */
+int srv__media_parse(const char *s, size_t len, struct srv__media *m);
+
+/* Whether M is TYPE/SUBTYPE, compared case-insensitively. */
+bool srv__media_is(const struct srv__media *m, const char *type, const char *subtype);
+
+/* The request's Content-Type, parsed into M, when the header is there, is
+ * all visible ASCII (and SP/HTAB) and has a valid media type and parameter
+ * list; otherwise false. */
+bool srv__content_type(const struct srv_request *req, struct srv__media *m);
+
+struct srv__param {
+    const char *name, *value; /* VALUE is raw: a token, or a quoted-string with its quotes */
+    size_t name_len, value_len;
+};
+
+/* The next parameter of the list at *P (END excluded): *( OWS ";" OWS
+ * [ name "=" ( token / quoted-string ) ] ), empty ones skipped.  Returns 1
+ * with PRM filled in and *P moved past it, 0 at the end of the list, or
+ * -EINVAL when the list is malformed. */
+int srv__param_next(const char **p, const char *end, struct srv__param *prm);
+
+/* Whether PRM is named NAME (case-insensitive). */
+bool srv__param_is(const struct srv__param *prm, const char *name);
+
+/* PRM's value without quotes, quoted-pairs resolved, NUL-terminated, into
+ * DST (room for prm->value_len + 1 bytes); returns its length. */
+size_t srv__param_copy(const struct srv__param *prm, char *dst);
+
+/* ===========================================================================
+ * L1: form.c - application/x-www-form-urlencoded, the decoder request.c's
+ * query parameters share.
+ */
+
+/* Decodes IN[0..LEN) ("%XX" a byte, '+' a space, a malformed escape kept
+ * as it is) into OUT (room for LEN bytes); returns the decoded length. */
+size_t srv__form_decode(char *out, const char *in, size_t len);
+
+/* Whether encoded K[0..LEN) decodes to the NUL-terminated NAME exactly. */
+bool srv__form_key_equals(const char *k, size_t len, const char *name);
+
+/* ===========================================================================
+ * L1: multipart.c - multipart/form-data.
+ */
+
+/* The boundary parameter of the multipart/form-data media type M into OUT
+ * (room for 71 bytes, NUL-terminated): its length (1..70), -EMEDIUMTYPE
+ * when M is another type, or -EBADMSG when the boundary is missing,
+ * repeated or invalid (RFC 2046 bchars, not ending in a space). */
+int srv__multipart_boundary(const struct srv__media *m, char *out);
+
+/* Parses BODY[0..LEN) (never reading BODY[LEN]) with boundary B[0..BLEN):
+ * returns the number of parts with *PARTS an array of them in A (strings
+ * copied there, data views into BODY), -EBADMSG when malformed or -E2BIG
+ * past MAX_PARTS parts or MAX_HEADER bytes of one part's header block; *WHY
+ * then says what was wrong ("missing final boundary"). */
+int srv__multipart_parse(const char *body, size_t len, const char *b, size_t blen,
+                         unsigned max_parts, size_t max_header, struct srv__arena *a,
+                         struct srv_part **parts, const char **why);
+
+/* ===========================================================================
+ * L1: json_write.c - the JSON writer's string escaping, for json.c's error
+ * bodies and for tests.
+ */
+
+/* Appends S[0..LEN) to OUT as a JSON string literal, quotes included (the
+ * rules of srv_json_string_n()); OUT has room for srv__json_quoted_max(LEN)
+ * bytes.  Returns the end. */
+char *srv__json_quote(char *out, const char *s, size_t len);
+static inline size_t srv__json_quoted_max(size_t len)
+{
+    return 6 * len + 2;
+}
+
+/* ===========================================================================
+ * L1: cookie.c - cookie secrets, kept per process, read at start-up.
+ */
+
+/* Reads APP's secret_env variables (server.c, before anything starts).
+ * Returns 0, or -1 after printing the one boot error line: a required
+ * secret unset, or any secret shorter than SRV__SECRET_MIN bytes. */
+#define SRV__SECRET_MIN 32
+#define SRV__SECRETS_MAX 8
+int srv__secrets_load(const struct srv_app *app);
+/* Sets the secrets directly (tests, fuzzing): N of them, at most
+ * SRV__SECRETS_MAX; N 0 forgets them. */
+void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
 
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.
