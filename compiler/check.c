@@ -170,6 +170,8 @@ static const struct {
     {SG_LIMITS, "header_bytes", VK_SIZE, LIM_HEADER_BYTES, UINT64_C(1) << 30},
     {SG_LIMITS, "header_count", VK_COUNT, LIM_HEADER_COUNT, 100000},
     {SG_LIMITS, "body", VK_SIZE, LIM_BODY, UINT64_C(1) << 30},
+    {SG_LIMITS, "multipart_parts", VK_COUNT, LIM_MULTIPART_PARTS, 100000},
+    {SG_LIMITS, "multipart_header", VK_SIZE, LIM_MULTIPART_HEADER, UINT64_C(1) << 20},
     {SG_TIMEOUTS, "header", VK_DURATION, LIM_HEADER_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "idle", VK_DURATION, LIM_IDLE_TIMEOUT, 86400000},
@@ -259,7 +261,8 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
     if (found < 0) {
         diag_error(d, st->key.loc, "unknown %s '%.*s' (expected %s)", group,
                    (int)st->key.len, st->key.ptr,
-                   st->group == SG_LIMITS ? "request_line, header_bytes, header_count or body"
+                   st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
+                                            "multipart_parts or multipart_header"
                                           : "header, body, idle or shutdown");
         return;
     }
