@@ -388,6 +388,61 @@ int srv_worker_id(void);
 int srv_worker_count(void);
 
 /* ---------------------------------------------------------------------------
+ * The worker's event loop: timers and file descriptors.  Everything runs on
+ * the one thread of the worker, between requests; callbacks must not block.
+ * Usable from worker_setup, handlers and any callback; not from `setup`
+ * (the master has no loop): there these return NULL / -EINVAL.
+ */
+struct srv_timer;
+typedef void (*srv_timer_fn)(struct srv_timer *timer, void *arg);
+
+/* Calls FN(timer, ARG) once AFTER_MS milliseconds have passed, then every
+ * REPEAT_MS if that is not 0.  The timer lives until srv_timer_stop() (a
+ * one-shot timer stops itself after its call).  Never NULL in a worker. */
+struct srv_timer *srv_timer_start(uint64_t after_ms, uint64_t repeat_ms, srv_timer_fn fn,
+                                  void *arg);
+/* Stops and frees TIMER; safe inside its own callback.  NULL is ignored. */
+void srv_timer_stop(struct srv_timer *timer);
+
+struct srv_watch;
+#define SRV_READABLE 1u
+#define SRV_WRITABLE 2u
+typedef void (*srv_watch_fn)(struct srv_watch *watch, int fd, unsigned events, void *arg);
+
+/* Calls FN whenever FD (owned by the caller, non-blocking) is ready for any
+ * of EVENTS (SRV_READABLE | SRV_WRITABLE; level-triggered, as async client
+ * libraries expect).  Returns NULL with errno set when FD cannot be watched. */
+struct srv_watch *srv_watch_fd(int fd, unsigned events, srv_watch_fn fn, void *arg);
+/* Changes the events watched (0 pauses the watch).  Returns 0 or -errno. */
+int srv_watch_set(struct srv_watch *watch, unsigned events);
+/* Stops watching and frees WATCH; the descriptor stays open (the caller
+ * closes it, after this call).  Safe inside its own callback. */
+void srv_watch_stop(struct srv_watch *watch);
+
+/* ---------------------------------------------------------------------------
+ * Publish/subscribe.  A message published on a channel reaches every
+ * subscriber of that channel on this worker at once (inside the call), and
+ * the subscribers on the other workers (and, with `pubsub redis ...;`, on
+ * other servers) as soon as their loops run.  Messages from one publisher
+ * arrive in the order they were published; see the README for what happens
+ * to a worker that cannot keep up.
+ */
+struct srv_subscription;
+typedef void (*srv_message_fn)(struct srv_subscription *sub, const char *channel,
+                               const void *msg, size_t len, void *arg);
+
+/* Publishes LEN bytes of MSG (copied) on CHANNEL (1..255 bytes, no NUL).
+ * Returns the number of subscribers reached on this worker, or -errno
+ * (-EINVAL for a bad channel, -EMSGSIZE past 64 KiB). */
+int srv_publish(const char *channel, const void *msg, size_t len);
+
+/* Calls FN for every message on CHANNEL until srv_unsubscribe().  NULL with
+ * errno set for a bad channel or outside a worker. */
+struct srv_subscription *srv_subscribe(const char *channel, srv_message_fn fn, void *arg);
+/* Ends SUB and frees it; safe inside its own callback. */
+void srv_unsubscribe(struct srv_subscription *sub);
+
+/* ---------------------------------------------------------------------------
  * Logging to stderr, one line, prefixed with the worker id and pid.
  */
 enum srv_log_level { SRV_LOG_ERROR, SRV_LOG_WARN, SRV_LOG_INFO, SRV_LOG_DEBUG };
@@ -519,6 +574,8 @@ struct srv_app {
     enum srv_access_log log_format;
     const char *log_path;         /* NULL: standard error */
     bool has_cors;                /* some route has a CORS policy: answer preflights */
+    const char *pubsub_redis_host; /* `pubsub redis "HOST" PORT;`, or NULL */
+    int pubsub_redis_port;
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a
