@@ -1254,6 +1254,11 @@ static void gen_app_struct(Gen *g, const Server *s)
     }
     if (s->ncors)
         emit_str(e, "    .has_cors = true,\n");
+    if (s->redis_host) {
+        emit_str(e, "    .pubsub_redis_host = \"");
+        emit_c_string(e, s->redis_host, strlen(s->redis_host));
+        emit_fmt(e, "\",\n    .pubsub_redis_port = %d,\n", s->redis_port);
+    }
     bool any = false;
     for (int i = 0; i < LIM_COUNT; i++)
         any |= s->limit_values[i] != 0;
