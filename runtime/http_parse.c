@@ -13,9 +13,12 @@
  *   6.3 lets a recipient accept identical repeats, but a strict server gains
  *   nothing from doing so and a proxy in front of it might disagree.
  * - Transfer-Encoding must end in exactly one "chunked" and contain nothing
- *   else we could decode, so: "chunked" only.  Other codings get 501;
- *   "chunked" twice, not last, or with parameters gets 400; so does any
- *   Transfer-Encoding in HTTP/1.0 and Transfer-Encoding with Content-Length.
+ *   else we could decode, so: "chunked" only.  When chunked is not the
+ *   final coding ("gzip", "chunked, gzip") the body's length cannot be
+ *   known, so RFC 9112 6.3 requires 400 and a close; so does "chunked"
+ *   twice or with parameters, any Transfer-Encoding in HTTP/1.0 and
+ *   Transfer-Encoding with Content-Length.  Other codings before a final
+ *   chunked ("gzip, chunked") are framed correctly but not decoded: 501.
  * - Absolute-form: HTTP/1.1 still needs exactly one valid Host line (RFC
  *   9112 3.2), but the host reported is the one from the request-target, as
  *   RFC 9112 3.2.2 requires; it is moved down over the "http://" so it can
@@ -183,7 +186,7 @@ static int apply_lists(const struct srv__scan *s, struct srv__head *h)
                 return -400;
             left--;
         }
-        if (te.n == 0 || te.chunked_early)
+        if (te.n == 0 || te.chunked_early || !te.last_chunked)
             return -400;
         if (te.unknown)
             return -501;
