@@ -20,6 +20,9 @@
  *   userinfo (RFC 9110 4.2.4: userinfo is an error).
  * - Host must be a non-empty uri-host [":" port] (RFC 9110 4.2.1 forbids an
  *   empty host in an http URI).
+ * - HTTP/1.2 to 1.9 are read as HTTP/1.1 (RFC 9110 2.5: a recipient SHOULD
+ *   process a higher minor version as the highest it implements); other
+ *   well-formed versions are unsupported (505).
  *
  * End of input: the head scanner reads with no bounds checks, since no
  * rule reads past an LF; before its rules read a line it makes sure the
@@ -229,7 +232,9 @@ query_more:
         *           { goto fail; }
     */
 
-    /* HTTP-version = "HTTP/" DIGIT "." DIGIT */
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT.  A higher minor version of 1
+     * is read as 1.1, the highest we implement; any other major version is
+     * unsupported (505). */
 version:
     tok = cur;
     if (SRV__LIKELY(end - cur >= 10) && memcmp(cur, "HTTP/1.1\r\n", 10) == 0) {
@@ -240,6 +245,7 @@ version:
     /*!re2c
         "HTTP/1.1\r\n"                  { s->version_minor = 1; goto fields; }
         "HTTP/1.0\r\n"                  { s->version_minor = 0; goto fields; }
+        "HTTP/1." [2-9] "\r\n"          { s->version_minor = 1; goto fields; }
         "HTTP/" [0-9] "." [0-9] "\r\n"  { return -505; }
         *                               { goto fail; }
     */

@@ -47,7 +47,7 @@ struct srv__scan {
     uint32_t path_len;
     const char *query;    /* NULL when there is no '?' */
     uint32_t query_len;
-    uint8_t version_minor;
+    uint8_t version_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 to 1.9 */
     bool host_bad;        /* a Host value is not uri-host [":" port] */
     uint32_t count[SRV__F_NKINDS]; /* how many lines of each kind */
     uint32_t first[SRV__F_NKINDS]; /* index in h->headers of the first one */

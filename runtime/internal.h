@@ -151,7 +151,7 @@ struct srv__head {
     uint32_t path_len, query_len;
     const char *host;        /* from Host, or from an absolute-form target */
     uint32_t host_len;
-    uint8_t version_minor;   /* 0 or 1 */
+    uint8_t version_minor;   /* 0 or 1 (HTTP/1.2 to 1.9 are read as 1.1) */
     bool keep_alive;         /* version default adjusted by Connection */
     bool expect_continue;    /* Expect: 100-continue */
     bool chunked;            /* Transfer-Encoding: chunked */

@@ -270,10 +270,21 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(responses[0].status, 501)
 
     def test_other_versions_are_505(self):
-        for version in (b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"):
+        for version in (b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9", b"HTTP/3.1"):
             with self.subTest(version=version):
                 responses, _ = self.exchange(req(version=version))
                 self.assertEqual(responses[0].status, 505)
+
+    def test_higher_minor_versions_are_read_as_1_1(self):
+        # RFC 9110 2.5: HTTP/1.5 is processed as HTTP/1.1, the highest we
+        # implement: keep-alive by default, Host required.
+        with connect(self.server) as s:
+            s.sendall(get(1).replace(b"HTTP/1.1", b"HTTP/1.5"))
+            r = read_response(s)
+            self.assertEqual((r.version, r.status, r.body), ("HTTP/1.1", 200, b"1"))
+            s.sendall(get(2).replace(b"HTTP/1.1", b"HTTP/1.9"))
+            self.assertEqual(read_response(s).body, b"2")
+        self.assertRejected(req(headers=b"", version=b"HTTP/1.5"), 400)
 
     def test_absolute_form_and_dot_segments(self):
         self.assertAnswered(req(target=b"http://example.com/path/x%20y?q=1",

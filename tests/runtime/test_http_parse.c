@@ -114,9 +114,38 @@ END_TEST
 
 START_TEST(answers_505_to_other_versions)
 {
-    ck_assert_int_eq(parse("GET / HTTP/2.0\r\n" HOST "\r\n"), -505);
-    ck_assert_int_eq(parse("GET / HTTP/1.2\r\n" HOST "\r\n"), -505);
-    ck_assert_int_eq(parse("GET / HTTP/0.9\r\n\r\n"), -505);
+    static const char *other[] = {"2.0", "0.9", "3.1", "9.9", "0.0", "2.1"};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        char r[64];
+        snprintf(r, sizeof r, "GET / HTTP/%s\r\n" HOST "\r\n", other[i]);
+        ck_assert_msg(parse(r) == -505, "HTTP/%s", other[i]);
+    }
+    /* Even while the field lines are incomplete. */
+    ck_assert_int_eq(parse("GET / HTTP/2.0\r\nHost: a"), -505);
+}
+END_TEST
+
+/* RFC 9110 2.5: a higher minor version is processed as the highest one we
+ * implement, 1.1: keep-alive by default, Host required. */
+START_TEST(reads_http_1_2_to_1_9_as_1_1)
+{
+    for (char minor = '2'; minor <= '9'; minor++) {
+        char r[64];
+        int n = snprintf(r, sizeof r, "GET /a HTTP/1.%c\r\n" HOST "\r\n", minor);
+        ck_assert_msg(parse(r) == n, "HTTP/1.%c -> %d", minor, parse(r));
+        ck_assert_uint_eq(h.version_minor, 1);
+        ck_assert(h.keep_alive);
+        ck_assert_str_eq(h.path, "/a");
+        snprintf(r, sizeof r, "GET /a HTTP/1.%c\r\n\r\n", minor);
+        ck_assert_msg(parse(r) == -400, "HTTP/1.%c without Host", minor);
+        snprintf(r, sizeof r, "GET /a HTTP/1.%c\r\n" HOST "Connection: close\r\n\r\n", minor);
+        ck_assert_int_gt(parse(r), 0);
+        ck_assert(!h.keep_alive);
+    }
+    ck_assert_int_gt(parse("GET / HTTP/1.0\r\n\r\n"), 0);
+    ck_assert_uint_eq(h.version_minor, 0);
+    ck_assert_int_gt(parse("GET / HTTP/1.1\r\n" HOST "\r\n"), 0);
+    ck_assert_uint_eq(h.version_minor, 1);
 }
 END_TEST
 
@@ -736,7 +765,8 @@ static Suite *http_parse_suite(void)
     } cases[] = {
         {"request_line", {parses_the_wrk_request, fills_headers_in_order_with_trimmed_values,
                           knows_each_method, answers_501_to_unknown_methods,
-                          answers_505_to_other_versions, rejects_malformed_request_lines,
+                          answers_505_to_other_versions, reads_http_1_2_to_1_9_as_1_1,
+                          rejects_malformed_request_lines,
                           skips_empty_lines_before_the_request_line,
                           takes_the_host_from_an_absolute_form_target, understands_options_asterisk}},
         {"keep_alive", {http10_closes_unless_it_asks_for_keep_alive,
