@@ -128,6 +128,112 @@ static inline const unsigned char *lines_end(const unsigned char *p,
  * starts at END can be unfinished, and any failing rule is a real error. */
 #define PEEK() (*cur)
 
+/* request-line = method SP request-target SP HTTP-version CRLF, at CUR,
+ * with an LF before END.  Fills the request-line fields of S.  Returns the
+ * end of the line (past its CRLF), or NULL when it is malformed.  The
+ * commonest method and version are tried first as whole words (the same
+ * bytes the rules accept). */
+static inline __attribute__((always_inline)) const unsigned char *
+request_line(const unsigned char *cur, const unsigned char *end, struct srv__scan *s)
+{
+    const unsigned char *mar = cur, *tok = cur;
+
+    s->path_flags = 0;
+    s->query = NULL;
+    s->unsupported_version = false;
+    if (SRV__LIKELY(end - cur >= 4) && memcmp(cur, "GET ", 4) == 0) {
+        cur += 4;
+        s->method_bit = SRV_METHOD_GET;
+        goto target;
+    }
+    /*!re2c
+        "GET "     { s->method_bit = SRV_METHOD_GET; goto target; }
+        "HEAD "    { s->method_bit = SRV_METHOD_HEAD; goto target; }
+        "POST "    { s->method_bit = SRV_METHOD_POST; goto target; }
+        "PUT "     { s->method_bit = SRV_METHOD_PUT; goto target; }
+        "DELETE "  { s->method_bit = SRV_METHOD_DELETE; goto target; }
+        "PATCH "   { s->method_bit = SRV_METHOD_PATCH; goto target; }
+        "OPTIONS " { s->method_bit = SRV_METHOD_OPTIONS; goto target; }
+        token " "  { s->method_bit = 0; goto target; }
+        *          { return NULL; }
+    */
+
+target:
+    s->method = (const char *)tok;
+    s->method_len = (uint32_t)(cur - tok - 1);
+    s->target = (const char *)cur;
+    tok = cur;
+    /*!re2c
+        "/"                  { cur = tok; s->form = SRV__T_ORIGIN; goto path_start; }
+        "* "                 { s->form = SRV__T_ASTERISK; s->path = (const char *)tok;
+                               s->path_len = 1; goto version; }
+        'http' 's'? "://"    { s->form = SRV__T_ABSOLUTE; goto authority; }
+        *                    { return NULL; }
+    */
+
+authority:
+    tok = cur;
+    /*!re2c
+        uri_host (":" port)? { s->authority = (const char *)tok;
+                               s->authority_len = (uint32_t)(cur - tok); goto after_authority; }
+        *                    { return NULL; }
+    */
+
+after_authority:
+    tok = cur;
+    /*!re2c
+        "/"  { cur = tok; goto path_start; }
+        "?"  { s->path = (const char *)tok; s->path_len = 0; goto query; }
+        " "  { s->path = (const char *)tok; s->path_len = 0; goto version; }
+        *    { return NULL; }
+    */
+
+    /* origin-form = absolute-path [ "?" query ]; absolute-path = 1*( "/" segment ).
+     * The path starts with "/", so a "." is never its first byte; one right
+     * after a "/" may start a dot-segment.  Slashes and the other literal
+     * pchars are one loop, the common path needs no rule restarts. */
+path_start:
+    s->path = (const char *)cur;
+path:
+    tok = cur;
+    /*!re2c
+        ("/" | pchar_lit \ [.])+ { goto path; }
+        "."         { if (tok[-1] == '/') s->path_flags |= SRV__PATH_DOT; goto path; }
+        pct         { s->path_flags |= SRV__PATH_PCT; goto path; }
+        "?"         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto query; }
+        " "         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto version; }
+        *           { return NULL; }
+    */
+
+query:
+    s->query = (const char *)cur;
+query_more:
+    tok = cur;
+    /*!re2c
+        query_char+ { goto query_more; }
+        " "         { s->query_len = (uint32_t)(tok - (const unsigned char *)s->query); goto version; }
+        *           { return NULL; }
+    */
+
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT.  A higher minor version of 1
+     * is read as 1.1, the highest we implement (RFC 9110 2.5: a recipient
+     * SHOULD process it as the highest minor version it conforms to); any
+     * other major version is unsupported (505). */
+version:
+    tok = cur;
+    if (SRV__LIKELY(end - cur >= 10) && memcmp(cur, "HTTP/1.1\r\n", 10) == 0) {
+        s->version_minor = 1;
+        return cur + 10;
+    }
+    /*!re2c
+        "HTTP/1.0\r\n"                  { s->version_minor = 0; return cur; }
+        "HTTP/1." [1-9] "\r\n"          { s->version_minor = 1; return cur; }
+        "HTTP/" [0-9] "." [0-9] "\r\n"  { s->version_minor = 1; s->unsupported_version = true;
+                                          return cur; }
+        *                               { return NULL; }
+    */
+}
+
 int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
                         struct srv__head *h, struct srv__scan *s)
 {
@@ -148,109 +254,16 @@ int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *li
     if (!end)
         return len >= line_max ? -414 : 0;
 
-    s->path_flags = 0;
-    s->query = NULL;
     s->host_bad = false;
     memset(s->count, 0, sizeof s->count);
     h->nheaders = 0;
 
-    /* request-line = method SP request-target SP HTTP-version CRLF
-     * The commonest method, version and first field are tried first as
-     * whole words (the same bytes the rules below accept). */
-    tok = cur;
-    if (SRV__LIKELY(end - cur >= 4) && memcmp(cur, "GET ", 4) == 0) {
-        cur += 4;
-        s->method_bit = SRV_METHOD_GET;
-        goto target;
-    }
-    /*!re2c
-        "GET "     { s->method_bit = SRV_METHOD_GET; goto target; }
-        "HEAD "    { s->method_bit = SRV_METHOD_HEAD; goto target; }
-        "POST "    { s->method_bit = SRV_METHOD_POST; goto target; }
-        "PUT "     { s->method_bit = SRV_METHOD_PUT; goto target; }
-        "DELETE "  { s->method_bit = SRV_METHOD_DELETE; goto target; }
-        "PATCH "   { s->method_bit = SRV_METHOD_PATCH; goto target; }
-        "OPTIONS " { s->method_bit = SRV_METHOD_OPTIONS; goto target; }
-        token " "  { s->method_bit = 0; goto target; }
-        *          { goto fail; }
-    */
+    cur = request_line(cur, end, s);
+    if (!cur)
+        return -400;
+    if (s->unsupported_version)
+        return -505;
 
-target:
-    s->method = (const char *)tok;
-    s->method_len = (uint32_t)(cur - tok - 1);
-    s->target = (const char *)cur;
-    tok = cur;
-    /*!re2c
-        "/"                  { cur = tok; s->form = SRV__T_ORIGIN; goto path_start; }
-        "* "                 { s->form = SRV__T_ASTERISK; s->path = (const char *)tok;
-                               s->path_len = 1; goto version; }
-        'http' 's'? "://"    { s->form = SRV__T_ABSOLUTE; goto authority; }
-        *                    { goto fail; }
-    */
-
-authority:
-    tok = cur;
-    /*!re2c
-        uri_host (":" port)? { s->authority = (const char *)tok;
-                               s->authority_len = (uint32_t)(cur - tok); goto after_authority; }
-        *                    { goto fail; }
-    */
-
-after_authority:
-    tok = cur;
-    /*!re2c
-        "/"  { cur = tok; goto path_start; }
-        "?"  { s->path = (const char *)tok; s->path_len = 0; goto query; }
-        " "  { s->path = (const char *)tok; s->path_len = 0; goto version; }
-        *    { goto fail; }
-    */
-
-    /* origin-form = absolute-path [ "?" query ]; absolute-path = 1*( "/" segment ).
-     * The path starts with "/", so a "." is never its first byte; one right
-     * after a "/" may start a dot-segment.  Slashes and the other literal
-     * pchars are one loop, the common path needs no rule restarts. */
-path_start:
-    s->path = (const char *)cur;
-path:
-    tok = cur;
-    /*!re2c
-        ("/" | pchar_lit \ [.])+ { goto path; }
-        "."         { if (tok[-1] == '/') s->path_flags |= SRV__PATH_DOT; goto path; }
-        pct         { s->path_flags |= SRV__PATH_PCT; goto path; }
-        "?"         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto query; }
-        " "         { s->path_len = (uint32_t)(tok - (const unsigned char *)s->path); goto version; }
-        *           { goto fail; }
-    */
-
-query:
-    s->query = (const char *)cur;
-query_more:
-    tok = cur;
-    /*!re2c
-        query_char+ { goto query_more; }
-        " "         { s->query_len = (uint32_t)(tok - (const unsigned char *)s->query); goto version; }
-        *           { goto fail; }
-    */
-
-    /* HTTP-version = "HTTP/" DIGIT "." DIGIT.  A higher minor version of 1
-     * is read as 1.1, the highest we implement; any other major version is
-     * unsupported (505). */
-version:
-    tok = cur;
-    if (SRV__LIKELY(end - cur >= 10) && memcmp(cur, "HTTP/1.1\r\n", 10) == 0) {
-        cur += 10;
-        s->version_minor = 1;
-        goto fields;
-    }
-    /*!re2c
-        "HTTP/1.1\r\n"                  { s->version_minor = 1; goto fields; }
-        "HTTP/1.0\r\n"                  { s->version_minor = 0; goto fields; }
-        "HTTP/1." [2-9] "\r\n"          { s->version_minor = 1; goto fields; }
-        "HTTP/" [0-9] "." [0-9] "\r\n"  { return -505; }
-        *                               { goto fail; }
-    */
-
-fields:
     /* The field lines must end within the header-bytes limit; the lines
      * found with the request line may reach past it. */
     capped = (size_t)(real_end - cur) >= lim->header_bytes;
@@ -356,6 +369,22 @@ value_done:
 
 fail:
     return -400;
+}
+
+int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_limits *lim,
+                                struct srv__scan *s)
+{
+    const unsigned char *const start = (const unsigned char *)buf;
+    size_t line_max = lim->request_line + 2;
+    const unsigned char *cur = start, *limit = start + (len < line_max ? len : line_max);
+
+    while (cur + 1 < limit && cur[0] == '\r' && cur[1] == '\n')
+        cur += 2;
+    const unsigned char *lf = memchr(cur, '\n', (size_t)(limit - cur));
+    if (!lf)
+        return len >= line_max ? -414 : 0;
+    const unsigned char *line_end = request_line(cur, lf + 1, s);
+    return line_end ? (int)(line_end - start) : -400;
 }
 
 /* The small scanners below see a value or a line whose end may not have

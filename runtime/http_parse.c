@@ -255,6 +255,40 @@ static int check_head(const struct srv__scan *s, struct srv__head *h, const stru
     return 0;
 }
 
+/* NUL-terminates the request line's pieces in place: the method, the host
+ * of an absolute-form target (moved down over the "http://" to make room,
+ * and reported in H), the path (decoded, dot-segments removed: the caller
+ * has checked path_climbs()) and the query. */
+static inline __attribute__((always_inline)) void
+terminate_request_line(char *buf, struct srv__scan *s, struct srv__head *h)
+{
+    h->method = s->method_bit;
+    h->method_name = s->method;
+    buf[s->method - buf + s->method_len] = '\0';
+    if (s->form == SRV__T_ABSOLUTE) {
+        char *host = buf + (s->target - buf);
+        memmove(host, s->authority, s->authority_len);
+        host[s->authority_len] = '\0';
+        h->host = host;
+        h->host_len = s->authority_len;
+        if (s->path_len == 0) { /* "http://a" or "http://a?q": the path is "/" */
+            s->path = host + s->authority_len + 1;
+            buf[s->path - buf] = '/';
+            s->path_len = 1;
+        }
+    }
+    h->path = buf + (s->path - buf);
+    h->path_len = SRV__UNLIKELY(s->path_flags) ? path_normalize(h->path, s->path_len) : s->path_len;
+    h->path[h->path_len] = '\0';
+    h->query = NULL;
+    h->query_len = 0;
+    if (s->query) {
+        h->query = buf + (s->query - buf);
+        h->query_len = s->query_len;
+        h->query[s->query_len] = '\0';
+    }
+}
+
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h)
 {
@@ -267,36 +301,29 @@ int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
         return rc;
 
     /* Valid: terminate the pieces in place. */
-    h->method = s.method_bit;
-    h->method_name = s.method;
-    buf[s.method - buf + s.method_len] = '\0';
-    if (s.form == SRV__T_ABSOLUTE) {
-        char *host = buf + (s.target - buf);
-        memmove(host, s.authority, s.authority_len);
-        host[s.authority_len] = '\0';
-        h->host = host;
-        h->host_len = s.authority_len;
-        if (s.path_len == 0) { /* "http://a" or "http://a?q": the path is "/" */
-            s.path = host + s.authority_len + 1;
-            buf[s.path - buf] = '/';
-            s.path_len = 1;
-        }
-    }
-    h->path = buf + (s.path - buf);
-    h->path_len = SRV__UNLIKELY(s.path_flags) ? path_normalize(h->path, s.path_len) : s.path_len;
-    h->path[h->path_len] = '\0';
-    h->query = NULL;
-    h->query_len = 0;
-    if (s.query) {
-        h->query = buf + (s.query - buf);
-        h->query_len = s.query_len;
-        h->query[s.query_len] = '\0';
-    }
+    terminate_request_line(buf, &s, h);
     /* (Locals: the stores below may alias H as far as the compiler knows.) */
     for (struct srv__header *f = h->headers, *end = f + h->nheaders; f < end; f++) {
         buf[f->name - buf + f->name_len] = '\0';
         buf[f->value - buf + f->value_len] = '\0';
     }
+    return n;
+}
+
+int srv__http_parse_request_line(char *buf, size_t len, const struct srv_limits *lim,
+                                 struct srv__head *h)
+{
+    struct srv__scan s;
+    int n = srv__http_scan_request_line(buf, len, lim, &s);
+    if (n <= 0)
+        return n;
+    if (SRV__UNLIKELY(s.path_flags) && path_climbs(s.path, s.path_len))
+        return -400;
+    terminate_request_line(buf, &s, h);
+    h->version_minor = s.version_minor;
+    h->host = NULL;
+    h->host_len = 0;
+    h->nheaders = 0;
     return n;
 }
 

@@ -48,6 +48,7 @@ struct srv__scan {
     const char *query;    /* NULL when there is no '?' */
     uint32_t query_len;
     uint8_t version_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 to 1.9 */
+    bool unsupported_version; /* well-formed, but not HTTP/1.x (505) */
     bool host_bad;        /* a Host value is not uri-host [":" port] */
     uint32_t count[SRV__F_NKINDS]; /* how many lines of each kind */
     uint32_t first[SRV__F_NKINDS]; /* index in h->headers of the first one */
@@ -62,6 +63,16 @@ struct srv__scan {
  * not an error here (method_bit 0).  Never writes to BUF. */
 int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
                         struct srv__head *h, struct srv__scan *s);
+
+/* The request line alone, after any empty lines, exactly as
+ * srv__http_scan_head() reads it: fills S's request-line fields (not the
+ * field counts or host_bad).  Returns the length through the line's CRLF,
+ * 0 when its LF has not arrived, -414 when it would end past
+ * LIM->request_line, -400 when it is malformed.  A well-formed line with a
+ * version other than HTTP/1.x is not an error here: S->unsupported_version
+ * says so. */
+int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_limits *lim,
+                                struct srv__scan *s);
 
 /* One trailer field line (or the empty line ending the trailers) at
  * P[0..LEN).  Returns its length including CRLF (2 for the empty line), 0 if

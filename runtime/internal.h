@@ -174,6 +174,21 @@ struct srv__head {
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h);
 
+/* For error responses: the request line of a head srv__http_parse_head()
+ * rejected or that timed out incomplete.  When BUF[0..LEN) starts (after
+ * any empty lines) with a complete, syntactically valid request line,
+ * fills H's method, method_name, path and path_len, query and query_len,
+ * and version_minor exactly as srv__http_parse_head() would (the method bit
+ * is 0 for an unknown method; version_minor is 1 for a version other than
+ * HTTP/1.x, which the 505 answers in HTTP/1.1), sets H->nheaders to 0 and
+ * H->host to NULL, and returns the line's length (> 0).  Otherwise returns
+ * 0 (its LF has not arrived), -414 (it would end past lim->request_line) or
+ * -400 (malformed, or a path that climbs above the root), and H's fields are
+ * unspecified.  May write into BUF: call it only once the head will not be
+ * parsed again. */
+int srv__http_parse_request_line(char *buf, size_t len, const struct srv_limits *lim,
+                                 struct srv__head *h);
+
 /* For a head srv__http_parse_head() found incomplete at BUF[0..LEN): the
  * length at which it would be rejected by a limit (414 or 431) if no
  * further LF arrived.  Below it, bytes without an LF cannot change the

@@ -639,6 +639,117 @@ START_TEST(leaves_the_buffer_alone_on_errors)
 }
 END_TEST
 
+/* ---- the request line, for error responses ------------------------------------------ */
+
+static struct srv__head rl;
+
+static int request_line_n(const char *req, size_t len)
+{
+    free(buf);
+    buf = malloc(len ? len : 1);
+    memcpy(buf, req, len);
+    memset(&rl, 0xa5, sizeof rl);
+    return srv__http_parse_request_line(buf, len, &lim, &rl);
+}
+
+static int request_line(const char *req)
+{
+    return request_line_n(req, strlen(req));
+}
+
+START_TEST(reads_the_request_line_of_a_rejected_head)
+{
+    const char *r = "GET /a/../b%20c?x=1 HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+    ck_assert_int_eq(parse(r), -400);
+    ck_assert_int_eq(srv__http_parse_request_line(buf, strlen(r), &lim, &rl), 30);
+    ck_assert_uint_eq(rl.method, SRV_METHOD_GET);
+    ck_assert_str_eq(rl.method_name, "GET");
+    ck_assert_str_eq(rl.path, "/b c");
+    ck_assert_uint_eq(rl.path_len, 4);
+    ck_assert_str_eq(rl.query, "x=1");
+    ck_assert_uint_eq(rl.query_len, 3);
+    ck_assert_uint_eq(rl.version_minor, 1);
+    ck_assert_uint_eq(rl.nheaders, 0);
+    ck_assert_ptr_null(rl.host);
+    /* A head cut off after its request line (a timeout), and one over a limit. */
+    ck_assert_int_eq(request_line("DELETE /x HTTP/1.0\r\nHost: a\r\nX: y"), 20);
+    ck_assert_uint_eq(rl.method, SRV_METHOD_DELETE);
+    ck_assert_str_eq(rl.path, "/x");
+    ck_assert_ptr_null(rl.query);
+    ck_assert_uint_eq(rl.version_minor, 0);
+    lim.header_count = 1;
+    r = "GET /y HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
+    ck_assert_int_eq(parse(r), -431);
+    ck_assert_int_eq(srv__http_parse_request_line(buf, strlen(r), &lim, &rl), 17);
+    ck_assert_str_eq(rl.path, "/y");
+}
+END_TEST
+
+START_TEST(reads_any_well_formed_request_line)
+{
+    ck_assert_int_eq(request_line("BREW /pot HTTP/1.1\r\n"), 20);
+    ck_assert_uint_eq(rl.method, 0);
+    ck_assert_str_eq(rl.method_name, "BREW");
+    ck_assert_int_eq(request_line("\r\n\r\nGET http://a.b:80 HTTP/1.1\r\n"), 32);
+    ck_assert_str_eq(rl.path, "/");
+    ck_assert_ptr_null(rl.host);
+    ck_assert_int_gt(request_line("GET HTTP://a/x/./y?z HTTP/1.1\r\n"), 0);
+    ck_assert_str_eq(rl.path, "/x/y");
+    ck_assert_str_eq(rl.query, "z");
+    ck_assert_int_gt(request_line("GET * HTTP/1.1\r\n"), 0); /* 400 for a head, fine here */
+    ck_assert_str_eq(rl.path, "*");
+    ck_assert_int_gt(request_line("GET / HTTP/1.7\r\n"), 0);
+    ck_assert_uint_eq(rl.version_minor, 1);
+    ck_assert_int_gt(request_line("GET / HTTP/2.0\r\n"), 0);
+    ck_assert_uint_eq(rl.version_minor, 1);
+}
+END_TEST
+
+START_TEST(finds_no_request_line_where_there_is_none)
+{
+    ck_assert_int_eq(request_line(""), 0);
+    ck_assert_int_eq(request_line("\r\n"), 0);
+    ck_assert_int_eq(request_line("GET / HTTP/1.1"), 0);
+    ck_assert_int_eq(request_line("GET / HTTP/1.1\r"), 0);
+    ck_assert_int_eq(request_line("GET /# HTTP/1.1\r\n"), -400);
+    ck_assert_int_eq(request_line("GET / HTTP/1.1\n"), -400);
+    ck_assert_int_eq(request_line("GET /../x HTTP/1.1\r\n"), -400);
+    ck_assert_int_eq(request_line("GET /%2e%2e HTTP/1.1\r\n"), -400);
+    ck_assert_int_eq(request_line_n("\x16\x03\x01\x02\x00\n", 6), -400);
+    lim.request_line = 20; /* "GET " + target + " HTTP/1.1" */
+    char *ok = request_with_target(7), *bad = request_with_target(8);
+    ck_assert_int_gt(request_line(ok), 0);
+    ck_assert_int_eq(request_line(bad), -414);
+    free(ok);
+    free(bad);
+}
+END_TEST
+
+START_TEST(reads_the_request_line_exactly_as_the_head)
+{
+    const char *const heads[] = {
+        WRK, valid[1], valid[2], valid[3],
+        "PATCH http://x:9?a=%zz HTTP/1.1\r\nHost: y\r\n\r\n",
+        "GET /a/b/../../c/./%7e?%20 HTTP/1.0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        ck_assert_int_gt(parse(heads[i]), 0);
+        struct srv__head whole = h;
+        char *first = buf;
+        buf = NULL;
+        ck_assert_int_gt(request_line(heads[i]), 0);
+        ck_assert_uint_eq(rl.method, whole.method);
+        ck_assert_str_eq(rl.method_name, whole.method_name);
+        ck_assert_str_eq(rl.path, whole.path);
+        ck_assert_uint_eq(rl.path_len, whole.path_len);
+        ck_assert(whole.query ? rl.query && strcmp(rl.query, whole.query) == 0 : !rl.query);
+        ck_assert_uint_eq(rl.query_len, whole.query_len);
+        ck_assert_uint_eq(rl.version_minor, whole.version_minor);
+        free(first);
+    }
+}
+END_TEST
+
 /* ---- chunked ---------------------------------------------------------------------- */
 
 static int dechunk(const char *raw, size_t len, struct srv__chunked *c, uint64_t limit)
@@ -789,6 +900,10 @@ static Suite *http_parse_suite(void)
                     answers_431_to_a_large_header_block_even_while_incomplete,
                     answers_431_to_too_many_fields_even_while_incomplete}},
         {"incomplete", {is_incomplete_when_cut_at_any_byte, leaves_the_buffer_alone_on_errors}},
+        {"request_line_for_errors", {reads_the_request_line_of_a_rejected_head,
+                                     reads_any_well_formed_request_line,
+                                     finds_no_request_line_where_there_is_none,
+                                     reads_the_request_line_exactly_as_the_head}},
         {"chunked", {decodes_chunks_extensions_and_trailers, decodes_chunks_split_at_every_byte,
                      rejects_malformed_chunks, rejects_chunk_sizes_that_overflow,
                      answers_413_when_the_decoded_body_exceeds_the_limit,
