@@ -32,11 +32,14 @@
  * usually covers the whole head).  It looks only within the limits: the
  * request line must end within the request-line limit, the field lines
  * within the header-bytes limit.  A line whose LF has not arrived is
- * unfinished: "incomplete", or 414/431 when the limit is what cut it off.
- * The windows keep the cost of a head proportional to the head, however
- * many pipelined requests or body bytes follow it in the buffer.  The
- * small scanners (chunk-size lines, trailers, list values) read with a
- * bounds-checked YYPEEK that yields 0 (invalid everywhere) past the end.
+ * unfinished: "incomplete", or 414/431 when the limit is what cut it off,
+ * unless its bytes can never become a valid line: then 400 at once (the
+ * prefix check at the end of this file, which a caller can also resume
+ * byte by byte as more arrives).  The windows keep the cost of a head
+ * proportional to the head, however many pipelined requests or body bytes
+ * follow it in the buffer.  The small scanners (chunk-size lines, trailers,
+ * list values) read with a bounds-checked YYPEEK that yields 0 (invalid
+ * everywhere) past the end.
  */
 #include "http_scan.h"
 
@@ -121,6 +124,37 @@ static inline const unsigned char *lines_end(const unsigned char *p,
         return NULL;
     return lf + 1;
 }
+
+/* The states of the prefix check (srv__http_prefix, at the end of this
+ * file): where in a head the bytes checked so far end. */
+enum {
+    PF_LEAD,       /* before the request line: empty lines, then the method */
+    PF_LEAD_LF,    /* the LF of an empty line */
+    PF_METHOD,
+    PF_TARGET,     /* the request-target's first byte */
+    PF_ASTERISK,   /* after "*": its SP */
+    PF_SCHEME,     /* 'http' 's'? "://", k bytes of it read */
+    PF_HOST,       /* the first byte of an absolute-form host */
+    PF_REG_NAME,
+    PF_IP,         /* "[": the first byte of an IP literal */
+    PF_IP_HEX,     /* inside "[" [0-9A-Fa-f:.]+ */
+    PF_IP_V,       /* "[v": the first hex digit */
+    PF_IP_V_HEX,   /* "[v" hex+ */
+    PF_IP_V_DOT,   /* "[v" hex+ ".": the first byte after it */
+    PF_IP_V_REST,  /* "[v" hex+ "." (unreserved / sub-delims / ":")+ */
+    PF_HOST_END,   /* after "]" */
+    PF_PORT,       /* k digits of the port read */
+    PF_PATH,
+    PF_PCT,        /* k bytes of a percent-escape read, then back to ret */
+    PF_QUERY,
+    PF_VERSION,    /* k bytes of "HTTP/" DIGIT "." DIGIT CRLF read */
+    PF_FIELD,      /* a field line's first byte, or the empty line's CR */
+    PF_NAME,
+    PF_VALUE,
+    PF_VALUE_LF,   /* the LF ending a field line */
+    PF_END_LF,     /* the LF of the empty line */
+    PF_DONE,       /* the head is complete: what follows is not ours */
+};
 
 /* The head scanner reads without bounds checks: [cur, end) is known to be
  * complete lines, and no rule reads past an LF (LF is in no character
@@ -234,6 +268,19 @@ version:
     */
 }
 
+/* The head ends in a line whose LF has not arrived, from CUR (where the
+ * check starts in STATE) to LIMIT: -400 if those bytes can never become
+ * that line, else RC.  Leaves the check's state in H->prefix, so a caller
+ * can go on with the bytes that arrive next. */
+static int unfinished(struct srv__head *h, unsigned state, const unsigned char *cur,
+                      const unsigned char *limit, int rc)
+{
+    h->prefix = (struct srv__prefix){.state = (uint8_t)state};
+    if (srv__http_prefix(&h->prefix, (const char *)cur, (size_t)(limit - cur)) < 0)
+        return -400;
+    return rc;
+}
+
 int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
                         struct srv__head *h, struct srv__scan *s)
 {
@@ -252,7 +299,7 @@ int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *li
         cur += 2;
     end = lines_end(cur, limit);
     if (!end)
-        return len >= line_max ? -414 : 0;
+        return unfinished(h, PF_LEAD, cur, limit, len >= line_max ? -414 : 0);
 
     s->host_bad = false;
     memset(s->count, 0, sizeof s->count);
@@ -280,7 +327,7 @@ field:
     if (cur == end) {
         end = cur < limit ? lines_end(cur, limit) : NULL;
         if (!end)
-            return capped ? -431 : 0;
+            return unfinished(h, PF_FIELD, cur, limit, capped ? -431 : 0);
     }
     if (cur[0] == 'H' && end - cur >= 5 && memcmp(cur, "Host:", 5) == 0) {
         cur += 5;
@@ -505,4 +552,212 @@ param:
         [ \t]+     { goto param; }
         *           { return -400; }
     */
+}
+
+/* ---- Can an incomplete head still become valid? ---------------------------
+ * The same grammar as the head scanner's rules, one byte at a time, so the
+ * check can stop anywhere and go on when more bytes arrive: the state says
+ * where in the head the last byte was (PF_*), K counts bytes inside a
+ * fixed-length part, RET is the state a percent-escape returns to.  Runs of
+ * one class are a rule each, which stops at END (PEEK yields 0 there, in no
+ * class: a run never takes it, and every other rule is one byte long). */
+#undef PEEK
+#define PEEK() (cur < end ? *cur : 0)
+
+static bool is_hex(unsigned c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+int srv__http_prefix(struct srv__prefix *st, const char *p, size_t n)
+{
+    const unsigned char *cur = (const unsigned char *)p;
+    const unsigned char *const end = cur + n;
+    unsigned state = st->state, k = st->k, ret = st->ret, c;
+
+    while (cur < end) {
+        switch (state) {
+        case PF_LEAD:
+            /*!re2c
+                "\r"  { state = PF_LEAD_LF; continue; }
+                tchar { state = PF_METHOD; continue; }
+                *     { goto bad; }
+            */
+        case PF_LEAD_LF:
+            /*!re2c
+                "\n"  { state = PF_LEAD; continue; }
+                *     { goto bad; }
+            */
+        case PF_METHOD:
+            /*!re2c
+                tchar+ { continue; }
+                " "    { state = PF_TARGET; continue; }
+                *      { goto bad; }
+            */
+        case PF_TARGET:
+            /*!re2c
+                "/"    { state = PF_PATH; continue; }
+                "*"    { state = PF_ASTERISK; continue; }
+                [hH]   { state = PF_SCHEME; k = 1; continue; }
+                *      { goto bad; }
+            */
+        case PF_ASTERISK:
+            /*!re2c
+                " "    { state = PF_VERSION; k = 0; continue; }
+                *      { goto bad; }
+            */
+        case PF_SCHEME: /* 'http' 's'? "://" from its second byte */
+            c = *cur++;
+            if (k < 4 && (c | 0x20) == (unsigned char)"http"[k])
+                k++;
+            else if (k == 4 && (c | 0x20) == 's')
+                k = 5;
+            else if ((k == 4 || k == 5) && c == ':')
+                k = 6;
+            else if (k == 6 && c == '/')
+                k = 7;
+            else if (k == 7 && c == '/')
+                state = PF_HOST;
+            else
+                goto bad;
+            continue;
+        case PF_HOST:
+            /*!re2c
+                "["                       { state = PF_IP; continue; }
+                (unreserved | sub_delims) { state = PF_REG_NAME; continue; }
+                "%"                       { state = PF_PCT; k = 0; ret = PF_REG_NAME; continue; }
+                *                         { goto bad; }
+            */
+        case PF_REG_NAME:
+            /*!re2c
+                (unreserved | sub_delims)+ { continue; }
+                "%"    { state = PF_PCT; k = 0; ret = PF_REG_NAME; continue; }
+                ":"    { state = PF_PORT; k = 0; continue; }
+                "/"    { state = PF_PATH; continue; }
+                "?"    { state = PF_QUERY; continue; }
+                " "    { state = PF_VERSION; k = 0; continue; }
+                *      { goto bad; }
+            */
+        case PF_IP:
+            /*!re2c
+                [0-9A-Fa-f:.] { state = PF_IP_HEX; continue; }
+                [vV]          { state = PF_IP_V; continue; }
+                *             { goto bad; }
+            */
+        case PF_IP_HEX:
+            /*!re2c
+                [0-9A-Fa-f:.]+ { continue; }
+                "]"            { state = PF_HOST_END; continue; }
+                *              { goto bad; }
+            */
+        case PF_IP_V:
+            /*!re2c
+                hex    { state = PF_IP_V_HEX; continue; }
+                *      { goto bad; }
+            */
+        case PF_IP_V_HEX:
+            /*!re2c
+                hex+   { continue; }
+                "."    { state = PF_IP_V_DOT; continue; }
+                *      { goto bad; }
+            */
+        case PF_IP_V_DOT:
+            /*!re2c
+                unreserved | sub_delims | ":" { state = PF_IP_V_REST; continue; }
+                *                             { goto bad; }
+            */
+        case PF_IP_V_REST:
+            /*!re2c
+                (unreserved | sub_delims | ":")+ { continue; }
+                "]"                              { state = PF_HOST_END; continue; }
+                *                                { goto bad; }
+            */
+        case PF_HOST_END:
+            /*!re2c
+                ":"    { state = PF_PORT; k = 0; continue; }
+                "/"    { state = PF_PATH; continue; }
+                "?"    { state = PF_QUERY; continue; }
+                " "    { state = PF_VERSION; k = 0; continue; }
+                *      { goto bad; }
+            */
+        case PF_PORT: /* port = 0*5DIGIT */
+            /*!re2c
+                [0-9]  { if (++k > 5) goto bad; continue; }
+                "/"    { state = PF_PATH; continue; }
+                "?"    { state = PF_QUERY; continue; }
+                " "    { state = PF_VERSION; k = 0; continue; }
+                *      { goto bad; }
+            */
+        case PF_PATH:
+            /*!re2c
+                ("/" | pchar_lit)+ { continue; }
+                "%"    { state = PF_PCT; k = 0; ret = PF_PATH; continue; }
+                "?"    { state = PF_QUERY; continue; }
+                " "    { state = PF_VERSION; k = 0; continue; }
+                *      { goto bad; }
+            */
+        case PF_PCT: /* "%" ([1-9A-Fa-f] hex | "0" [1-9A-Fa-f]): k = 1 after a
+                      * first digit other than 0, 2 after a 0 */
+            c = *cur++;
+            if (!is_hex(c) || (k == 2 && c == '0'))
+                goto bad;
+            if (k == 0)
+                k = c == '0' ? 2 : 1;
+            else
+                state = ret;
+            continue;
+        case PF_QUERY:
+            /*!re2c
+                query_char+ { continue; }
+                " "         { state = PF_VERSION; k = 0; continue; }
+                *           { goto bad; }
+            */
+        case PF_VERSION: {
+            static const char version[] = "HTTP/#.#\r\n"; /* '#': a DIGIT */
+            c = *cur++;
+            if (version[k] == '#' ? !(c >= '0' && c <= '9') : c != (unsigned char)version[k])
+                goto bad;
+            if (++k == sizeof version - 1)
+                state = PF_FIELD;
+            continue;
+        }
+        case PF_FIELD:
+            /*!re2c
+                "\r"   { state = PF_END_LF; continue; }
+                tchar  { state = PF_NAME; continue; }
+                *      { goto bad; }
+            */
+        case PF_NAME:
+            /*!re2c
+                tchar+ { continue; }
+                ":"    { state = PF_VALUE; continue; }
+                *      { goto bad; }
+            */
+        case PF_VALUE:
+            /*!re2c
+                field_char+ { continue; }
+                "\r"        { state = PF_VALUE_LF; continue; }
+                *           { goto bad; }
+            */
+        case PF_VALUE_LF:
+            /*!re2c
+                "\n"   { state = PF_FIELD; continue; }
+                *      { goto bad; }
+            */
+        case PF_END_LF:
+            /*!re2c
+                "\n"   { state = PF_DONE; continue; }
+                *      { goto bad; }
+            */
+        default: /* PF_DONE */
+            cur = end;
+            break;
+        }
+    }
+    st->state = (uint8_t)state;
+    st->k = (uint8_t)k;
+    st->ret = (uint8_t)ret;
+    return 0;
+bad:
+    return -400;
 }

@@ -60,7 +60,10 @@ struct srv__scan {
  * needed, or -400 (malformed), -414 (request line over LIM->request_line),
  * -431 (field block over LIM->header_bytes or more than LIM->header_count
  * fields), -505 (well-formed but unsupported version).  An unknown method is
- * not an error here (method_bit 0).  Never writes to BUF. */
+ * not an error here (method_bit 0).  When the head is unfinished, its last
+ * line is checked as far as it goes (srv__http_prefix): -400 if it can never
+ * become valid, else 0 (or 414/431) with the check's state in H->prefix.
+ * Never writes to BUF. */
 int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
                         struct srv__head *h, struct srv__scan *s);
 

@@ -405,5 +405,69 @@ class HttpTest(unittest.TestCase):
         self.assertEqual([r.body for r in responses], [b"1", b"2"])
 
 
+# The start of a TLS ClientHello (what a browser sends to an https:// URL
+# that points at this port), with no LF in it, and the same with one.
+CLIENT_HELLO = bytes.fromhex(
+    "160301020001000001fc03035e9a1b2c3d4e5f60718293a4b5c6d7e8f9201b2c3d4e5f"
+    "60718293a4b5c6d7e8f9201b2c3d4e5f6071001c130113021303c02bc02fc02cc030cca9"
+    "cca8c013c014009c009d002f0035010001970000000e000c0000096c6f63616c686f7374")
+CLIENT_HELLO_LF = CLIENT_HELLO[:40] + b"\n" + CLIENT_HELLO[41:]
+
+
+class GarbageTest(unittest.TestCase):
+    """Bytes that can never become a request are answered with 400 and a
+    close as soon as they arrive: against tests/e2e/echo.srv, whose header
+    timeout is the default 15 s, an answer within a second cannot be the
+    timeout's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(Server(srvtest.test_program("echo")))
+
+    def tearDown(self):
+        self.assertTrue(self.server.running(), self.server.stderr_text())
+        r = srvtest.http(self.server, "GET", "/small", timeout=3)
+        self.assertEqual((r.status, r.body), (200, b"small"))
+
+    def assertAnsweredAtOnce(self, *pieces):
+        """PIECES, sent one after another, get one 400 and a close within a
+        second."""
+        with connect(self.server, timeout=1) as s:
+            for piece in pieces:
+                try:
+                    s.sendall(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    break  # already answered and closed
+            got, closed = read_until_closed(s, 1.0)
+        self.assertTrue(closed, "still open after a second: %r" % got)
+        self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got)
+        self.assertEqual([r.status for r in parse_responses(got)], [400])
+
+    def test_tls_client_hello_gets_400_at_once(self):
+        self.assertNotIn(b"\n", CLIENT_HELLO)
+        self.assertAnsweredAtOnce(CLIENT_HELLO)
+        self.assertAnsweredAtOnce(CLIENT_HELLO_LF)
+
+    def test_binary_garbage_gets_400_at_once(self):
+        for data in (b"\x00", b"\xff\xfe\x00\x01", b"\x01\x02\x03" * 100, b"GET /\x00",
+                     b"GET /\x7f", b"GET /a%zz", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b"):
+            with self.subTest(data=data):
+                self.assertAnsweredAtOnce(data)
+
+    def test_garbage_after_a_good_start_gets_400_at_once(self):
+        start = b"GET /small HTTP/1.1\r\nHost: a\r\nX-Slow: abc"
+        self.assertAnsweredAtOnce(start, b"def", b"\x01")
+        self.assertAnsweredAtOnce(b"GET /sm", b"all", b" HTTP/1.1 \r\n")
+
+    def test_a_request_trickled_byte_by_byte_still_works(self):
+        data = (b"GET /small HTTP/1.1\r\nHost: a\r\nUser-Agent: trickle/1.0\r\n"
+                b"Accept: */*\r\n\r\n")
+        with connect(self.server, timeout=5) as s:
+            for i in range(len(data)):
+                s.sendall(data[i:i + 1])
+            r = read_response(s)
+        self.assertEqual((r.status, r.body), (200, b"small"))
+
+
 if __name__ == "__main__":
     srvtest.main()

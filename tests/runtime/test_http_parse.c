@@ -1,9 +1,10 @@
 /* Tests for runtime/http_parse.c and the grammar/http.re scanner: request
  * heads (whole, cut at every byte, with each class of bad byte), request
- * smuggling defences, limits, and the incremental chunked decoder.  Every
+ * smuggling defences, limits, the prefix check of incomplete heads, the
+ * request line for error pages, and the incremental chunked decoder.  Every
  * input is copied into a malloc'd buffer of its exact size, so ASan catches
  * any read past the end. */
-#include "internal.h"
+#include "http_scan.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@ static void teardown(void)
     buf = NULL;
 }
 
+static void check_every_prefix(const char *req, size_t len);
+
 static int parse_n(const char *req, size_t len)
 {
     free(buf);
@@ -33,8 +36,12 @@ static int parse_n(const char *req, size_t len)
     memcpy(buf, req, len);
     memset(&h, 0xa5, sizeof h);
     h.headers = hdrs;
-    return srv__http_parse_head(buf, len, &lim, &h);
+    int rc = srv__http_parse_head(buf, len, &lim, &h);
+    if (rc > 0)
+        check_every_prefix(req, (size_t)rc);
+    return rc;
 }
+
 
 static int parse(const char *req)
 {
@@ -639,6 +646,173 @@ START_TEST(leaves_the_buffer_alone_on_errors)
 }
 END_TEST
 
+/* ---- the prefix check of incomplete heads ------------------------------------------ */
+
+/* Every prefix of a valid head is incomplete to the parser and passes the
+ * prefix check: fed whole, a byte at a time, and from where an incomplete
+ * parse left it.  parse_n() runs this on every head it finds valid, so it
+ * covers every valid request in this file. */
+static void check_every_prefix(const char *req, size_t len)
+{
+    static struct srv__header sub_hdrs[256];
+    struct srv__head sub;
+    struct srv__prefix bytewise = {0};
+    /* (Plain tests and ck_abort_msg in loops like this one: every passing
+     * ck_assert costs Check a write to its runner.) */
+    for (size_t cut = 0; cut < len; cut++) {
+        char *b = malloc(cut ? cut : 1);
+        memcpy(b, req, cut);
+        struct srv__prefix whole = {0};
+        if (srv__http_prefix(&whole, b, cut) != 0)
+            ck_abort_msg("prefix check fails at %zu of %.*s", cut, (int)len, req);
+        sub.headers = sub_hdrs;
+        int rc = srv__http_parse_head(b, cut, &lim, &sub);
+        if (rc != 0)
+            ck_abort_msg("cut at %zu -> %d: %.*s", cut, rc, (int)len, req);
+        struct srv__prefix resumed = sub.prefix;
+        for (size_t i = cut; i < len; i++)
+            if (srv__http_prefix(&resumed, req + i, 1) != 0)
+                ck_abort_msg("resumed at %zu fails at %zu: %.*s", cut, i, (int)len, req);
+        if (srv__http_prefix(&bytewise, req + cut, 1) != 0)
+            ck_abort_msg("fed a byte at a time, fails at %zu: %.*s", cut, (int)len, req);
+        free(b);
+    }
+}
+
+/* Where feeding R[0..LEN) a byte at a time first fails, or LEN. */
+static size_t prefix_fails_at(const char *r, size_t len)
+{
+    struct srv__prefix st = {0};
+    for (size_t i = 0; i < len; i++) {
+        char *b = malloc(1);
+        b[0] = r[i];
+        int rc = srv__http_prefix(&st, b, 1);
+        free(b);
+        if (rc < 0)
+            return i;
+    }
+    return len;
+}
+
+/* The start of a TLS 1.2/1.3 ClientHello record, as a browser sends it to a
+ * port it takes for HTTPS. */
+static const unsigned char client_hello[] = {
+    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5e, 0x9a, 0x0a, 0x1b,
+    0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a,
+    0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x82, 0x93, 0xa4, 0xb5, 0x20, 0x13, 0x01, 0x13,
+    0x02, 0x13, 0x03, 0xc0, 0x2b, 0xc0, 0x2f, 0x00, 0x00, 0x00, 0x0e, 0x00, 0x0c, 0x00, 0x00,
+    0x09, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
+};
+
+START_TEST(rejects_a_tls_client_hello_at_once)
+{
+    const char *r = (const char *)client_hello;
+    ck_assert_uint_eq(prefix_fails_at(r, sizeof client_hello), 0);
+    for (size_t cut = 1; cut <= sizeof client_hello; cut++)
+        ck_assert_msg(parse_n(r, cut) == -400, "cut at %zu -> %d", cut, parse_n(r, cut));
+    ck_assert(memcmp(buf, client_hello, sizeof client_hello) == 0);
+}
+END_TEST
+
+/* Each case fails at its first bad byte, and not before: the parser says
+ * "incomplete" up to that byte and 400 from it on, whatever follows. */
+START_TEST(rejects_bytes_no_request_could_continue_with)
+{
+    static const struct { const char *r; size_t len; size_t bad; } cases[] = {
+#define CASE(lit, bad) {lit, sizeof lit - 1, bad}
+        CASE("\0", 0), CASE("\xff", 0), CASE("\n", 0), CASE(" GET", 0), CASE("\r\r", 1),
+        CASE("\r\n\r\nG\x01", 5), CASE("GET\t/", 3), CASE("GET  /", 4), CASE("GET a", 4),
+        CASE("GET /\x7f", 5), CASE("GET /a b", 7), CASE("GET /#", 5), CASE("GET /a%zz", 7),
+        CASE("GET /a%0", 8), CASE("GET /%00", 7), CASE("GET /?a#", 7), CASE("GET /?\x80", 6),
+        CASE("GET / http/1.1", 6), CASE("GET / HTTP/1.1 ", 14), CASE("GET / HTTP/11", 12),
+        CASE("GET / HTTP/1.1\n", 14), CASE("GET / HTTP/1.1\r\r", 15), CASE("POST *x", 6),
+        CASE("GET ftp://a/", 4), CASE("GET http:/a", 10), CASE("GET http://u@a/", 12),
+        CASE("GET http:///", 11), CASE("GET http://a:123456/", 18), CASE("GET http://[::1", 15),
+        CASE("GET http://[::1]x", 16), CASE("GET http://[vx", 13), CASE("GET http://a%g", 13),
+        CASE("GET / HTTP/1.1\r\n a", 16), CASE("GET / HTTP/1.1\r\nHost : a", 20),
+        CASE("GET / HTTP/1.1\r\n: a", 16), CASE("GET / HTTP/1.1\r\nX: a\0b", 20),
+        CASE("GET / HTTP/1.1\r\nX: a\rb", 21), CASE("GET / HTTP/1.1\r\nX: a\x1b", 20),
+        CASE("GET / HTTP/1.1\r\nX: a\x7f", 20), CASE("GET / HTTP/1.1\r\nX: a\n", 20),
+        CASE("GET / HTTP/1.1\r\nHost: a\r\n\r", 26), CASE("GET / HTTP/1.1\r\nX:\r\n\x01", 20),
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *r = cases[i].r;
+        size_t len = cases[i].len, bad = cases[i].bad;
+        ck_assert_msg(prefix_fails_at(r, len) == bad, "case %zu fails at %zu, not %zu", i,
+                      prefix_fails_at(r, len), bad);
+        for (size_t cut = 0; cut <= len; cut++) {
+            int rc = parse_n(r, cut);
+            ck_assert_msg(cut <= bad ? rc == 0 : rc == -400, "case %zu cut at %zu -> %d", i, cut, rc);
+        }
+    }
+}
+END_TEST
+
+START_TEST(goes_on_from_where_an_incomplete_parse_stopped)
+{
+    const char *r = "GET /a HTTP/1.1\r\nHost: a\r\nX-Long: abc";
+    for (size_t cut = 0; cut <= strlen(r); cut++) {
+        ck_assert_int_eq(parse_n(r, cut), 0);
+        struct srv__prefix st = h.prefix;
+        ck_assert_int_eq(srv__http_prefix(&st, r + cut, strlen(r) - cut), 0);
+        ck_assert_int_eq(srv__http_prefix(&st, "def  \t", 6), 0);
+        struct srv__prefix bad = st;
+        ck_assert_int_eq(srv__http_prefix(&bad, "\x01", 1), -400);
+        ck_assert_int_eq(srv__http_prefix(&st, "\r\n\r\nanything\0\xff", 14), 0);
+    }
+    /* Whatever follows a complete head is not the head's. */
+    struct srv__prefix st = {0};
+    ck_assert_int_eq(srv__http_prefix(&st, WRK "\0\x16\x03", sizeof WRK + 2), 0);
+}
+END_TEST
+
+/* The prefix check and the parser read the same grammar: on every head made
+ * by putting each byte value at each position of one of these, the check
+ * fails exactly when the scanner says malformed (the limits are not hit,
+ * and a bad Host value is a matter of meaning, not syntax). */
+static void check_agrees(const char *r, size_t len)
+{
+    struct srv__header sub_hdrs[256];
+    struct srv__head sub = {.headers = sub_hdrs};
+    struct srv__scan sc;
+    char *b = malloc(len);
+    memcpy(b, r, len);
+    struct srv__prefix st = {0};
+    bool fails = srv__http_prefix(&st, b, len) < 0;
+    int rc = srv__http_scan_head(b, len, &lim, &sub, &sc);
+    if (fails != (rc == -400))
+        ck_abort_msg("prefix check %s, scanner %d: %.*s", fails ? "fails" : "passes", rc,
+                     (int)len, r);
+    free(b);
+}
+
+START_TEST(the_prefix_check_reads_the_parsers_grammar)
+{
+    static const char *const heads[] = {
+        "GET /a/%41.b?q=1&r HTTP/1.1\r\nHost: x:1\r\nX-A: b\tc \r\n\r\n",
+        "POST http://[v1f.a:b]:80/p?q HTTP/1.0\r\nA:\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: [::1]\r\n\r\n",
+        "\r\nPUT https://a%2f.b-c~ HTTP/1.1\r\nB: \x80\xff\r\n\r\n",
+        "X http://a:/ HTTP/1.1\r\n\r\n",
+        "GET http://a.b:12345./p?x HTTP/1.1\r\n\r\n", /* (a sixth digit: malformed) */
+        "GET HTTP://[::1]:65535/%7E HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        size_t len = strlen(heads[i]);
+        char *r = malloc(len);
+        for (size_t at = 0; at < len; at++) {
+            for (int c = 0; c < 256; c++) {
+                memcpy(r, heads[i], len);
+                r[at] = (char)c;
+                check_agrees(r, len);
+            }
+        }
+        free(r);
+    }
+}
+END_TEST
+
 /* ---- the request line, for error responses ------------------------------------------ */
 
 static struct srv__head rl;
@@ -900,6 +1074,9 @@ static Suite *http_parse_suite(void)
                     answers_431_to_a_large_header_block_even_while_incomplete,
                     answers_431_to_too_many_fields_even_while_incomplete}},
         {"incomplete", {is_incomplete_when_cut_at_any_byte, leaves_the_buffer_alone_on_errors}},
+        {"prefix", {rejects_a_tls_client_hello_at_once, rejects_bytes_no_request_could_continue_with,
+                    goes_on_from_where_an_incomplete_parse_stopped,
+                    the_prefix_check_reads_the_parsers_grammar}},
         {"request_line_for_errors", {reads_the_request_line_of_a_rejected_head,
                                      reads_any_well_formed_request_line,
                                      finds_no_request_line_where_there_is_none,
