@@ -40,8 +40,14 @@
  * follow it in the buffer.  The small scanners (chunk-size lines, trailers,
  * list values) read with a bounds-checked YYPEEK that yields 0 (invalid
  * everywhere) past the end.
+ *
+ * Speed: field lines are most of a head's bytes.  The usual ones go through
+ * a fast path written by hand around two byte scanners (runtime/http_simd.h,
+ * AVX2 when the CPU has it); any line it is not sure of is left to the
+ * rules, which decide exactly as they would without it.
  */
 #include "http_scan.h"
+#include "http_simd.h"
 
 #include <string.h>
 
@@ -79,30 +85,6 @@
     quoted_pair = "\\" [\t \x21-\x7e\x80-\xff];
     quoted_str = "\"" (qdtext | quoted_pair)* "\"";
 */
-
-/* Skips field-content bytes (VCHAR, obs-text, SP) 8 at a time and stops at
- * the first byte below 0x20 or equal to 0x7f (HTAB, CR, or an error), or when
- * fewer than 8 bytes are left before END; the rules after it handle the
- * rest.  In a hasless(x, 0x20) test, false positives only ever appear above
- * a true one, so the lowest flagged byte is exact. */
-static const unsigned char *skip_field_content(const unsigned char *p, const unsigned char *end)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    while (end - p >= 8) {
-        uint64_t x, del;
-        memcpy(&x, p, 8);
-        del = x ^ (0x7f * ones);
-        uint64_t stop = (((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs;
-        if (stop)
-            return p + (__builtin_ctzll(stop) >> 3);
-        p += 8;
-    }
-#else
-    (void)end;
-#endif
-    return p;
-}
 
 /* How far the head scanner looks for LFs at a time: more than a typical
  * head, so one memrchr usually covers it. */
@@ -168,7 +150,8 @@ enum {
  * commonest method and version are tried first as whole words (the same
  * bytes the rules accept). */
 static inline __attribute__((always_inline)) const unsigned char *
-request_line(const unsigned char *cur, const unsigned char *end, struct srv__scan *s)
+request_line(const unsigned char *cur, const unsigned char *end, const unsigned char *lo,
+             struct srv__scan *s, const struct srv__simd *k, bool avx2)
 {
     const unsigned char *mar = cur, *tok = cur;
 
@@ -229,6 +212,8 @@ after_authority:
 path_start:
     s->path = (const char *)cur;
 path:
+    if (avx2) /* the run the first rule takes, 32 bytes at a time */
+        cur = srv__avx2_span(k, SRV__CLASS_PATH, cur, end, lo);
     tok = cur;
     /*!re2c
         ("/" | pchar_lit \ [.])+ { goto path; }
@@ -268,6 +253,182 @@ version:
     */
 }
 
+/* ---- Field lines: the fast path ------------------------------------------- */
+
+/* Field names compared without case: NAME is all tchars, and OR-ing a tchar
+ * with 0x20 turns it into a lower-case letter or '-' only when it was that
+ * letter in either case or '-' (0x0d would become '-', but CR is no tchar),
+ * so these compare exactly. */
+static inline bool lower4_is(const unsigned char *name, const char *lower)
+{
+    uint32_t a, b;
+    memcpy(&a, name, 4);
+    memcpy(&b, lower, 4);
+    return (a | 0x20202020u) == b;
+}
+
+static inline bool lower8_is(const unsigned char *name, const char *lower)
+{
+    uint64_t a, b;
+    memcpy(&a, name, 8);
+    memcpy(&b, lower, 8);
+    return (a | 0x2020202020202020u) == b;
+}
+
+/* The kind of the field named NAME[0..LEN), as the rules in
+ * srv__http_scan_head() tell them apart.  Most names have neither the
+ * length and the initial of one of these, which one lookup rules out. */
+static inline unsigned field_kind(const unsigned char *name, size_t len)
+{
+    static const unsigned char initial[32] = {[4] = 'h', [6] = 'e', [10] = 'c', [14] = 'c',
+                                              [17] = 't'};
+    if (SRV__LIKELY(len >= 32 || initial[len] != (name[0] | 0x20)))
+        return SRV__F_OTHER;
+    switch (len) {
+    case 4:
+        return lower4_is(name, "host") ? SRV__F_HOST : SRV__F_OTHER;
+    case 6:
+        return lower4_is(name, "expe") && lower4_is(name + 2, "pect") ? SRV__F_EXPECT
+                                                                       : SRV__F_OTHER;
+    case 10:
+        return lower8_is(name, "connecti") && lower8_is(name + 2, "nnection")
+                   ? SRV__F_CONNECTION
+                   : SRV__F_OTHER;
+    case 14:
+        return lower8_is(name, "content-") && lower8_is(name + 6, "t-length")
+                   ? SRV__F_CONTENT_LENGTH
+                   : SRV__F_OTHER;
+    case 17:
+        return lower8_is(name, "transfer") && lower8_is(name + 8, "-encodin") &&
+                       lower8_is(name + 9, "encoding")
+                   ? SRV__F_TRANSFER_ENCODING
+                   : SRV__F_OTHER;
+    default:
+        return SRV__F_OTHER;
+    }
+}
+
+/* The fast path reads the usual field lines, and leaves every other line to
+ * the rules in srv__http_scan_head(), which decide exactly:
+ *
+ *   usual-line = 1*tchar ":" [ SP ] usual-char *( usual-char / SP ) CRLF
+ *   usual-char = any byte from 0x21 but 0x7f (VCHAR / obs-text)
+ *
+ * So an empty value, OWS other than one SP, HTAB in a value, Host (whose
+ * value has a grammar of its own), a line past the header_count limit, and
+ * every malformed line go to the rules; the fast path stores what it reads
+ * exactly as they would.  Each path stops at END, at the empty line, or at
+ * the first line it leaves to the rules, and returns where it stopped.
+ *
+ * field_store() ends both: VSTART is the value's first byte, P the first
+ * byte after it that the value scanner stopped at.  Stores the line in F
+ * when it ends there with CRLF and is not Host, and returns whether it did. */
+static inline __attribute__((always_inline)) bool
+field_store(struct srv__head *h, struct srv__scan *s, struct srv__header *f,
+            const unsigned char *name, const unsigned char *colon,
+            const unsigned char *vstart, const unsigned char *p)
+{
+    if (memcmp(p, "\r\n", 2) != 0)
+        return false;
+    unsigned kind = field_kind(name, (size_t)(colon - name));
+    if (SRV__UNLIKELY(kind != SRV__F_OTHER)) {
+        if (kind == SRV__F_HOST)
+            return false;
+        if (s->count[kind]++ == 0)
+            s->first[kind] = (uint32_t)(f - h->headers);
+    }
+    while (p[-1] == ' ') /* the SP before the value stops this */
+        p--;
+    f->name = (const char *)name;
+    f->name_len = (uint32_t)(colon - name);
+    f->value = (const char *)vstart;
+    f->value_len = (uint32_t)(p - vstart);
+    return true;
+}
+
+/* Both paths read [CUR, END), which is complete lines (CUR < END), and
+ * store at most MAX - H->nheaders of them.  No scanner reaches END: each
+ * line's LF stops them.  Values are scanned up to END - 1 only, so that P[1]
+ * exists for field_store(): the LF there ends a line and is no value's end. */
+static const unsigned char *fields_portable(const unsigned char *cur, const unsigned char *end,
+                                            struct srv__head *h, struct srv__scan *s,
+                                            uint32_t max)
+{
+    struct srv__header *f = h->headers + h->nheaders, *const f_end = h->headers + max;
+    while (f < f_end) {
+        const unsigned char *colon = srv__token_end(cur, end), *vstart, *p;
+        if (*colon != ':' || colon == cur)
+            break;
+        vstart = colon + 1 + (colon[1] == ' ');
+        if (*vstart <= ' ')
+            break;
+        p = srv__value_end(vstart, end - 1);
+        if (p == end - 1 || !field_store(h, s, f, cur, colon, vstart, p))
+            break;
+        f++;
+        cur = p + 2;
+        if (cur == end || *cur == '\r')
+            break;
+    }
+    h->nheaders = (uint32_t)(f - h->headers);
+    return cur;
+}
+
+/* The same with the AVX2 scanners: the usual line fits one block, where one
+ * load gives both the name's end and the value's. */
+static inline SRV__AVX2 const unsigned char *
+fields_avx2(const struct srv__simd *k, const unsigned char *cur, const unsigned char *end,
+            const unsigned char *lo, struct srv__head *h, struct srv__scan *s, uint32_t max)
+{
+    struct srv__header *f = h->headers + h->nheaders, *const f_end = h->headers + max;
+    if (SRV__UNLIKELY(end - lo <= 32)) /* (they need a buffer of a block before END - 1) */
+        return fields_portable(cur, end, h, s, max);
+    const unsigned char *const last = end - 33; /* the last block before END - 1 */
+    while (f < f_end) {
+        uint64_t name, stop;
+        if (SRV__LIKELY(cur <= last))
+            srv__avx2_line_bits(k, cur, &name, &stop);
+        else if (cur < end - 1)
+            srv__avx2_last_bits(k, cur, end - 1, &name, &stop);
+        else /* END - 1 is an LF: a bare one, for the rules to refuse */
+            break;
+        /* The name ends at AT, within the block (1 to 31: 0 is no name, and
+         * the 64 of an all-0 NAME is a name of 32 bytes or more). */
+        size_t at = srv__ctz(name);
+        if (at - 1 >= 31)
+            break;
+        const unsigned char *colon = cur + at, *vstart, *p;
+        if (*colon != ':')
+            break;
+        vstart = colon + 1 + (colon[1] == ' ');
+        if (*vstart <= ' ')
+            break;
+        stop >>= at + 1; /* (the SP before VSTART is no stop) */
+        if (stop)
+            p = colon + 1 + srv__ctz(stop);
+        else if (cur > last || (p = srv__avx2_value_end(k, cur + 32, end - 1)) == end - 1)
+            break;
+        if (!field_store(h, s, f, cur, colon, vstart, p))
+            break;
+        f++;
+        cur = p + 2;
+        if (cur == end || *cur == '\r')
+            break;
+    }
+    h->nheaders = (uint32_t)(f - h->headers);
+    return cur;
+}
+
+enum srv__scan_path srv__http_scan_path = SRV__SCAN_PORTABLE;
+
+__attribute__((constructor)) static void choose_scan_path(void)
+{
+    if (srv__simd_avx2())
+        srv__http_scan_path = SRV__SCAN_AVX2;
+}
+
+/* ---- The head ------------------------------------------------------------------ */
+
 /* The head ends in a line whose LF has not arrived, from CUR (where the
  * check starts in STATE) to LIMIT: -400 if those bytes can never become
  * that line, else RC.  Leaves the check's state in H->prefix, so a caller
@@ -281,8 +442,12 @@ static int unfinished(struct srv__head *h, unsigned state, const unsigned char *
     return rc;
 }
 
-int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
-                        struct srv__head *h, struct srv__scan *s)
+/* The head scanner is compiled twice, for srv__http_scan_path: with the
+ * AVX2 scanners (AVX2, a constant in each copy), and with the portable ones
+ * (FAST) or none (the rules alone).  K is the AVX2 scanners' constants. */
+static inline __attribute__((always_inline)) int
+scan_head(const char *buf, size_t len, const struct srv_limits *lim, struct srv__head *h,
+          struct srv__scan *s, const struct srv__simd *k, bool avx2, bool fast)
 {
     const unsigned char *const start = (const unsigned char *)buf;
     const unsigned char *const real_end = start + len;
@@ -305,7 +470,7 @@ int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *li
     memset(s->count, 0, sizeof s->count);
     h->nheaders = 0;
 
-    cur = request_line(cur, end, s);
+    cur = request_line(cur, end, start, s, k, avx2);
     if (!cur)
         return -400;
     if (s->unsupported_version)
@@ -321,19 +486,53 @@ int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *li
             end = cur;
     }
 
-    /* field-line = field-name ":" OWS field-value OWS CRLF */
+    /* field-line = field-name ":" OWS field-value OWS CRLF.  The empty line
+     * and Host are tried first, then the fast path takes the usual lines;
+     * the rules take what it leaves, one line at a time. */
 field:
-    tok = cur;
     if (cur == end) {
         end = cur < limit ? lines_end(cur, limit) : NULL;
         if (!end)
             return unfinished(h, PF_FIELD, cur, limit, capped ? -431 : 0);
     }
+    if (*cur == '\r') { /* the empty line that ends the head, or an error */
+        if (cur[1] == '\n')
+            return (int)(cur + 2 - start);
+        goto rules;
+    }
     if (cur[0] == 'H' && end - cur >= 5 && memcmp(cur, "Host:", 5) == 0) {
+        tok = cur;
         cur += 5;
         kind = SRV__F_HOST;
+        if (SRV__LIKELY((avx2 || fast) && h->nheaders < lim->header_count)) {
+            /* The usual Host, a reg-name of literal bytes alone, stored here
+             * as the rules below would (part of the fast path). */
+            const unsigned char *v = cur + (*cur == ' ');
+            const unsigned char *q = avx2 ? srv__avx2_span(k, SRV__CLASS_REG_NAME, v, end, start)
+                                          : srv__span(SRV__CLASS_REG_NAME, v, end);
+            if (q > v && q[0] == '\r' && q[1] == '\n') {
+                struct srv__header *f = &h->headers[h->nheaders];
+                f->name = (const char *)tok;
+                f->name_len = 4;
+                f->value = (const char *)v;
+                f->value_len = (uint32_t)(q - v);
+                if (s->count[SRV__F_HOST]++ == 0)
+                    s->first[SRV__F_HOST] = h->nheaders;
+                h->nheaders++;
+                cur = q + 2;
+                goto field;
+            }
+        }
         goto host_value;
     }
+    if (avx2)
+        cur = fields_avx2(k, cur, end, start, h, s, lim->header_count);
+    else if (fast)
+        cur = fields_portable(cur, end, h, s, lim->header_count);
+    if (cur == end)
+        goto field;
+rules:
+    tok = cur;
     /*!re2c
         "\r\n"                     { return (int)(cur - start); }
         'host' ":"                 { kind = SRV__F_HOST; goto host_value; }
@@ -355,8 +554,10 @@ host_value:
     colon = cur - 1;
     if (SRV__UNLIKELY(h->nheaders == lim->header_count))
         return -431;
-    while (*cur == ' ' || *cur == '\t')
-        cur++;
+    cur += *cur == ' ';
+    if (SRV__UNLIKELY(*cur == ' ' || *cur == '\t'))
+        while (*cur == ' ' || *cur == '\t')
+            cur++;
     vstart = cur;
     tok = cur;
     /*!re2c
@@ -364,6 +565,8 @@ host_value:
         ""         { goto reg_name; }
     */
 reg_name:
+    if (avx2) /* the run the first rule takes, 32 bytes at a time */
+        cur = srv__avx2_span(k, SRV__CLASS_REG_NAME, cur, end, start);
     tok = cur;
     /*!re2c
         (unreserved | sub_delims)+ { goto reg_name; }
@@ -390,7 +593,7 @@ value:
         cur++;
     vstart = cur;
 value_more:
-    cur = skip_field_content(cur, end);
+    cur = srv__value_end(cur, end);
     tok = cur;
     /*!re2c
         field_char+ { goto value_more; }
@@ -418,6 +621,30 @@ fail:
     return -400;
 }
 
+static SRV__AVX2 int scan_head_avx2(const char *buf, size_t len, const struct srv_limits *lim,
+                                    struct srv__head *h, struct srv__scan *s)
+{
+    struct srv__simd k;
+    srv__simd_init(&k);
+    return scan_head(buf, len, lim, h, s, &k, true, true);
+}
+
+static __attribute__((noinline)) int scan_head_portable(const char *buf, size_t len,
+                                                        const struct srv_limits *lim,
+                                                        struct srv__head *h,
+                                                        struct srv__scan *s, bool fast)
+{
+    return scan_head(buf, len, lim, h, s, NULL, false, fast);
+}
+
+int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
+                        struct srv__head *h, struct srv__scan *s)
+{
+    if (SRV__LIKELY(srv__http_scan_path == SRV__SCAN_AVX2))
+        return scan_head_avx2(buf, len, lim, h, s);
+    return scan_head_portable(buf, len, lim, h, s, srv__http_scan_path == SRV__SCAN_PORTABLE);
+}
+
 int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_limits *lim,
                                 struct srv__scan *s)
 {
@@ -430,7 +657,7 @@ int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_li
     const unsigned char *lf = memchr(cur, '\n', (size_t)(limit - cur));
     if (!lf)
         return len >= line_max ? -414 : 0;
-    const unsigned char *line_end = request_line(cur, lf + 1, s);
+    const unsigned char *line_end = request_line(cur, lf + 1, start, s, NULL, false);
     return line_end ? (int)(line_end - start) : -400;
 }
 

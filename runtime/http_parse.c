@@ -302,8 +302,16 @@ int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
 
     /* Valid: terminate the pieces in place. */
     terminate_request_line(buf, &s, h);
-    /* (Locals: the stores below may alias H as far as the compiler knows.) */
-    for (struct srv__header *f = h->headers, *end = f + h->nheaders; f < end; f++) {
+    /* (Locals: the stores below may alias H as far as the compiler knows.
+     * Two lines a turn: this loop is a good share of a head's cost.) */
+    struct srv__header *f = h->headers, *const end = f + h->nheaders;
+    for (; end - f >= 2; f += 2) {
+        buf[f[0].name - buf + f[0].name_len] = '\0';
+        buf[f[0].value - buf + f[0].value_len] = '\0';
+        buf[f[1].name - buf + f[1].name_len] = '\0';
+        buf[f[1].value - buf + f[1].value_len] = '\0';
+    }
+    if (f < end) {
         buf[f->name - buf + f->name_len] = '\0';
         buf[f->value - buf + f->value_len] = '\0';
     }

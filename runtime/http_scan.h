@@ -77,6 +77,19 @@ int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *li
 int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_limits *lim,
                                 struct srv__scan *s);
 
+/* How srv__http_scan_head() reads a head: the fast path for the usual field
+ * lines and Host, with runs of path and host bytes skipped 32 at a time, on
+ * the AVX2 scanners of http_simd.h when the CPU has them (chosen at
+ * start-up), else with the portable ones.  Every path gives the same
+ * answers and the same pieces: tests and the fuzzer switch between them to
+ * check that. */
+enum srv__scan_path {
+    SRV__SCAN_RULES,    /* no fast path: the grammar's rules alone */
+    SRV__SCAN_PORTABLE, /* the fast path, portable scanners */
+    SRV__SCAN_AVX2,     /* the fast path, AVX2 scanners (when srv__simd_avx2()) */
+};
+extern enum srv__scan_path srv__http_scan_path;
+
 /* One trailer field line (or the empty line ending the trailers) at
  * P[0..LEN).  Returns its length including CRLF (2 for the empty line), 0 if
  * incomplete, -400 if malformed. */

@@ -1,10 +1,14 @@
 /* Tests for runtime/http_parse.c and the grammar/http.re scanner: request
  * heads (whole, cut at every byte, with each class of bad byte), request
  * smuggling defences, limits, the prefix check of incomplete heads, the
- * request line for error pages, and the incremental chunked decoder.  Every
- * input is copied into a malloc'd buffer of its exact size, so ASan catches
- * any read past the end. */
+ * request line for error pages, the byte scanners of http_simd.h (the
+ * portable and the AVX2 ones give the same answers), and the incremental
+ * chunked decoder.  Every input is copied into a malloc'd buffer of its
+ * exact size, so ASan catches any read past the end.  The whole suite runs
+ * once per way of reading a head (srv__http_scan_path: the rules alone, the
+ * portable fast path, and the AVX2 one when the CPU has it). */
 #include "http_scan.h"
+#include "http_simd.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -41,7 +45,6 @@ static int parse_n(const char *req, size_t len)
         check_every_prefix(req, (size_t)rc);
     return rc;
 }
-
 
 static int parse(const char *req)
 {
@@ -295,6 +298,9 @@ START_TEST(rejects_bare_cr_and_bare_lf)
     ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: a\n\n"), -400);
     ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "\n"), -400);
     ck_assert_int_eq(parse("GET / HTTP/1.1\r\n" HOST "\r\r\n"), -400);
+    /* (A head long enough for 32-byte blocks, a bare LF its last byte.) */
+    ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nng: ced\r\n\n"), -400);
+    ck_assert_int_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nX-Long: abcdefghijklmn\n"), -400);
 }
 END_TEST
 
@@ -924,6 +930,235 @@ START_TEST(reads_the_request_line_exactly_as_the_head)
 }
 END_TEST
 
+/* ---- the byte scanners (http_simd.h) ---------------------------------------------- */
+
+/* References written from the grammar, not from the scanners' tables. */
+static bool ref_tchar(int c)
+{
+    return c > 0 && c < 0x80 && is_tchar(c);
+}
+
+static bool ref_stop(int c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+static bool ref_in(enum srv__class cl, int c)
+{
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (cl == SRV__CLASS_TCHAR)
+        return ref_tchar(c);
+    if (cl == SRV__CLASS_PATH)
+        return c > 0 && (alnum || strchr("-_~!$&'()*+,;=:@/", c));
+    return c > 0 && (alnum || strchr("-._~!$&'()*+,;=", c));
+}
+
+/* The AVX2 scanners, called from AVX2 code (they take its constants). */
+static SRV__AVX2 const unsigned char *avx2_token_end(const unsigned char *p, const unsigned char *e)
+{
+    struct srv__simd k;
+    srv__simd_init(&k);
+    return srv__avx2_token_end(&k, p, e);
+}
+
+static SRV__AVX2 const unsigned char *avx2_value_end(const unsigned char *p, const unsigned char *e)
+{
+    struct srv__simd k;
+    srv__simd_init(&k);
+    return srv__avx2_value_end(&k, p, e);
+}
+
+static SRV__AVX2 const unsigned char *avx2_span(enum srv__class c, const unsigned char *p,
+                                                const unsigned char *e, const unsigned char *lo)
+{
+    struct srv__simd k;
+    srv__simd_init(&k);
+    return srv__avx2_span(&k, c, p, e, lo);
+}
+
+static SRV__AVX2 void avx2_line_bits(const unsigned char *p, const unsigned char *e,
+                                     uint64_t *name, uint64_t *stop)
+{
+    struct srv__simd k;
+    srv__simd_init(&k);
+    if (e - p >= 32)
+        srv__avx2_line_bits(&k, p, name, stop);
+    else
+        srv__avx2_last_bits(&k, p, e, name, stop);
+}
+
+/* Checks every scanner on [P, E) of a buffer starting at LO (E - LO >= 32). */
+#define EXPECT(got, want, what)                                                                   \
+    do {                                                                                          \
+        size_t got_ = (size_t)(got), want_ = (want);                                              \
+        if (got_ != want_)                                                                        \
+            ck_abort_msg("%s: %zu, not %zu, on %zu bytes", what, got_, want_, n);                 \
+    } while (0)
+
+static void check_scanners(const unsigned char *lo, const unsigned char *p, const unsigned char *e)
+{
+    size_t n = (size_t)(e - p), want;
+    for (want = 0; want < n && ref_tchar(p[want]); want++)
+        ;
+    EXPECT(srv__token_end(p, e) - p, want, "token_end");
+    EXPECT(avx2_token_end(p, e) - p, want, "avx2 token_end");
+    for (want = 0; want < n && !ref_stop(p[want]); want++)
+        ;
+    EXPECT(srv__value_end(p, e) - p, want, "value_end");
+    EXPECT(avx2_value_end(p, e) - p, want, "avx2 value_end");
+    for (int c = SRV__CLASS_TCHAR; c <= SRV__CLASS_REG_NAME; c++) {
+        for (want = 0; want < n && ref_in((enum srv__class)c, p[want]); want++)
+            ;
+        EXPECT(srv__span((enum srv__class)c, p, e) - p, want, "span");
+        EXPECT(avx2_span((enum srv__class)c, p, e, lo) - p, want, "avx2 span");
+    }
+    if (n == 0)
+        return;
+    uint64_t name, stop, want_name = 0, want_stop = 0;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        want_name |= (uint64_t)!ref_tchar(p[i]) << i;
+        want_stop |= (uint64_t)ref_stop(p[i]) << i;
+    }
+    avx2_line_bits(p, e, &name, &stop);
+    if (name != want_name || stop != want_stop)
+        ck_abort_msg("line bits on %zu bytes: %llx %llx, not %llx %llx", n,
+                     (unsigned long long)name, (unsigned long long)stop,
+                     (unsigned long long)want_name, (unsigned long long)want_stop);
+}
+#undef EXPECT
+
+START_TEST(the_avx2_scanners_agree_with_the_portable_ones)
+{
+    if (!srv__simd_avx2())
+        return; /* the "AVX2" names are the portable code: nothing to compare */
+    /* Values of every length 0..70, each byte value at each position, with
+     * room before them and with none (then only from one block on). */
+    for (size_t pad = 0; pad <= 40; pad += 40) {
+        for (size_t n = 0; n <= 70; n++) {
+            if (pad + n < 32)
+                continue;
+            for (size_t at = 0; at < (n ? n : 1); at++) {
+                for (int c = 0; c < 256; c++) {
+                    unsigned char *b = malloc(pad + n + 1);
+                    memset(b, 'a', pad + n);
+                    if (n)
+                        b[pad + at] = (unsigned char)c;
+                    check_scanners(b, b + pad, b + pad + n);
+                    if (n > 1) { /* and on a run of spaces, which values hold */
+                        memset(b + pad, ' ', n);
+                        b[pad + at] = (unsigned char)c;
+                        check_scanners(b, b + pad, b + pad + n);
+                    }
+                    free(b);
+                    if (!n)
+                        break;
+                }
+            }
+        }
+    }
+}
+END_TEST
+
+/* Every way of reading a head gives the same answer and the same pieces:
+ * the rules alone, the portable fast path, the AVX2 one.  On heads made by
+ * putting bytes that matter to the fast path at each position of realistic
+ * ones, and on each of their prefixes. */
+struct outcome {
+    int rc;
+    char text[2048]; /* the pieces, written out */
+};
+
+static void outcome_of(enum srv__scan_path path, const char *r, size_t len, struct outcome *o)
+{
+    static struct srv__header oh[256];
+    struct srv__head hh = {.headers = oh};
+    char *b = malloc(len ? len : 1);
+    memcpy(b, r, len);
+    enum srv__scan_path saved = srv__http_scan_path;
+    srv__http_scan_path = path;
+    o->rc = srv__http_parse_head(b, len, &lim, &hh);
+    srv__http_scan_path = saved;
+    o->text[0] = '\0';
+    if (o->rc > 0) {
+        size_t at = (size_t)snprintf(o->text, sizeof o->text, "%u %s %s|%s %u %d%d%d%d %llu %s|",
+                                     hh.method, hh.method_name, hh.path, hh.query ? hh.query : "-",
+                                     hh.version_minor, hh.keep_alive, hh.chunked,
+                                     hh.expect_continue, hh.has_content_length,
+                                     (unsigned long long)hh.content_length,
+                                     hh.host ? hh.host : "-");
+        for (uint32_t i = 0; i < hh.nheaders && at < sizeof o->text; i++)
+            at += (size_t)snprintf(o->text + at, sizeof o->text - at, "%s=%u:%s=%u;",
+                                   hh.headers[i].name, hh.headers[i].name_len,
+                                   hh.headers[i].value, hh.headers[i].value_len);
+    } else if (memcmp(b, r, len) != 0) {
+        ck_abort_msg("buffer changed on %d", o->rc);
+    }
+    free(b);
+}
+
+static void check_paths_agree(const char *r, size_t len)
+{
+    struct outcome rules, fast;
+    outcome_of(SRV__SCAN_RULES, r, len, &rules);
+    outcome_of(SRV__SCAN_PORTABLE, r, len, &fast);
+    if (rules.rc != fast.rc || strcmp(rules.text, fast.text) != 0)
+        ck_abort_msg("portable: %d %s, rules: %d %s: %.*s", fast.rc, fast.text, rules.rc,
+                     rules.text, (int)len, r);
+    if (srv__simd_avx2()) {
+        outcome_of(SRV__SCAN_AVX2, r, len, &fast);
+        if (rules.rc != fast.rc || strcmp(rules.text, fast.text) != 0)
+            ck_abort_msg("avx2: %d %s, rules: %d %s: %.*s", fast.rc, fast.text, rules.rc,
+                         rules.text, (int)len, r);
+    }
+}
+
+#define BROWSER                                                                                   \
+    "GET /index.html?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"                                    \
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "         \
+    "Chrome/131.0.0.0 Safari/537.36\r\n"                                                          \
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"                 \
+    "Accept-Encoding: gzip, deflate, br\r\nCookie: a=b; c=d\r\nconnection: keep-alive\r\n"         \
+    "Cache-Control: max-age=0\r\n\r\n"
+
+START_TEST(every_scan_path_reads_heads_alike)
+{
+    static const char *const heads[] = {
+        BROWSER,
+        WRK,
+        "GET / HTTP/1.1\r\nHost: a\r\nX:y\r\nX-B:  two  spaces  \r\nX-C:\t tab\t\r\nE:\r\n\r\n",
+        "POST /p HTTP/1.1\r\nhost: h\r\nContent-Length: 3\r\nTRANSFER-ENCODING: chunked\r\n"
+        "Expect: 100-continue\r\nCONNECTION: close\r\n\r\n",
+        "GET /a HTTP/1.0\r\nAn-Extremely-Long-Field-Name-Of-More-Than-32-Bytes: v\r\nHost: a\r\n"
+        "Host: b\r\n\r\n",
+    };
+    static const char bytes[] = {'\0', '\t', '\n', '\r', ' ', ':', 'A', 'h', '%', '/',
+                                 '.',  '[',  '"',  0x7f, (char)0x80, (char)0xff};
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        size_t len = strlen(heads[i]);
+        char *r = malloc(len);
+        for (size_t cut = 0; cut <= len; cut++)
+            check_paths_agree(heads[i], cut);
+        for (size_t at = 0; at < len; at++) {
+            for (size_t c = 0; c < sizeof bytes; c++) {
+                memcpy(r, heads[i], len);
+                r[at] = bytes[c];
+                check_paths_agree(r, len);
+            }
+        }
+        free(r);
+    }
+    /* A head of each length, so its last lines fall at every offset of a
+     * block, and fewer than 32 bytes. */
+    for (size_t pad = 0; pad < 64; pad++) {
+        char r[256];
+        int n = snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: a\r\nX: %.*s\r\nYY: z \r\n\r\n",
+                         (int)pad, "0123456789012345678901234567890123456789012345678901234567890123");
+        check_paths_agree(r, (size_t)n);
+        check_paths_agree("GET / HTTP/1.1\r\nA: b\r\n\r\n" + pad % 17, 24 - pad % 17);
+    }
+}
+END_TEST
+
 /* ---- chunked ---------------------------------------------------------------------- */
 
 static int dechunk(const char *raw, size_t len, struct srv__chunked *c, uint64_t limit)
@@ -1041,9 +1276,26 @@ START_TEST(bounds_chunk_extensions_and_trailers)
 }
 END_TEST
 
-static Suite *http_parse_suite(void)
+/* The suite runs once per way of reading a head; an unchecked fixture (run
+ * in the runner, before each case's tests fork) picks it. */
+static void path_rules(void)
 {
-    Suite *s = suite_create("runtime/http_parse");
+    srv__http_scan_path = SRV__SCAN_RULES;
+}
+
+static void path_portable(void)
+{
+    srv__http_scan_path = SRV__SCAN_PORTABLE;
+}
+
+static void path_avx2(void)
+{
+    srv__http_scan_path = SRV__SCAN_AVX2;
+}
+
+static Suite *http_parse_suite(const char *name, void (*path)(void), bool with_scanners)
+{
+    Suite *s = suite_create(name);
     struct {
         const char *name;
         const TTest *tests[16];
@@ -1081,13 +1333,18 @@ static Suite *http_parse_suite(void)
                                      reads_any_well_formed_request_line,
                                      finds_no_request_line_where_there_is_none,
                                      reads_the_request_line_exactly_as_the_head}},
+        {"scanners", {the_avx2_scanners_agree_with_the_portable_ones,
+                      every_scan_path_reads_heads_alike}},
         {"chunked", {decodes_chunks_extensions_and_trailers, decodes_chunks_split_at_every_byte,
                      rejects_malformed_chunks, rejects_chunk_sizes_that_overflow,
                      answers_413_when_the_decoded_body_exceeds_the_limit,
                      bounds_chunk_extensions_and_trailers}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (!with_scanners && strcmp(cases[i].name, "scanners") == 0)
+            continue; /* (they pick the paths themselves: once is enough) */
         TCase *tc = tcase_create(cases[i].name);
+        tcase_add_unchecked_fixture(tc, path, NULL);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 30);
         for (size_t j = 0; j < 16 && cases[i].tests[j]; j++)
@@ -1099,7 +1356,10 @@ static Suite *http_parse_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(http_parse_suite());
+    SRunner *sr = srunner_create(http_parse_suite("runtime/http_parse (rules)", path_rules, true));
+    srunner_add_suite(sr, http_parse_suite("runtime/http_parse (portable)", path_portable, false));
+    if (srv__simd_avx2())
+        srunner_add_suite(sr, http_parse_suite("runtime/http_parse (avx2)", path_avx2, false));
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
