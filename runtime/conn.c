@@ -433,9 +433,16 @@ static void process(struct srv__conn *c)
             /* The head was incomplete last time.  Its answer can change
              * only when a line ends or the bytes reach a limit, so a client
              * trickling a byte per read costs a memchr of that byte, not a
-             * parse of everything it sent before. */
+             * parse of everything it sent before; and a check of that byte
+             * alone, so that bytes no request could continue with (binary
+             * data, a TLS handshake) are answered at once. */
             if (avail < c->head_limit &&
                 memchr(p + c->head_seen, '\n', avail - c->head_seen) == NULL) {
+                if (srv__http_prefix(&c->req.head.prefix, p + c->head_seen,
+                                     avail - c->head_seen) < 0) {
+                    respond_error(c, 400);
+                    break;
+                }
                 c->head_seen = avail;
                 in_reserve(c, avail + 1024, false);
                 break;

@@ -200,6 +200,13 @@ struct srv__header {
     uint32_t name_len, value_len;
 };
 
+/* The prefix check of an incomplete head (srv__http_prefix): where in the
+ * head's grammar the bytes checked so far end.  Zeroed, it stands before
+ * the head's first byte. */
+struct srv__prefix {
+    uint8_t state, k, ret; /* see http.re */
+};
+
 struct srv__head {
     unsigned method;         /* SRV_METHOD_* bit */
     const char *method_name; /* NUL-terminated in place */
@@ -208,7 +215,7 @@ struct srv__head {
     uint32_t path_len, query_len;
     const char *host;        /* from Host, or from an absolute-form target */
     uint32_t host_len;
-    uint8_t version_minor;   /* 0 or 1 */
+    uint8_t version_minor;   /* 0 or 1 (HTTP/1.2 to 1.9 are read as 1.1) */
     bool keep_alive;         /* version default adjusted by Connection */
     bool expect_continue;    /* Expect: 100-continue */
     bool chunked;            /* Transfer-Encoding: chunked */
@@ -216,6 +223,9 @@ struct srv__head {
     uint64_t content_length;
     struct srv__header *headers; /* caller's array, capacity header_count */
     uint32_t nheaders;
+    /* After SRV__PARSE_INCOMPLETE: the prefix check's state at the end of
+     * the bytes parsed, for srv__http_prefix() on the bytes that follow. */
+    struct srv__prefix prefix;
 };
 
 #define SRV__PARSE_INCOMPLETE 0
@@ -225,11 +235,41 @@ struct srv__head {
  * bytes are needed, or -STATUS (-400, -414, -431, -501, -505, -417, -413)
  * naming the error response to send.  Limits are enforced even while
  * incomplete (a request line longer than lim->request_line is -414 before its
- * end arrives).  Only on success is BUF modified (NULs written after the
- * method, path, query, names and values; the path decoded in place).
- * H->headers must point to lim->header_count slots. */
+ * end arrives), and so is the syntax: an unfinished line that no further
+ * bytes could make valid (binary data, a TLS handshake) is -400 at once.
+ * When incomplete, H->prefix holds what srv__http_prefix() needs to check
+ * the bytes that arrive next without parsing again.  Only on success is BUF
+ * modified (NULs written after the method, path, query, names and values;
+ * the path decoded in place).  H->headers must point to lim->header_count
+ * slots. */
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h);
+
+/* Checks the N bytes at P, which continue a head whose bytes so far left
+ * the check in state ST (zeroed for a head's first byte; after
+ * srv__http_parse_head() returned SRV__PARSE_INCOMPLETE, &h->prefix).
+ * Returns 0 when the head can still become valid, updating ST, or -400 when
+ * no further bytes could make it so; then ST is unspecified.  Each byte is
+ * read once, so a head checked a byte at a time costs what it costs whole.
+ * The grammar is the parser's, byte for byte: request line, field lines,
+ * the empty line (the rest is the body); not the limits, nor what the
+ * pieces mean (Host, Content-Length, ...). */
+int srv__http_prefix(struct srv__prefix *st, const char *p, size_t n);
+
+/* For error responses: the request line of a head srv__http_parse_head()
+ * rejected or that timed out incomplete.  When BUF[0..LEN) starts (after
+ * any empty lines) with a complete, syntactically valid request line,
+ * fills H's method, method_name, path and path_len, query and query_len,
+ * and version_minor exactly as srv__http_parse_head() would (the method bit
+ * is 0 for an unknown method; version_minor is 1 for a version other than
+ * HTTP/1.x, which the 505 answers in HTTP/1.1), sets H->nheaders to 0 and
+ * H->host to NULL, and returns the line's length (> 0).  Otherwise returns
+ * 0 (its LF has not arrived), -414 (it would end past lim->request_line) or
+ * -400 (malformed, or a path that climbs above the root), and H's fields are
+ * unspecified.  May write into BUF: call it only once the head will not be
+ * parsed again. */
+int srv__http_parse_request_line(char *buf, size_t len, const struct srv_limits *lim,
+                                 struct srv__head *h);
 
 /* For a head srv__http_parse_head() found incomplete at BUF[0..LEN): the
  * length at which it would be rejected by a limit (414 or 431) if no
