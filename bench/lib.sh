@@ -29,7 +29,8 @@ build_srvc() {
 # build_srv FILE.srv NAME: srvc + cc -O2, as a user builds; binary at $OUT/NAME
 build_srv() {
     "$ROOT/build-bench/compiler/srvc" "$1" -o "$OUT/$2.c" || exit 1
-    cc -O2 "$OUT/$2.c" -I "$ROOT/runtime" "$ROOT/build-bench/runtime/libsrv.a" -o "$OUT/$2" || exit 1
+    cc -O2 "$OUT/$2.c" -I "$ROOT/runtime" "$ROOT/build-bench/runtime/libsrv.a" \
+        $(pkg-config --libs jansson nettle) -o "$OUT/$2" || exit 1
 }
 
 # start NAME CPUS CMD...: run CMD pinned to CPUS (or unpinned if "-") in a

@@ -170,6 +170,8 @@ static const struct {
     {SG_LIMITS, "header_bytes", VK_SIZE, LIM_HEADER_BYTES, UINT64_C(1) << 30},
     {SG_LIMITS, "header_count", VK_COUNT, LIM_HEADER_COUNT, 100000},
     {SG_LIMITS, "body", VK_SIZE, LIM_BODY, UINT64_C(1) << 30},
+    {SG_LIMITS, "multipart_parts", VK_COUNT, LIM_MULTIPART_PARTS, 100000},
+    {SG_LIMITS, "multipart_header", VK_SIZE, LIM_MULTIPART_HEADER, UINT64_C(1) << 20},
     {SG_TIMEOUTS, "header", VK_DURATION, LIM_HEADER_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "idle", VK_DURATION, LIM_IDLE_TIMEOUT, 86400000},
@@ -259,7 +261,8 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
     if (found < 0) {
         diag_error(d, st->key.loc, "unknown %s '%.*s' (expected %s)", group,
                    (int)st->key.len, st->key.ptr,
-                   st->group == SG_LIMITS ? "request_line, header_bytes, header_count or body"
+                   st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
+                                            "multipart_parts or multipart_header"
                                           : "header, body, idle or shutdown");
         return;
     }
@@ -364,6 +367,34 @@ static void check_log(Server *s, const Directive *dir, Diag *d)
     s->log_format = found;
     if (found == LOG_OFF)
         s->log_path = NULL;
+}
+
+/* pubsub: "redis" HOST PORT  - channels shared with other servers through
+ * a Redis server (without it they span this server's workers). */
+static void check_pubsub(Server *s, const Directive *dir, Diag *d)
+{
+    if (dir->nargs == 0 || dir->args[0].kind != T_IDENT || !text_is(dir->args[0], "redis")) {
+        diag_error(d, dir->nargs ? dir->args[0].loc : dir->keyword.loc,
+                   "expected a backend: pubsub redis \"HOST\" PORT;");
+        return;
+    }
+    if (dir->nargs != 3 || dir->args[1].kind != T_STRING || dir->args[2].kind != T_NUMBER) {
+        diag_error(d, dir->loc, "expected pubsub redis \"HOST\" PORT;");
+        return;
+    }
+    Token host = dir->args[1], port = dir->args[2];
+    if (host.len == 0 || memchr(host.ptr, '\0', host.len)) {
+        diag_error(d, host.loc, "Redis host must be non-empty, without NUL");
+        return;
+    }
+    size_t end;
+    uint64_t v = parse_digits(port.ptr, port.len, &end);
+    if (end != port.len || v == 0 || v > 65535) {
+        diag_error(d, port.loc, "Redis port must be a number from 1 to 65535");
+        return;
+    }
+    s->redis_host = host.ptr;
+    s->redis_port = (int)v;
 }
 
 /* An origin as browsers send it: scheme "://" host [":" port], lower case,
@@ -777,6 +808,8 @@ bool check_app(App *app, Diag *d, Arena *a)
             check_secret(s->secret, d);
         if (s->log)
             check_log(s, s->log, d);
+        if (s->pubsub)
+            check_pubsub(s, s->pubsub, d);
         for (Scope *g = s->scopes; g; g = g->next)
             if (g->cors)
                 check_cors(g->cors, d);

@@ -235,6 +235,7 @@ typedef struct Setting {
 enum {
     LIM_REQUEST_LINE, LIM_HEADER_BYTES, LIM_HEADER_COUNT, LIM_BODY,
     LIM_HEADER_TIMEOUT, LIM_BODY_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN_TIMEOUT,
+    LIM_MULTIPART_PARTS, LIM_MULTIPART_HEADER,
     LIM_COUNT
 };
 
@@ -254,6 +255,7 @@ typedef struct Server {
     unsigned ncors;
     Directive *secret;    /* `secret env "NAME" ...;`, NULL when absent */
     Directive *log;       /* `log ...;`, NULL when absent */
+    Directive *pubsub;    /* `pubsub redis "HOST" PORT;`, NULL when absent */
     Setting *settings, **settings_tail;
     /* Filled by check.c: */
     int port_value;
@@ -261,6 +263,8 @@ typedef struct Server {
     uint64_t limit_values[LIM_COUNT]; /* 0: runtime default */
     int log_format;       /* LOG_* */
     const char *log_path; /* NULL: stderr */
+    const char *redis_host; /* from `pubsub redis`, NULL without */
+    int redis_port;
     struct Server *next;
 } Server;
 
@@ -303,6 +307,7 @@ Directive *ast_new_directive(Arena *a, Token kw, const Token *args, unsigned nar
 /* `secret ...;` and `log ...;`: one each, at server level. */
 void ast_set_secret(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir);
+void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir);
 /* Opens `cors {` in SCOPE (one per scope); NULL after an error, and then
  * its lines are dropped. */
 Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw);

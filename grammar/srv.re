@@ -265,7 +265,7 @@ static int keyword(const char *p, size_t n)
         {"server", T_SERVER}, {"workers", T_WORKERS}, {"setup", T_SETUP},
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
-        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS},
+        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -394,6 +394,7 @@ const char *lexer_kind_name(int kind)
     case T_SECRET: return "'secret'";
     case T_LOG: return "'log'";
     case T_CORS: return "'cors'";
+    case T_PUBSUB: return "'pubsub'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

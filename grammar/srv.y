@@ -77,6 +77,7 @@ static void push_arg(Parser *p, Token t)
 %token PROLOGUE "'%{'" EPILOGUE "'%%'"
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
+%token PUBSUB "'pubsub'"
 
 %%
 
@@ -145,6 +146,11 @@ item:
                                       ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
                                   p->nargs = 0;
                                 }
+  | PUBSUB args ';'             {
+                                  ast_set_pubsub(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
   | cors_head cors_items '}'
   | cors_head cors_items error '}' { yyerrok; }
   | group_head items '}'        { p->scope = p->scope->parent; }
@@ -204,6 +210,7 @@ handler_name:
   | LOG                         { $$ = $1; $$.kind = T_IDENT; }
   | SECRET                      { $$ = $1; $$.kind = T_IDENT; }
   | CORS                        { $$ = $1; $$.kind = T_IDENT; }
+  | PUBSUB                      { $$ = $1; $$.kind = T_IDENT; }
   ;
 
 limits_head:
@@ -311,7 +318,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
             if (expected[i] != YYSYMBOL_BEFORE && expected[i] != YYSYMBOL_AFTER &&
                 expected[i] != YYSYMBOL_ERROR_KW && expected[i] != YYSYMBOL_GROUP &&
                 expected[i] != YYSYMBOL_STATIC && expected[i] != YYSYMBOL_LOG &&
-                expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS)
+                expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS &&
+                expected[i] != YYSYMBOL_PUBSUB)
                 expected[k++] = expected[i];
         n = k;
     }

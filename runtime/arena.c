@@ -4,9 +4,9 @@
  * from it through srv_alloc() and never free.  srv__arena_reset() runs after
  * each response: it frees only the overflow chunks and rewinds the first one,
  * so a request whose allocations fit in the first chunk costs no malloc.
- * Hooks (srv__arena_defer) tie other resources to the same lifetime: a
- * static file response pins its cached file until the arena is reset, that
- * is, until the response has been written.
+ * Memory that is not the arena's (a parsed JSON document, a handler's own
+ * malloc) is tied to it with srv__arena_defer(): the cleanup runs at the
+ * reset, so it is freed exactly when the request's memory is.
  */
 #include "internal.h"
 
@@ -22,6 +22,12 @@ struct srv__arena_chunk {
     _Alignas(16) char data[];
 };
 
+struct srv__arena_cleanup {
+    struct srv__arena_cleanup *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
 static struct srv__arena_chunk *chunk_new(size_t size)
 {
     struct srv__arena_chunk *c = srv__xmalloc(sizeof *c + size);
@@ -35,7 +41,7 @@ void srv__arena_init(struct srv__arena *a, size_t first_size)
     first_size = (first_size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     a->first = chunk_new(first_size);
     a->extra = NULL;
-    a->hooks = NULL;
+    a->cleanups = NULL;
     a->cur = a->first->data;
     a->end = a->first->data + first_size;
 }
@@ -61,15 +67,30 @@ void *srv__arena_alloc(struct srv__arena *a, size_t size)
     return c->data;
 }
 
+void srv__arena_defer(struct srv__arena *a, void (*fn)(void *), void *arg)
+{
+    struct srv__arena_cleanup *c = srv__arena_alloc(a, sizeof *c);
+    c->fn = fn;
+    c->arg = arg;
+    c->next = a->cleanups;
+    a->cleanups = c;
+}
+
+/* The records live in the chunks about to be rewound, so each is unlinked
+ * before its function runs. */
+static void run_cleanups(struct srv__arena *a)
+{
+    while (a->cleanups != NULL) {
+        struct srv__arena_cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
 void srv__arena_reset(struct srv__arena *a)
 {
-    /* Hooks first: their nodes may live in the chunks freed below.  A hook
-     * may not defer another (nothing would run it). */
-    while (SRV__UNLIKELY(a->hooks != NULL)) {
-        struct srv__arena_hook *h = a->hooks;
-        a->hooks = h->next;
-        h->fn(h->arg);
-    }
+    if (SRV__UNLIKELY(a->cleanups != NULL))
+        run_cleanups(a);
     struct srv__arena_chunk *c = a->extra;
     while (SRV__UNLIKELY(c != NULL)) {
         struct srv__arena_chunk *next = c->next;

@@ -306,13 +306,46 @@ static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsi
     }
 }
 
-/* Answers STATUS through the one error-response function, then closes: the
- * rest of the input cannot be trusted to be framed correctly. */
-static void respond_error(struct srv__conn *c, int status)
+/* Answers STATUS through the error-response pipeline, then closes: the rest
+ * of the input cannot be trusted to be framed correctly.  PARSED: the
+ * request's head was parsed (and NUL-terminated in place). */
+static void respond_error(struct srv__conn *c, int status, bool parsed)
 {
+    struct srv_request *req = &c->req;
     srv__response_init(&c->res, &c->arena);
-    srv__response_error(&c->res, status, 0);
-    emit(c, SRV__RESP_CLOSE);
+    req->route = NULL;
+    /* The app's error block sees the request when its head was parsed
+     * (its body was refused) or at least its request line can be read;
+     * bytes that never made one (garbage, a TLS handshake) get the
+     * built-in page.  The input is dropped next, so the request line may
+     * be decoded in place. */
+    bool known = parsed;
+    if (!parsed && c->srv->app->error != NULL) {
+        req->head.headers = c->headers;
+        known = srv__http_parse_request_line(c->in + c->in_off, c->in_len - c->in_off,
+                                             &c->srv->limits, &req->head) > 0;
+        if (!known && (status == 414 || status == 431)) {
+            /* Too long to be read, yet a request: the page is the server's,
+             * with an empty method and path. */
+            static char none[1];
+            struct srv__head *h = &req->head;
+            h->method = 0;
+            h->method_name = none;
+            h->path = none;
+            h->path_len = 0;
+            h->query = NULL;
+            h->query_len = 0;
+            h->host = NULL;
+            h->version_minor = 1;
+            h->nheaders = 0;
+            known = true;
+        }
+    }
+    if (known)
+        srv__respond_error(req, &c->res, status, 0);
+    else
+        srv__response_error(&c->res, status, 0);
+    emit(c, SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0));
     c->close_after = true;
     c->in_off = c->in_len;
     c->state = ST_IDLE;
@@ -380,7 +413,7 @@ static bool start_body(struct srv__conn *c)
     }
     if (h->has_content_length && h->content_length > 0) {
         if (h->content_length > c->srv->limits.body) {
-            respond_error(c, 413);
+            respond_error(c, 413, true);
             return false;
         }
         c->state = ST_BODY;
@@ -441,7 +474,7 @@ static int finish_body(struct srv__conn *c)
     }
     int r = srv__http_parse_chunked(&c->chunk, body, have, c->srv->limits.body);
     if (r < 0) {
-        respond_error(c, -r);
+        respond_error(c, -r, true);
         return -1;
     }
     if (r > 0) {
@@ -455,7 +488,7 @@ static int finish_body(struct srv__conn *c)
         /* Chunk framing can outweigh the data; bound the raw bytes kept. */
         size_t raw_max = 2 * c->srv->limits.body + 64 * 1024;
         if (have >= raw_max) {
-            respond_error(c, 413);
+            respond_error(c, 413, true);
             return -1;
         }
         in_reserve(c, c->head_len + have + (have < IN_DEFAULT ? IN_DEFAULT : have), true);
@@ -488,9 +521,16 @@ static void process(struct srv__conn *c)
             /* The head was incomplete last time.  Its answer can change
              * only when a line ends or the bytes reach a limit, so a client
              * trickling a byte per read costs a memchr of that byte, not a
-             * parse of everything it sent before. */
+             * parse of everything it sent before; and a check of that byte
+             * alone, so that bytes no request could continue with (binary
+             * data, a TLS handshake) are answered at once. */
             if (avail < c->head_limit &&
                 memchr(p + c->head_seen, '\n', avail - c->head_seen) == NULL) {
+                if (srv__http_prefix(&c->req.head.prefix, p + c->head_seen,
+                                     avail - c->head_seen) < 0) {
+                    respond_error(c, 400, false);
+                    break;
+                }
                 c->head_seen = avail;
                 in_reserve(c, avail + 1024, false);
                 break;
@@ -505,7 +545,7 @@ static void process(struct srv__conn *c)
             /* Keep room to read the rest; the parser rejects a head past
              * its limits before the buffer grows past head_max. */
             if (avail >= priv_of(s)->head_max) {
-                respond_error(c, 431);
+                respond_error(c, 431, false);
                 break;
             }
             c->head_seen = avail;
@@ -514,7 +554,7 @@ static void process(struct srv__conn *c)
             break;
         }
         if (r < 0) {
-            respond_error(c, -r);
+            respond_error(c, -r, false);
             break;
         }
         c->head_len = (size_t)r;
@@ -955,7 +995,7 @@ static void expire(struct srv__conn *c, unsigned kind)
         conn_close(c); /* nothing in flight worth answering */
         return;
     }
-    respond_error(c, 408);
+    respond_error(c, 408, kind == T_BODY);
     if (flush(c))
         settle(c);
 }

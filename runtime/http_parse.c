@@ -13,9 +13,12 @@
  *   6.3 lets a recipient accept identical repeats, but a strict server gains
  *   nothing from doing so and a proxy in front of it might disagree.
  * - Transfer-Encoding must end in exactly one "chunked" and contain nothing
- *   else we could decode, so: "chunked" only.  Other codings get 501;
- *   "chunked" twice, not last, or with parameters gets 400; so does any
- *   Transfer-Encoding in HTTP/1.0 and Transfer-Encoding with Content-Length.
+ *   else we could decode, so: "chunked" only.  When chunked is not the
+ *   final coding ("gzip", "chunked, gzip") the body's length cannot be
+ *   known, so RFC 9112 6.3 requires 400 and a close; so does "chunked"
+ *   twice or with parameters, any Transfer-Encoding in HTTP/1.0 and
+ *   Transfer-Encoding with Content-Length.  Other codings before a final
+ *   chunked ("gzip, chunked") are framed correctly but not decoded: 501.
  * - Absolute-form: HTTP/1.1 still needs exactly one valid Host line (RFC
  *   9112 3.2), but the host reported is the one from the request-target, as
  *   RFC 9112 3.2.2 requires; it is moved down over the "http://" so it can
@@ -46,6 +49,8 @@ void srv__limits_resolve(struct srv_limits *out, const struct srv_limits *in)
     out->body_timeout_ms = in->body_timeout_ms ? in->body_timeout_ms : 30000;
     out->idle_timeout_ms = in->idle_timeout_ms ? in->idle_timeout_ms : 60000;
     out->shutdown_timeout_ms = in->shutdown_timeout_ms ? in->shutdown_timeout_ms : 10000;
+    out->multipart_parts = in->multipart_parts ? in->multipart_parts : 128;
+    out->multipart_header = in->multipart_header ? in->multipart_header : 8 * 1024;
 }
 
 static unsigned hex_value(unsigned char c)
@@ -183,7 +188,7 @@ static int apply_lists(const struct srv__scan *s, struct srv__head *h)
                 return -400;
             left--;
         }
-        if (te.n == 0 || te.chunked_early)
+        if (te.n == 0 || te.chunked_early || !te.last_chunked)
             return -400;
         if (te.unknown)
             return -501;
@@ -252,6 +257,40 @@ static int check_head(const struct srv__scan *s, struct srv__head *h, const stru
     return 0;
 }
 
+/* NUL-terminates the request line's pieces in place: the method, the host
+ * of an absolute-form target (moved down over the "http://" to make room,
+ * and reported in H), the path (decoded, dot-segments removed: the caller
+ * has checked path_climbs()) and the query. */
+static inline __attribute__((always_inline)) void
+terminate_request_line(char *buf, struct srv__scan *s, struct srv__head *h)
+{
+    h->method = s->method_bit;
+    h->method_name = s->method;
+    buf[s->method - buf + s->method_len] = '\0';
+    if (s->form == SRV__T_ABSOLUTE) {
+        char *host = buf + (s->target - buf);
+        memmove(host, s->authority, s->authority_len);
+        host[s->authority_len] = '\0';
+        h->host = host;
+        h->host_len = s->authority_len;
+        if (s->path_len == 0) { /* "http://a" or "http://a?q": the path is "/" */
+            s->path = host + s->authority_len + 1;
+            buf[s->path - buf] = '/';
+            s->path_len = 1;
+        }
+    }
+    h->path = buf + (s->path - buf);
+    h->path_len = SRV__UNLIKELY(s->path_flags) ? path_normalize(h->path, s->path_len) : s->path_len;
+    h->path[h->path_len] = '\0';
+    h->query = NULL;
+    h->query_len = 0;
+    if (s->query) {
+        h->query = buf + (s->query - buf);
+        h->query_len = s->query_len;
+        h->query[s->query_len] = '\0';
+    }
+}
+
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h)
 {
@@ -264,36 +303,37 @@ int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
         return rc;
 
     /* Valid: terminate the pieces in place. */
-    h->method = s.method_bit;
-    h->method_name = s.method;
-    buf[s.method - buf + s.method_len] = '\0';
-    if (s.form == SRV__T_ABSOLUTE) {
-        char *host = buf + (s.target - buf);
-        memmove(host, s.authority, s.authority_len);
-        host[s.authority_len] = '\0';
-        h->host = host;
-        h->host_len = s.authority_len;
-        if (s.path_len == 0) { /* "http://a" or "http://a?q": the path is "/" */
-            s.path = host + s.authority_len + 1;
-            buf[s.path - buf] = '/';
-            s.path_len = 1;
-        }
+    terminate_request_line(buf, &s, h);
+    /* (Locals: the stores below may alias H as far as the compiler knows.
+     * Two lines a turn: this loop is a good share of a head's cost.) */
+    struct srv__header *f = h->headers, *const end = f + h->nheaders;
+    for (; end - f >= 2; f += 2) {
+        buf[f[0].name - buf + f[0].name_len] = '\0';
+        buf[f[0].value - buf + f[0].value_len] = '\0';
+        buf[f[1].name - buf + f[1].name_len] = '\0';
+        buf[f[1].value - buf + f[1].value_len] = '\0';
     }
-    h->path = buf + (s.path - buf);
-    h->path_len = SRV__UNLIKELY(s.path_flags) ? path_normalize(h->path, s.path_len) : s.path_len;
-    h->path[h->path_len] = '\0';
-    h->query = NULL;
-    h->query_len = 0;
-    if (s.query) {
-        h->query = buf + (s.query - buf);
-        h->query_len = s.query_len;
-        h->query[s.query_len] = '\0';
-    }
-    /* (Locals: the stores below may alias H as far as the compiler knows.) */
-    for (struct srv__header *f = h->headers, *end = f + h->nheaders; f < end; f++) {
+    if (f < end) {
         buf[f->name - buf + f->name_len] = '\0';
         buf[f->value - buf + f->value_len] = '\0';
     }
+    return n;
+}
+
+int srv__http_parse_request_line(char *buf, size_t len, const struct srv_limits *lim,
+                                 struct srv__head *h)
+{
+    struct srv__scan s;
+    int n = srv__http_scan_request_line(buf, len, lim, &s);
+    if (n <= 0)
+        return n;
+    if (SRV__UNLIKELY(s.path_flags) && path_climbs(s.path, s.path_len))
+        return -400;
+    terminate_request_line(buf, &s, h);
+    h->version_minor = s.version_minor;
+    h->host = NULL;
+    h->host_len = 0;
+    h->nheaders = 0;
     return n;
 }
 

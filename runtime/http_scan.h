@@ -47,7 +47,8 @@ struct srv__scan {
     uint32_t path_len;
     const char *query;    /* NULL when there is no '?' */
     uint32_t query_len;
-    uint8_t version_minor;
+    uint8_t version_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 to 1.9 */
+    bool unsupported_version; /* well-formed, but not HTTP/1.x (505) */
     bool host_bad;        /* a Host value is not uri-host [":" port] */
     uint32_t count[SRV__F_NKINDS]; /* how many lines of each kind */
     uint32_t first[SRV__F_NKINDS]; /* index in h->headers of the first one */
@@ -59,9 +60,35 @@ struct srv__scan {
  * needed, or -400 (malformed), -414 (request line over LIM->request_line),
  * -431 (field block over LIM->header_bytes or more than LIM->header_count
  * fields), -505 (well-formed but unsupported version).  An unknown method is
- * not an error here (method_bit 0).  Never writes to BUF. */
+ * not an error here (method_bit 0).  When the head is unfinished, its last
+ * line is checked as far as it goes (srv__http_prefix): -400 if it can never
+ * become valid, else 0 (or 414/431) with the check's state in H->prefix.
+ * Never writes to BUF. */
 int srv__http_scan_head(const char *buf, size_t len, const struct srv_limits *lim,
                         struct srv__head *h, struct srv__scan *s);
+
+/* The request line alone, after any empty lines, exactly as
+ * srv__http_scan_head() reads it: fills S's request-line fields (not the
+ * field counts or host_bad).  Returns the length through the line's CRLF,
+ * 0 when its LF has not arrived, -414 when it would end past
+ * LIM->request_line, -400 when it is malformed.  A well-formed line with a
+ * version other than HTTP/1.x is not an error here: S->unsupported_version
+ * says so. */
+int srv__http_scan_request_line(const char *buf, size_t len, const struct srv_limits *lim,
+                                struct srv__scan *s);
+
+/* How srv__http_scan_head() reads a head: the fast path for the usual field
+ * lines and Host, with runs of path and host bytes skipped 32 at a time, on
+ * the AVX2 scanners of http_simd.h when the CPU has them (chosen at
+ * start-up), else with the portable ones.  Every path gives the same
+ * answers and the same pieces: tests and the fuzzer switch between them to
+ * check that. */
+enum srv__scan_path {
+    SRV__SCAN_RULES,    /* no fast path: the grammar's rules alone */
+    SRV__SCAN_PORTABLE, /* the fast path, portable scanners */
+    SRV__SCAN_AVX2,     /* the fast path, AVX2 scanners (when srv__simd_avx2()) */
+};
+extern enum srv__scan_path srv__http_scan_path;
 
 /* One trailer field line (or the empty line ending the trailers) at
  * P[0..LEN).  Returns its length including CRLF (2 for the empty line), 0 if

@@ -5,6 +5,8 @@
  *
  *   L0  arena  log  time  loop          (libc only)
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
+ *       media  form  multipart  json  json_write  cookie   (request bodies,
+ *       JSON out, cookies; json.c links jansson, cookie.c nettle)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
@@ -59,32 +61,22 @@ static inline void srv__copy(void *dst, const void *src, size_t n)
  * request that fits in it costs no malloc.
  */
 struct srv__arena_chunk;
-/* Something to do when the arena is next reset: what lets a request hold a
- * resource other than memory (a cached file) exactly as long as its memory.
- * The node itself is usually allocated in the same arena. */
-struct srv__arena_hook {
-    struct srv__arena_hook *next;
-    void (*fn)(void *arg);
-    void *arg;
-};
+struct srv__arena_cleanup;
 struct srv__arena {
     char *cur, *end;                /* free space in the current chunk */
     struct srv__arena_chunk *first; /* kept across resets */
     struct srv__arena_chunk *extra; /* overflow chunks, freed on reset */
-    struct srv__arena_hook *hooks;  /* run by the next reset, newest first */
+    struct srv__arena_cleanup *cleanups; /* run by reset and free, newest first */
 };
 void srv__arena_init(struct srv__arena *a, size_t first_size);
 void *srv__arena_alloc(struct srv__arena *a, size_t size); /* 16-aligned, never NULL */
-/* Runs every hook (newest first), then frees the overflow chunks and rewinds
- * the first one. */
+/* Runs the cleanups, frees the overflow chunks, rewinds the first one. */
 void srv__arena_reset(struct srv__arena *a);
-/* Has H->fn(H->arg) run by the next srv__arena_reset() or srv__arena_free().
- * H must stay valid until then (an allocation from A is). */
-static inline void srv__arena_defer(struct srv__arena *a, struct srv__arena_hook *h)
-{
-    h->next = a->hooks;
-    a->hooks = h;
-}
+/* Calls FN(ARG) at the next srv__arena_reset() or srv__arena_free() of A,
+ * before its memory goes; the cleanup registered last runs first.  The
+ * record lives in A itself, so registering moves A->cur (conn.c's "nothing
+ * was allocated" shortcut stays right).  FN must not allocate from A. */
+void srv__arena_defer(struct srv__arena *a, void (*fn)(void *), void *arg);
 /* printf into the arena; the result is NUL-terminated, its length in *LEN
  * (LEN may be NULL).  Most results fit a stack buffer: one formatting pass. */
 char *srv__arena_vprintf(struct srv__arena *a, size_t *len, const char *fmt, va_list ap);
@@ -210,6 +202,13 @@ struct srv__header {
     uint32_t name_len, value_len;
 };
 
+/* The prefix check of an incomplete head (srv__http_prefix): where in the
+ * head's grammar the bytes checked so far end.  Zeroed, it stands before
+ * the head's first byte. */
+struct srv__prefix {
+    uint8_t state, k, ret; /* see http.re */
+};
+
 struct srv__head {
     unsigned method;         /* SRV_METHOD_* bit */
     const char *method_name; /* NUL-terminated in place */
@@ -218,7 +217,7 @@ struct srv__head {
     uint32_t path_len, query_len;
     const char *host;        /* from Host, or from an absolute-form target */
     uint32_t host_len;
-    uint8_t version_minor;   /* 0 or 1 */
+    uint8_t version_minor;   /* 0 or 1 (HTTP/1.2 to 1.9 are read as 1.1) */
     bool keep_alive;         /* version default adjusted by Connection */
     bool expect_continue;    /* Expect: 100-continue */
     bool chunked;            /* Transfer-Encoding: chunked */
@@ -226,6 +225,9 @@ struct srv__head {
     uint64_t content_length;
     struct srv__header *headers; /* caller's array, capacity header_count */
     uint32_t nheaders;
+    /* After SRV__PARSE_INCOMPLETE: the prefix check's state at the end of
+     * the bytes parsed, for srv__http_prefix() on the bytes that follow. */
+    struct srv__prefix prefix;
 };
 
 #define SRV__PARSE_INCOMPLETE 0
@@ -235,11 +237,41 @@ struct srv__head {
  * bytes are needed, or -STATUS (-400, -414, -431, -501, -505, -417, -413)
  * naming the error response to send.  Limits are enforced even while
  * incomplete (a request line longer than lim->request_line is -414 before its
- * end arrives).  Only on success is BUF modified (NULs written after the
- * method, path, query, names and values; the path decoded in place).
- * H->headers must point to lim->header_count slots. */
+ * end arrives), and so is the syntax: an unfinished line that no further
+ * bytes could make valid (binary data, a TLS handshake) is -400 at once.
+ * When incomplete, H->prefix holds what srv__http_prefix() needs to check
+ * the bytes that arrive next without parsing again.  Only on success is BUF
+ * modified (NULs written after the method, path, query, names and values;
+ * the path decoded in place).  H->headers must point to lim->header_count
+ * slots. */
 int srv__http_parse_head(char *buf, size_t len, const struct srv_limits *lim,
                          struct srv__head *h);
+
+/* Checks the N bytes at P, which continue a head whose bytes so far left
+ * the check in state ST (zeroed for a head's first byte; after
+ * srv__http_parse_head() returned SRV__PARSE_INCOMPLETE, &h->prefix).
+ * Returns 0 when the head can still become valid, updating ST, or -400 when
+ * no further bytes could make it so; then ST is unspecified.  Each byte is
+ * read once, so a head checked a byte at a time costs what it costs whole.
+ * The grammar is the parser's, byte for byte: request line, field lines,
+ * the empty line (the rest is the body); not the limits, nor what the
+ * pieces mean (Host, Content-Length, ...). */
+int srv__http_prefix(struct srv__prefix *st, const char *p, size_t n);
+
+/* For error responses: the request line of a head srv__http_parse_head()
+ * rejected or that timed out incomplete.  When BUF[0..LEN) starts (after
+ * any empty lines) with a complete, syntactically valid request line,
+ * fills H's method, method_name, path and path_len, query and query_len,
+ * and version_minor exactly as srv__http_parse_head() would (the method bit
+ * is 0 for an unknown method; version_minor is 1 for a version other than
+ * HTTP/1.x, which the 505 answers in HTTP/1.1), sets H->nheaders to 0 and
+ * H->host to NULL, and returns the line's length (> 0).  Otherwise returns
+ * 0 (its LF has not arrived), -414 (it would end past lim->request_line) or
+ * -400 (malformed, or a path that climbs above the root), and H's fields are
+ * unspecified.  May write into BUF: call it only once the head will not be
+ * parsed again. */
+int srv__http_parse_request_line(char *buf, size_t len, const struct srv_limits *lim,
+                                 struct srv__head *h);
 
 /* For a head srv__http_parse_head() found incomplete at BUF[0..LEN): the
  * length at which it would be rejected by a limit (414 or 431) if no
@@ -269,6 +301,8 @@ int srv__http_parse_chunked(struct srv__chunked *c, char *buf, size_t len,
  */
 struct srv__conn;
 
+struct srv__lazy;
+
 struct srv_request {
     struct srv__conn *conn;
     const struct srv_app *app;
@@ -280,6 +314,7 @@ struct srv_request {
     size_t body_len;
     struct srv__arena *arena;
     char *param_cache[SRV_MAX_PARAMS]; /* decoded params, made on demand */
+    struct srv__lazy *lazy;        /* body accessors' results; NULL until one runs */
 };
 
 /* One part of a file body: LEN bytes at MEM, or (MEM NULL) the bytes
@@ -289,6 +324,29 @@ struct srv__seg {
     uint64_t off;
     uint64_t len;
 };
+/* What the body accessors make on first use (form.c, multipart.c, json.c),
+ * kept for the rest of the request.  It lives in the request arena, and
+ * srv__request_lazy() registers an arena cleanup that sets req->lazy back
+ * to NULL, so nothing is reset per request and a request that never reads
+ * its body as a form, parts or JSON pays nothing. */
+struct srv__lazy {
+    struct srv_request *req;
+    bool form_done, parts_done, json_done;
+    /* form.c */
+    const struct srv_form_field *form;
+    size_t nform;
+    /* multipart.c: the count or -errno, and why it failed (for tests, logs) */
+    const struct srv_part *parts;
+    int parts_rc;
+    const char *parts_why;
+    /* json.c: the document, or the status and body of the error answer */
+    struct json_t *json;
+    int json_status;
+    const char *json_error;
+    size_t json_error_len;
+};
+/* REQ's lazy results, made (zeroed) on first use. */
+struct srv__lazy *srv__request_lazy(struct srv_request *req);
 
 struct srv_response {
     int status;
@@ -309,6 +367,11 @@ struct srv_response {
     unsigned nsegs;
     int file_fd;            /* the file the parts without MEM come from, or -1 */
 };
+
+/* Marks RES failed (a handler misused the API), keeping the first reason,
+ * WHAT "TEXT", for the log line; dispatch.c then answers 500.  Every
+ * misuse check in the runtime ends here. */
+void srv__response_fail(struct srv_response *res, const char *what, const char *text);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -428,6 +491,107 @@ static inline void srv__dispatch(const struct srv_app *app, struct srv_request *
     if (SRV__UNLIKELY(res->failed))
         srv__dispatch_failed(req, res);
 }
+
+/* ===========================================================================
+ * L1: media.c - media types and parameter lists (RFC 9110 8.3.1, 5.6.6):
+ * Content-Type for form.c, multipart.c and json.c, Content-Disposition for
+ * multipart.c.  Reads only; views into the text given.
+ */
+struct srv__media {
+    const char *type, *subtype; /* tokens, as sent */
+    size_t type_len, subtype_len;
+    const char *params, *end;   /* the parameter list, [params, end) */
+};
+
+/* Parses "type/subtype" followed by a parameter list (not checked yet: see
+ * srv__param_next()) from S[0..LEN), surrounding whitespace allowed.
+ * Returns 0 or -EINVAL. */
+int srv__media_parse(const char *s, size_t len, struct srv__media *m);
+
+/* Whether M is TYPE/SUBTYPE, compared case-insensitively. */
+bool srv__media_is(const struct srv__media *m, const char *type, const char *subtype);
+
+/* The request's Content-Type, parsed into M, when the header is there, is
+ * all visible ASCII (and SP/HTAB) and has a valid media type and parameter
+ * list; otherwise false. */
+bool srv__content_type(const struct srv_request *req, struct srv__media *m);
+
+struct srv__param {
+    const char *name, *value; /* VALUE is raw: a token, or a quoted-string with its quotes */
+    size_t name_len, value_len;
+};
+
+/* The next parameter of the list at *P (END excluded): *( OWS ";" OWS
+ * [ name "=" ( token / quoted-string ) ] ), empty ones skipped.  Returns 1
+ * with PRM filled in and *P moved past it, 0 at the end of the list, or
+ * -EINVAL when the list is malformed. */
+int srv__param_next(const char **p, const char *end, struct srv__param *prm);
+
+/* Whether PRM is named NAME (case-insensitive). */
+bool srv__param_is(const struct srv__param *prm, const char *name);
+
+/* PRM's value without quotes, quoted-pairs resolved, NUL-terminated, into
+ * DST (room for prm->value_len + 1 bytes); returns its length. */
+size_t srv__param_copy(const struct srv__param *prm, char *dst);
+
+/* ===========================================================================
+ * L1: form.c - application/x-www-form-urlencoded, the decoder request.c's
+ * query parameters share.
+ */
+
+/* Decodes IN[0..LEN) ("%XX" a byte, '+' a space, a malformed escape kept
+ * as it is) into OUT (room for LEN bytes); returns the decoded length. */
+size_t srv__form_decode(char *out, const char *in, size_t len);
+
+/* Whether encoded K[0..LEN) decodes to the NUL-terminated NAME exactly. */
+bool srv__form_key_equals(const char *k, size_t len, const char *name);
+
+/* ===========================================================================
+ * L1: multipart.c - multipart/form-data.
+ */
+
+/* The boundary parameter of the multipart/form-data media type M into OUT
+ * (room for 71 bytes, NUL-terminated): its length (1..70), -EMEDIUMTYPE
+ * when M is another type, or -EBADMSG when the boundary is missing,
+ * repeated or invalid (RFC 2046 bchars, not ending in a space). */
+int srv__multipart_boundary(const struct srv__media *m, char *out);
+
+/* Parses BODY[0..LEN) (never reading BODY[LEN]) with boundary B[0..BLEN):
+ * returns the number of parts with *PARTS an array of them in A (strings
+ * copied there, data views into BODY), -EBADMSG when malformed or -E2BIG
+ * past MAX_PARTS parts or MAX_HEADER bytes of one part's header block; *WHY
+ * then says what was wrong ("missing final boundary"). */
+int srv__multipart_parse(const char *body, size_t len, const char *b, size_t blen,
+                         unsigned max_parts, size_t max_header, struct srv__arena *a,
+                         struct srv_part **parts, const char **why);
+
+/* ===========================================================================
+ * L1: json_write.c - the JSON writer's string escaping, for json.c's error
+ * bodies and for tests.
+ */
+
+/* Appends S[0..LEN) to OUT as a JSON string literal, quotes included (the
+ * rules of srv_json_string_n()); OUT has room for srv__json_quoted_max(LEN)
+ * bytes.  Returns the end. */
+char *srv__json_quote(char *out, const char *s, size_t len);
+static inline size_t srv__json_quoted_max(size_t len)
+{
+    return 6 * len + 2;
+}
+
+/* ===========================================================================
+ * L1: cookie.c - cookie secrets, kept per process, read at start-up.
+ */
+
+/* Reads APP's secret_env variables (server.c, before anything starts).
+ * Returns 0, or -1 after printing the one boot error line: a required
+ * secret unset, or any secret shorter than SRV__SECRET_MIN bytes. */
+#define SRV__SECRET_MIN 32
+#define SRV__SECRETS_MAX 8
+int srv__secrets_load(const struct srv_app *app);
+/* Sets the secrets directly (tests, fuzzing): N of them, at most
+ * SRV__SECRETS_MAX; N 0 forgets them. */
+void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
 
 /* ===========================================================================
  * L2: static files.  static.c serves a mount (srv_static_serve) and opens

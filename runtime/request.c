@@ -3,7 +3,10 @@
  * a set of views into the connection's input buffer (http_parse.c wrote NULs
  * in place), so most accessors just return a field.  Anything that needs new
  * text (decoded query values, NUL-terminated path parameters, the peer
- * address) is made on demand in the request arena.
+ * address) is made on demand in the request arena.  Query values are
+ * decoded by form.c's decoder, the one form bodies use.  The results of the
+ * body accessors (form.c, multipart.c, json.c) hang off req->lazy, made
+ * here on first use.
  */
 #include "internal.h"
 
@@ -34,48 +37,6 @@ const char *srv_request_query(const struct srv_request *req)
     return req->head.query;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Decodes one byte of a form-encoded query component at *P (which stops at
- * END): "%XX" is a byte, '+' a space, anything else itself (a malformed
- * escape is taken literally). */
-static char decode_byte(const char **p, const char *end)
-{
-    const char *s = *p;
-    if (*s == '+') {
-        *p = s + 1;
-        return ' ';
-    }
-    if (*s == '%' && end - s >= 3) {
-        int hi = hexval(s[1]), lo = hexval(s[2]);
-        if (hi >= 0 && lo >= 0) {
-            *p = s + 3;
-            return (char)(hi << 4 | lo);
-        }
-    }
-    *p = s + 1;
-    return *s;
-}
-
-/* Whether the encoded key [K, END) decodes to NAME exactly. */
-static bool key_equals(const char *k, const char *end, const char *name)
-{
-    while (k < end) {
-        if (*name == '\0' || decode_byte(&k, end) != *name)
-            return false;
-        name++;
-    }
-    return *name == '\0';
-}
-
 const char *srv_request_query_param(struct srv_request *req, const char *name)
 {
     const char *q = req->head.query;
@@ -87,13 +48,10 @@ const char *srv_request_query_param(struct srv_request *req, const char *name)
         const char *pend = amp ? amp : qend;
         const char *eq = memchr(q, '=', (size_t)(pend - q));
         const char *kend = eq ? eq : pend;
-        if (key_equals(q, kend, name)) {
+        if (srv__form_key_equals(q, (size_t)(kend - q), name)) {
             const char *v = eq ? eq + 1 : pend;
             char *out = srv__arena_alloc(req->arena, (size_t)(pend - v) + 1);
-            size_t n = 0;
-            while (v < pend)
-                out[n++] = decode_byte(&v, pend);
-            out[n] = '\0';
+            out[srv__form_decode(out, v, (size_t)(pend - v))] = '\0';
             return out;
         }
         q = pend + 1;
@@ -160,6 +118,30 @@ const char *srv_request_peer(struct srv_request *req)
     else if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, INET6_ADDRSTRLEN);
     return out;
+}
+
+/* Runs when the request arena is reset: the lazy results go with it. */
+static void lazy_forget(void *arg)
+{
+    struct srv_request *req = arg;
+    req->lazy = NULL;
+}
+
+struct srv__lazy *srv__request_lazy(struct srv_request *req)
+{
+    if (SRV__LIKELY(req->lazy != NULL))
+        return req->lazy;
+    struct srv__lazy *lz = srv__arena_alloc(req->arena, sizeof *lz);
+    memset(lz, 0, sizeof *lz);
+    lz->req = req;
+    srv__arena_defer(req->arena, lazy_forget, req);
+    req->lazy = lz;
+    return lz;
+}
+
+void srv_request_cleanup(struct srv_request *req, void (*fn)(void *arg), void *arg)
+{
+    srv__arena_defer(req->arena, fn, arg);
 }
 
 void *srv_alloc(struct srv_request *req, size_t size)

@@ -5,7 +5,8 @@
  * an invalid name, a header the server owns, a bad status) marks the response
  * failed; dispatch.c logs it and answers 500 instead, so nothing invalid is
  * ever sent.  srv__response_error() is the one place that makes the
- * responses the server produces itself.  A body is bytes in memory, or (for
+ * responses the server produces itself.  Redirects live here too: a status,
+ * a checked Location and a fixed body.  A body is bytes in memory, or (for
  * static files) parts of a file that conn.c sends with sendfile(); the body
  * setters replace either kind.  Serialising uses tables and
  * hand-rolled integer formatting: no printf on the hot path.
@@ -76,8 +77,7 @@ const char *srv__status_page(int status, size_t *len)
 
 /* ---- Building ------------------------------------------------------------- */
 
-/* Marks RES failed; the first reason is kept for the log line. */
-static void fail(struct srv_response *res, const char *what, const char *text)
+void srv__response_fail(struct srv_response *res, const char *what, const char *text)
 {
     if (res->failed)
         return;
@@ -93,7 +93,7 @@ void srv_response_set_status(struct srv_response *res, int status)
     if (status < 100 || status > 599) {
         char num[16];
         snprintf(num, sizeof num, "%d", status);
-        fail(res, "invalid status", num);
+        srv__response_fail(res, "invalid status", num);
         return;
     }
     res->status = status;
@@ -199,7 +199,7 @@ void srv_response_add_header(struct srv_response *res, const char *name,
                              const char *value)
 {
     if (SRV__UNLIKELY(name == NULL || value == NULL)) {
-        fail(res, "NULL header name or value for", name ? name : "(null)");
+        srv__response_fail(res, "NULL header name or value for", name ? name : "(null)");
         return;
     }
     /* One table lookup per byte; the NUL ends both loops as it is in
@@ -208,16 +208,16 @@ void srv_response_add_header(struct srv_response *res, const char *name,
     while (is_tchar[(unsigned char)name[nlen]])
         nlen++;
     if (SRV__UNLIKELY(name[nlen] != '\0' || nlen == 0)) {
-        fail(res, "invalid header name", name);
+        srv__response_fail(res, "invalid header name", name);
         return;
     }
     if (SRV__UNLIKELY(reserved_name(name, nlen))) {
-        fail(res, "handlers may not set header", name);
+        srv__response_fail(res, "handlers may not set header", name);
         return;
     }
     size_t vlen = value_length(value);
     if (SRV__UNLIKELY(vlen == (size_t)-1)) {
-        fail(res, "control character in the value of header", name);
+        srv__response_fail(res, "control character in the value of header", name);
         return;
     }
     append_header(res, name, nlen, value, vlen);
@@ -235,12 +235,12 @@ void srv_response_set_content_type(struct srv_response *res, const char *type)
 {
     /* The name is known to be valid: only the value needs checking. */
     if (SRV__UNLIKELY(type == NULL)) {
-        fail(res, "NULL value for header", "Content-Type");
+        srv__response_fail(res, "NULL value for header", "Content-Type");
         return;
     }
     size_t vlen = value_length(type);
     if (SRV__UNLIKELY(vlen == (size_t)-1)) {
-        fail(res, "control character in the value of header", "Content-Type");
+        srv__response_fail(res, "control character in the value of header", "Content-Type");
         return;
     }
     /* Most handlers set this header once, into a block with room: write it
@@ -286,6 +286,57 @@ void srv_response_printf(struct srv_response *res, const char *fmt, ...)
     res->body = srv__arena_vprintf(res->arena, &res->body_len, fmt, ap);
     va_end(ap);
     res->answered = true;
+}
+
+/* ---- Redirects ------------------------------------------------------------ */
+
+void srv_response_redirect(struct srv_response *res, int status, const char *location)
+{
+    if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", status);
+        srv__response_fail(res, "redirect with a status that is not 301, 302, 303, 307 or 308:",
+                           num);
+        return;
+    }
+    if (location == NULL || location[0] == '\0') {
+        srv__response_fail(res, "redirect location is", "");
+        return;
+    }
+    /* A space or a byte >= 0x80 cannot appear in a URI; percent-encoding
+     * them is what a browser would do with the link, and never changes a
+     * valid URI.  Control characters have no such meaning: a misuse. */
+    size_t len = 0, extra = 0;
+    for (; location[len]; len++) {
+        unsigned char c = (unsigned char)location[len];
+        if (c < 0x20 || c == 0x7f) {
+            /* Named by position: the location itself would break the log line. */
+            char what[48];
+            snprintf(what, sizeof what, "0x%02x at byte %zu", c, len);
+            srv__response_fail(res, "control character in redirect location:", what);
+            return;
+        }
+        if (c == ' ' || c >= 0x80)
+            extra += 2;
+    }
+    char *v = srv__arena_alloc(res->arena, len + extra + 1), *p = v;
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)location[i];
+        if (c == ' ' || c >= 0x80) {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p = '\0';
+    srv_response_set_status(res, status);
+    srv_response_set_header(res, "Location", v);
+    srv_response_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    res->body = statuses[status].ebody;
+    res->body_len = statuses[status].ebody_len;
 }
 
 /* ---- Reading back (after blocks) ------------------------------------------ */

@@ -5,6 +5,8 @@
  *
  * Start-up order, and why:
  *   1. parse --host/--port/--workers; bad usage exits 2;
+ *      read the cookie secrets the app names from the environment (a
+ *      missing or short one exits 1 here, with nothing started);
  *   2. open every `static` mount's directory (static.c), relative to the
  *      working directory now: a missing one is reported with its .srv
  *      location and the program exits 1 before binding anything; workers
@@ -196,6 +198,8 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     int rc = parse_args(argc, argv, app, &o);
     if (rc >= 0)
         return rc;
+    if (srv__secrets_load(app) < 0)
+        return 1;
     int workers = o.workers == SRV_WORKERS_AUTO ? srv__cpu_count() : o.workers;
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;

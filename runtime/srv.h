@@ -92,12 +92,122 @@ const char *srv_request_body(const struct srv_request *req, size_t *len);
 const char *srv_request_peer(struct srv_request *req);
 
 /* ---------------------------------------------------------------------------
+ * Request bodies: forms, uploads and JSON.  Each is decoded on first use
+ * and kept for the rest of the request; a request that uses none of them
+ * pays nothing.
+ */
+
+/* application/x-www-form-urlencoded bodies.  The body is a form only when
+ * the request's Content-Type is exactly that media type: case-insensitive,
+ * parameters allowed ("; charset=UTF-8"), nothing but visible ASCII in the
+ * header.  Otherwise there are no fields and every lookup returns NULL.
+ * Names and values are decoded like query parameters ("%XX" is a byte, '+'
+ * a space, a malformed escape is kept as it is); empty "&&" pieces are
+ * skipped and a piece without '=' is a field whose value is "".  Bytes are
+ * not checked to be UTF-8. */
+struct srv_form_field {
+    const char *name;  /* decoded, NUL-terminated; may itself contain NULs */
+    const char *value; /* decoded, NUL-terminated; may itself contain NULs */
+    size_t name_len, value_len;
+};
+
+/* The decoded value of the first field named NAME, or NULL. */
+const char *srv_request_form(struct srv_request *req, const char *name);
+
+/* The first field named NAME (for a value with NULs, use value_len), or NULL. */
+const struct srv_form_field *srv_request_form_field(struct srv_request *req, const char *name);
+
+/* Every field in body order, repeated names included; their number in
+ * *COUNT.  An empty array (and *COUNT 0) when the body is not a form. */
+const struct srv_form_field *srv_request_form_fields(struct srv_request *req, size_t *count);
+
+/* multipart/form-data bodies (RFC 7578; boundaries as in RFC 2046).  One
+ * part per form field or file.  Strings are NUL-terminated copies; DATA is
+ * a view into the request body (binary, not NUL-terminated, no copy). */
+struct srv_part {
+    const char *name;         /* the Content-Disposition name, unquoted */
+    const char *filename;     /* its filename, unquoted; NULL when absent */
+    const char *content_type; /* as sent; "text/plain" when absent */
+    const char *data;         /* the part's bytes, LEN of them */
+    size_t len;
+};
+
+/* Parses the body as multipart/form-data and points *PARTS at every part,
+ * in body order.  Returns the number of parts (>= 0), or:
+ *   -EMEDIUMTYPE  there is no Content-Type, or it is not multipart/form-data:
+ *                 answered 415 when RES is not NULL;
+ *   -EBADMSG      its boundary parameter is missing or invalid, or the body
+ *                 breaks the multipart syntax (a missing final boundary, a
+ *                 part without Content-Disposition: form-data and a name, a
+ *                 bare LF, ...): answered 400;
+ *   -E2BIG        more parts than limits { multipart_parts } or a part
+ *                 header block over limits { multipart_header }: answered 413.
+ * The answers are the server's error responses (an `error` block shapes
+ * them), so a handler only returns:
+ *     const struct srv_part *parts;
+ *     int n = srv_request_parts(req, res, &parts);
+ *     if (n < 0)
+ *         return;
+ * With RES NULL nothing is answered.  The result is kept: later calls cost
+ * nothing and return the same. */
+int srv_request_parts(struct srv_request *req, struct srv_response *res,
+                      const struct srv_part **parts);
+
+/* The first part named NAME, or NULL (also when the body is not valid
+ * multipart/form-data: check srv_request_parts() first to answer that). */
+const struct srv_part *srv_request_part(struct srv_request *req, const char *name);
+
+/* JSON bodies, parsed by jansson (RFC 8259, strict: UTF-8 only, no
+ * duplicate object keys, "\u0000" allowed in strings).  Any JSON value may
+ * be the top level.  The document belongs to the request: it is released
+ * (json_decref) when the request ends, so a handler never frees it, and
+ * json_incref() keeps it longer.  Include <jansson.h> to use it. */
+struct json_t;
+
+/* The parsed body, or NULL when the request was answered instead (RES not
+ * NULL) with a JSON error body:
+ *   415 {"error":"Content-Type must be application/json"} - the type is
+ *       neither application/json nor application/NAME+json (parameters are
+ *       allowed).  Requiring it means a cross-site page cannot send the
+ *       request without a CORS preflight, which a form or text/plain can;
+ *   400 {"error":"invalid JSON at byte N: MESSAGE","offset":N} - N counts
+ *       the bytes jansson had read when it found the error: the offending
+ *       token ends at byte N (counting from 1), or byte N (from 0) is one
+ *       that is not UTF-8.
+ * Answered or not, later calls return the same.  With RES NULL nothing is
+ * answered. */
+struct json_t *srv_request_json(struct srv_request *req, struct srv_response *res);
+
+/* ---------------------------------------------------------------------------
+ * Cookies (RFC 6265).
+ */
+
+/* The value of cookie NAME from the request's Cookie header lines (all of
+ * them, in order; the first pair named NAME wins), with surrounding
+ * whitespace and one pair of double quotes removed; NULL when absent.
+ * Names compare exactly (case-sensitive). */
+const char *srv_request_cookie(struct srv_request *req, const char *name);
+
+/* Cookie NAME written by srv_response_set_signed_cookie() with one of the
+ * app's secrets (struct srv_app.secret_env): the value without its
+ * signature, or NULL when it is absent, tampered with, truncated, signed
+ * for another cookie name or with a secret the app no longer has.  Every
+ * configured secret is tried (rotation); the comparison is constant-time. */
+const char *srv_request_signed_cookie(struct srv_request *req, const char *name);
+
+/* ---------------------------------------------------------------------------
  * Per-request memory.  Freed all at once after the response is sent.
  * Allocation failure aborts the worker (the master replaces it).
  */
 void *srv_alloc(struct srv_request *req, size_t size);
 char *srv_strdup(struct srv_request *req, const char *s);
 char *srv_sprintf(struct srv_request *req, const char *fmt, ...) SRV_PRINTF(2, 3);
+
+/* Calls FN(ARG) when the request ends, once its response has been sent (or
+ * the connection is gone): for memory or handles the request holds that
+ * srv_alloc() did not give.  The cleanup registered last runs first.  FN
+ * must not use the request. */
+void srv_request_cleanup(struct srv_request *req, void (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------------
  * Responses.  The defaults are 200, no extra headers and an empty body.
@@ -125,6 +235,16 @@ void srv_response_text(struct srv_response *res, const char *text);
 void srv_response_body_static(struct srv_response *res, const void *data, size_t len);
 /* Formats the body with printf rules. */
 void srv_response_printf(struct srv_response *res, const char *fmt, ...) SRV_PRINTF(2, 3);
+
+/* Redirects to LOCATION with STATUS 301, 302, 303, 307 or 308 (any other
+ * status is a misuse): sets the status, a Location header (replacing one set
+ * before) and a short text body ("303 See Other\n").  LOCATION is sent as
+ * given, except that a space and bytes >= 0x80 are percent-encoded; an
+ * empty LOCATION or one with a control character (CR, LF, NUL, ...) is a
+ * misuse.  Where LOCATION comes from the client (a "next" parameter),
+ * check it is a path of this site ("/..." but not "//..."): any URL is
+ * accepted here. */
+void srv_response_redirect(struct srv_response *res, int status, const char *location);
 
 /* Reading and changing the response built so far: what `after` blocks are
  * for, usable anywhere. */
@@ -157,6 +277,106 @@ const void *srv_response_get_body(const struct srv_response *res, size_t *len);
 bool srv_response_answered(const struct srv_response *res);
 
 /* ---------------------------------------------------------------------------
+ * Set-Cookie.  Every field of struct srv_cookie has a safe zero value, so
+ * NULL or {0} makes a session cookie (gone when the browser closes) with
+ *     Path=/; Secure; HttpOnly; SameSite=Lax
+ * Secure is the default because a deployed srv server sits behind a TLS
+ * proxy; browsers treat http://localhost as secure, so development over
+ * plain HTTP on localhost works too (set .insecure for another plain-HTTP
+ * host).  A cookie that could not be stored as asked is a misuse, logged
+ * and answered 500 like a bad header: an invalid name (not a token) or
+ * value (not cookie-octets: no space, '"', ',', ';', '\\', control or
+ * non-ASCII byte; encode such values, e.g. base64url), a bad path or
+ * domain, SameSite=None without Secure, a "__Secure-" name without Secure
+ * or a "__Host-" name without Secure, with a Domain or a Path other than "/".
+ */
+enum srv_same_site {
+    SRV_SAME_SITE_LAX = 0, /* sent on top-level navigations from other sites */
+    SRV_SAME_SITE_STRICT,  /* never sent on requests from other sites */
+    SRV_SAME_SITE_NONE,    /* always sent; needs Secure */
+};
+
+struct srv_cookie {
+    const char *path;    /* NULL: "/" */
+    const char *domain;  /* NULL: no Domain (this host only, the safe choice) */
+    int64_t max_age;     /* > 0: Max-Age in seconds; 0: a session cookie */
+    int64_t expires;     /* > 0: Expires at this Unix time; 0: none */
+    enum srv_same_site same_site;
+    bool insecure;       /* leave out Secure: plain-HTTP hosts other than localhost */
+    bool script_visible; /* leave out HttpOnly: document.cookie may read it */
+};
+
+/* Adds a Set-Cookie line NAME=VALUE with the attributes of OPTS (NULL: the
+ * defaults above). */
+void srv_response_set_cookie(struct srv_response *res, const char *name, const char *value,
+                             const struct srv_cookie *opts);
+
+/* Tells the browser to delete cookie NAME: an empty value, Max-Age=0 and an
+ * Expires in 1970.  OPTS must name the same Path and Domain as when it was
+ * set (NULL: the defaults); its max_age and expires are ignored. */
+void srv_response_clear_cookie(struct srv_response *res, const char *name,
+                               const struct srv_cookie *opts);
+
+/* Like srv_response_set_cookie(), with VALUE signed by the app's first
+ * secret: the cookie is VALUE "." SIG, where SIG is the unpadded base64url
+ * HMAC-SHA256 (43 characters) of NAME "=" VALUE, so a signature is only
+ * valid for the cookie it was made for.  The value is readable by the
+ * client, not secret: signing stops changes, not reading.  Without a
+ * secret (struct srv_app.secret_env) it is a misuse. */
+void srv_response_set_signed_cookie(struct srv_response *res, const char *name,
+                                    const char *value, const struct srv_cookie *opts);
+
+/* ---------------------------------------------------------------------------
+ * A JSON writer: builds the response body in request memory as the calls
+ * are made, with no tree in between.  Commas and colons are written for
+ * you; nesting is tracked, so a misuse (a value where an object expects a
+ * key, a key in an array, an end that does not match, a second top-level
+ * value, srv_json_end() with something still open, more than 64 levels)
+ * marks the response failed: logged and answered 500, never invalid JSON.
+ *
+ *     struct srv_json *j = srv_json_begin(res);
+ *     srv_json_object(j);
+ *     srv_json_key(j, "id");
+ *     srv_json_int(j, 7);
+ *     srv_json_key(j, "tags");
+ *     srv_json_array(j);
+ *     srv_json_string(j, "a");
+ *     srv_json_array_end(j);
+ *     srv_json_object_end(j);
+ *     srv_json_end(j);          // {"id":7,"tags":["a"]}
+ *
+ * Strings: '"' and '\\' are escaped, control characters as \b \f \n \r \t
+ * or \u00XX; valid UTF-8 is copied as it is; each byte that does not start
+ * a well-formed UTF-8 sequence (a stray continuation byte, an overlong form,
+ * a surrogate, a code point past U+10FFFF, a cut sequence) becomes U+FFFD,
+ * and the next byte starts afresh.  Doubles are written in the shortest form
+ * that reads back as the same double; NaN and infinities have no JSON form
+ * and are a misuse (write srv_json_null() yourself if that is what they
+ * mean).
+ */
+struct srv_json;
+
+/* Starts a body for RES.  The writer lives in request memory. */
+struct srv_json *srv_json_begin(struct srv_response *res);
+void srv_json_object(struct srv_json *j);
+void srv_json_object_end(struct srv_json *j);
+void srv_json_array(struct srv_json *j);
+void srv_json_array_end(struct srv_json *j);
+/* A member name; the next call writes its value. */
+void srv_json_key(struct srv_json *j, const char *key);
+void srv_json_key_n(struct srv_json *j, const char *key, size_t len);
+/* A string; NULL writes null. */
+void srv_json_string(struct srv_json *j, const char *s);
+void srv_json_string_n(struct srv_json *j, const char *s, size_t len);
+void srv_json_int(struct srv_json *j, int64_t v);
+void srv_json_uint(struct srv_json *j, uint64_t v);
+void srv_json_double(struct srv_json *j, double v);
+void srv_json_bool(struct srv_json *j, bool v);
+void srv_json_null(struct srv_json *j);
+/* Sets the body and Content-Type: application/json (replacing both). */
+void srv_json_end(struct srv_json *j);
+
+/* ---------------------------------------------------------------------------
  * Process model.
  */
 
@@ -166,6 +386,61 @@ int srv_worker_id(void);
 
 /* The number of workers (1 for a single-process server). */
 int srv_worker_count(void);
+
+/* ---------------------------------------------------------------------------
+ * The worker's event loop: timers and file descriptors.  Everything runs on
+ * the one thread of the worker, between requests; callbacks must not block.
+ * Usable from worker_setup, handlers and any callback; not from `setup`
+ * (the master has no loop): there these return NULL / -EINVAL.
+ */
+struct srv_timer;
+typedef void (*srv_timer_fn)(struct srv_timer *timer, void *arg);
+
+/* Calls FN(timer, ARG) once AFTER_MS milliseconds have passed, then every
+ * REPEAT_MS if that is not 0.  The timer lives until srv_timer_stop() (a
+ * one-shot timer stops itself after its call).  Never NULL in a worker. */
+struct srv_timer *srv_timer_start(uint64_t after_ms, uint64_t repeat_ms, srv_timer_fn fn,
+                                  void *arg);
+/* Stops and frees TIMER; safe inside its own callback.  NULL is ignored. */
+void srv_timer_stop(struct srv_timer *timer);
+
+struct srv_watch;
+#define SRV_READABLE 1u
+#define SRV_WRITABLE 2u
+typedef void (*srv_watch_fn)(struct srv_watch *watch, int fd, unsigned events, void *arg);
+
+/* Calls FN whenever FD (owned by the caller, non-blocking) is ready for any
+ * of EVENTS (SRV_READABLE | SRV_WRITABLE; level-triggered, as async client
+ * libraries expect).  Returns NULL with errno set when FD cannot be watched. */
+struct srv_watch *srv_watch_fd(int fd, unsigned events, srv_watch_fn fn, void *arg);
+/* Changes the events watched (0 pauses the watch).  Returns 0 or -errno. */
+int srv_watch_set(struct srv_watch *watch, unsigned events);
+/* Stops watching and frees WATCH; the descriptor stays open (the caller
+ * closes it, after this call).  Safe inside its own callback. */
+void srv_watch_stop(struct srv_watch *watch);
+
+/* ---------------------------------------------------------------------------
+ * Publish/subscribe.  A message published on a channel reaches every
+ * subscriber of that channel on this worker at once (inside the call), and
+ * the subscribers on the other workers (and, with `pubsub redis ...;`, on
+ * other servers) as soon as their loops run.  Messages from one publisher
+ * arrive in the order they were published; see the README for what happens
+ * to a worker that cannot keep up.
+ */
+struct srv_subscription;
+typedef void (*srv_message_fn)(struct srv_subscription *sub, const char *channel,
+                               const void *msg, size_t len, void *arg);
+
+/* Publishes LEN bytes of MSG (copied) on CHANNEL (1..255 bytes, no NUL).
+ * Returns the number of subscribers reached on this worker, or -errno
+ * (-EINVAL for a bad channel, -EMSGSIZE past 64 KiB). */
+int srv_publish(const char *channel, const void *msg, size_t len);
+
+/* Calls FN for every message on CHANNEL until srv_unsubscribe().  NULL with
+ * errno set for a bad channel or outside a worker. */
+struct srv_subscription *srv_subscribe(const char *channel, srv_message_fn fn, void *arg);
+/* Ends SUB and frees it; safe inside its own callback. */
+void srv_unsubscribe(struct srv_subscription *sub);
 
 /* ---------------------------------------------------------------------------
  * Logging to stderr, one line, prefixed with the worker id and pid.
@@ -268,6 +543,8 @@ struct srv_limits {
     unsigned body_timeout_ms;     /* [30 s] from the end of the head */
     unsigned idle_timeout_ms;     /* [60 s] keep-alive between requests */
     unsigned shutdown_timeout_ms; /* [10 s] graceful drain before exit */
+    unsigned multipart_parts;     /* [128] parts in a multipart body: 413 */
+    size_t multipart_header;      /* [8 KiB] header block of one part: 413 */
 };
 
 #define SRV_WORKERS_AUTO (-1)
@@ -286,11 +563,19 @@ struct srv_app {
     const struct srv_static_mount *mounts; /* may be NULL */
     unsigned nmounts;
     srv_error_fn error;           /* the `error` blocks; NULL: built-in pages */
-    const char *const *secret_env; /* `secret env "A" env "B";`: variable names, newest first */
+    /* `secret env "A" env "B";`: names of environment variables holding
+     * the secrets that sign cookies (never the secrets themselves), newest
+     * first.  The first signs and is required; the others only verify, for
+     * rotation, and may be unset.  Each one set must be at least 32 bytes.
+     * Read once by srv_main() before anything starts: a missing or short
+     * secret stops the program with one line, exit 1. */
+    const char *const *secret_env;
     unsigned nsecret_env;
     enum srv_access_log log_format;
     const char *log_path;         /* NULL: standard error */
     bool has_cors;                /* some route has a CORS policy: answer preflights */
+    const char *pubsub_redis_host; /* `pubsub redis "HOST" PORT;`, or NULL */
+    int pubsub_redis_port;
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a

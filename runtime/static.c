@@ -280,18 +280,12 @@ static void unpin(void *file)
 }
 
 /* The parts of a file body, in the arena, with F pinned until the arena's
- * reset: a reference taken now and dropped by the hook. */
+ * reset: a reference taken now and dropped by an arena cleanup. */
 static struct srv__seg *pin(struct srv_response *res, struct srv__file *f, unsigned nsegs)
 {
-    struct pinned {
-        struct srv__arena_hook hook;
-        struct srv__seg segs[];
-    } *p = srv__arena_alloc(res->arena, sizeof *p + nsegs * sizeof(struct srv__seg));
     f->refs++;
-    p->hook.fn = unpin;
-    p->hook.arg = f;
-    srv__arena_defer(res->arena, &p->hook);
-    return p->segs;
+    srv__arena_defer(res->arena, unpin, f);
+    return srv__arena_alloc(res->arena, nsegs * sizeof(struct srv__seg));
 }
 
 static char *put_u64(char *p, uint64_t v)

@@ -49,6 +49,14 @@ else
     echo "FAIL: generated hook chains do not compile"; status=1
 fi
 
+"$srvc" "$dir/cases/overlap.srv" -o "$tmp/overlap.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -O2 -c "$tmp/overlap.c" -o "$tmp/overlap.o"; then
+    echo "ok: overlap.srv builds with -O2 -Werror"
+else
+    echo "FAIL: overlap.srv does not build with -O2"; status=1
+fi
+
 "$srvc" "$dir/cases/cc_error.srv" -o "$tmp/cc_error.c" || exit 1
 # shellcheck disable=SC2086
 "$@" $flags -fsyntax-only "$tmp/cc_error.c" 2>"$tmp/cc.err"

@@ -27,7 +27,8 @@ START_TEST(resolves_values)
 {
     Run r;
     App *app = check_body(&r, "workers auto;\n"
-                              "limits { request_line 8K; header_bytes 1M; header_count 7; body 100; }\n"
+                              "limits { request_line 8K; header_bytes 1M; header_count 7; body 100;\n"
+                              "         multipart_parts 9; multipart_header 4K; }\n"
                               "timeouts { header 250ms; body 2s; idle 3m; shutdown 1s; }");
     ck_assert(r.ok);
     const Server *s = app->servers;
@@ -37,6 +38,8 @@ START_TEST(resolves_values)
     ck_assert_uint_eq(s->limit_values[LIM_HEADER_BYTES], 1048576);
     ck_assert_uint_eq(s->limit_values[LIM_HEADER_COUNT], 7);
     ck_assert_uint_eq(s->limit_values[LIM_BODY], 100);
+    ck_assert_uint_eq(s->limit_values[LIM_MULTIPART_PARTS], 9);
+    ck_assert_uint_eq(s->limit_values[LIM_MULTIPART_HEADER], 4096);
     ck_assert_uint_eq(s->limit_values[LIM_HEADER_TIMEOUT], 250);
     ck_assert_uint_eq(s->limit_values[LIM_BODY_TIMEOUT], 2000);
     ck_assert_uint_eq(s->limit_values[LIM_IDLE_TIMEOUT], 180000);

@@ -139,7 +139,6 @@ class HooksTest(unittest.TestCase):
         self.assertEqual(r.body, b"<h1>server page: 500 Internal Server Error</h1>\n")
         self.assertTrue(self.server.wait_for_stderr(r"handler for GET /misuse: invalid header name", 5))
 
-    @unittest.skip("TEMPORARY: needs srv__http_parse_request_line (parser branch)")
     def test_413_goes_through_the_error_block(self):
         with connect(self.server) as s:
             s.sendall(srvtest.format_request(self.server, "POST", "/upload",
@@ -149,6 +148,44 @@ class HooksTest(unittest.TestCase):
         self.assertEqual(r.status, 413)
         self.assertEqual(r.body, b"<h1>server page: 413 Content Too Large</h1>\n")
         self.assertTrue(closed)
+
+    def refused(self, data, timeout=5):
+        """DATA gets exactly one response and a close."""
+        with connect(self.server) as s:
+            s.sendall(data)
+            got, closed = read_until_closed(s, timeout)
+        (r,) = parse_responses(got)
+        self.assertTrue(closed)
+        return r
+
+    def test_errors_before_routing_use_the_scope_of_the_request_line(self):
+        cases = [
+            # A bad field line after a good request line.
+            (b"GET /g/x HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", 400, "g"),
+            (b"GET /x HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", 400, "server"),
+            # An unknown method, a version we do not speak, an expectation.
+            (b"BREW /g/x HTTP/1.1\r\nHost: t\r\n\r\n", 501, "g"),
+            (b"GET /g/x HTTP/2.0\r\nHost: t\r\n\r\n", 505, "g"),
+            (b"GET /x HTTP/1.1\r\nHost: t\r\nExpect: tea\r\n\r\n", 417, "server"),
+            # Too many header bytes after a readable request line.
+            (b"GET /g/x HTTP/1.1\r\nHost: t\r\nX: " + b"a" * 3000 + b"\r\n\r\n", 431, "g"),
+            # A request line too long to read: the server's page.
+            (b"GET /g/" + b"a" * 2000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "server"),
+        ]
+        for data, status, scope in cases:
+            with self.subTest(status=status, scope=scope):
+                r = self.refused(data)
+                self.assertEqual(r.status, status)
+                self.assertEqual(r.get("X-Error-Scope"), scope)
+
+    def test_a_head_timeout_after_the_request_line_gets_the_error_page(self):
+        r = self.refused(b"GET /g/x HTTP/1.1\r\nHost: t\r\n", timeout=5)
+        self.assertEqual((r.status, r.body), (408, b"group page 408\n"))
+
+    def test_garbage_gets_the_built_in_400(self):
+        r = self.refused(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        self.assertEqual((r.status, r.body), (400, b"400 Bad Request\n"))
+        self.assertIsNone(r.get("X-Error-Scope"))
 
     def test_an_error_block_without_a_body_keeps_the_built_in_page(self):
         r = self.get("/plainerr/missing")

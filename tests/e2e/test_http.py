@@ -270,10 +270,21 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(responses[0].status, 501)
 
     def test_other_versions_are_505(self):
-        for version in (b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"):
+        for version in (b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9", b"HTTP/3.1"):
             with self.subTest(version=version):
                 responses, _ = self.exchange(req(version=version))
                 self.assertEqual(responses[0].status, 505)
+
+    def test_higher_minor_versions_are_read_as_1_1(self):
+        # RFC 9110 2.5: HTTP/1.5 is processed as HTTP/1.1, the highest we
+        # implement: keep-alive by default, Host required.
+        with connect(self.server) as s:
+            s.sendall(get(1).replace(b"HTTP/1.1", b"HTTP/1.5"))
+            r = read_response(s)
+            self.assertEqual((r.version, r.status, r.body), ("HTTP/1.1", 200, b"1"))
+            s.sendall(get(2).replace(b"HTTP/1.1", b"HTTP/1.9"))
+            self.assertEqual(read_response(s).body, b"2")
+        self.assertRejected(req(headers=b"", version=b"HTTP/1.5"), 400)
 
     def test_absolute_form_and_dot_segments(self):
         self.assertAnswered(req(target=b"http://example.com/path/x%20y?q=1",
@@ -327,15 +338,17 @@ class HttpTest(unittest.TestCase):
                 self.assertRejected(self.post(framing, b"hello"), (400, 413))
 
     def test_transfer_codings_other_than_final_chunked_are_rejected(self):
-        self.assertRejected(self.post(b"Transfer-Encoding: gzip\r\n", b"hello"), 501)
+        # RFC 9112 6.3: when chunked is not the final coding, the length of
+        # the body cannot be known: 400 and close.
+        for te in [b"gzip", b"identity", b"xchunked", b"chunked, gzip", b"gzip, deflate"]:
+            with self.subTest(te=te):
+                self.assertRejected(self.post(b"Transfer-Encoding: " + te + b"\r\n", b"hello"), 400)
         self.assertRejected(self.post(b"Transfer-Encoding: chunked, chunked\r\n", b"0\r\n\r\n"),
                             400)
         self.assertRejected(self.post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
                                       b"0\r\n\r\n"), 400)
-        for te in [b"chunked, gzip", b"gzip, chunked", b"identity", b"xchunked"]:
-            with self.subTest(te=te):
-                self.assertRejected(self.post(b"Transfer-Encoding: " + te + b"\r\n", b"0\r\n\r\n"),
-                                    (400, 501))
+        # Framed correctly, but in a coding we do not decode.
+        self.assertRejected(self.post(b"Transfer-Encoding: gzip, chunked\r\n", b"0\r\n\r\n"), 501)
 
     def test_bad_chunk_sizes_are_400(self):
         for body in [b"ffffffffffffffffffff\r\n", b"g\r\nx\r\n0\r\n\r\n",
@@ -390,6 +403,70 @@ class HttpTest(unittest.TestCase):
         responses, _ = self.exchange(get(1, b"Connection: closed, keep-alive\r\n") + get(2),
                                      timeout=0.5)
         self.assertEqual([r.body for r in responses], [b"1", b"2"])
+
+
+# The start of a TLS ClientHello (what a browser sends to an https:// URL
+# that points at this port), with no LF in it, and the same with one.
+CLIENT_HELLO = bytes.fromhex(
+    "160301020001000001fc03035e9a1b2c3d4e5f60718293a4b5c6d7e8f9201b2c3d4e5f"
+    "60718293a4b5c6d7e8f9201b2c3d4e5f6071001c130113021303c02bc02fc02cc030cca9"
+    "cca8c013c014009c009d002f0035010001970000000e000c0000096c6f63616c686f7374")
+CLIENT_HELLO_LF = CLIENT_HELLO[:40] + b"\n" + CLIENT_HELLO[41:]
+
+
+class GarbageTest(unittest.TestCase):
+    """Bytes that can never become a request are answered with 400 and a
+    close as soon as they arrive: against tests/e2e/echo.srv, whose header
+    timeout is the default 15 s, an answer within a second cannot be the
+    timeout's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(Server(srvtest.test_program("echo")))
+
+    def tearDown(self):
+        self.assertTrue(self.server.running(), self.server.stderr_text())
+        r = srvtest.http(self.server, "GET", "/small", timeout=3)
+        self.assertEqual((r.status, r.body), (200, b"small"))
+
+    def assertAnsweredAtOnce(self, *pieces):
+        """PIECES, sent one after another, get one 400 and a close within a
+        second."""
+        with connect(self.server, timeout=1) as s:
+            for piece in pieces:
+                try:
+                    s.sendall(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    break  # already answered and closed
+            got, closed = read_until_closed(s, 1.0)
+        self.assertTrue(closed, "still open after a second: %r" % got)
+        self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got)
+        self.assertEqual([r.status for r in parse_responses(got)], [400])
+
+    def test_tls_client_hello_gets_400_at_once(self):
+        self.assertNotIn(b"\n", CLIENT_HELLO)
+        self.assertAnsweredAtOnce(CLIENT_HELLO)
+        self.assertAnsweredAtOnce(CLIENT_HELLO_LF)
+
+    def test_binary_garbage_gets_400_at_once(self):
+        for data in (b"\x00", b"\xff\xfe\x00\x01", b"\x01\x02\x03" * 100, b"GET /\x00",
+                     b"GET /\x7f", b"GET /a%zz", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b"):
+            with self.subTest(data=data):
+                self.assertAnsweredAtOnce(data)
+
+    def test_garbage_after_a_good_start_gets_400_at_once(self):
+        start = b"GET /small HTTP/1.1\r\nHost: a\r\nX-Slow: abc"
+        self.assertAnsweredAtOnce(start, b"def", b"\x01")
+        self.assertAnsweredAtOnce(b"GET /sm", b"all", b" HTTP/1.1 \r\n")
+
+    def test_a_request_trickled_byte_by_byte_still_works(self):
+        data = (b"GET /small HTTP/1.1\r\nHost: a\r\nUser-Agent: trickle/1.0\r\n"
+                b"Accept: */*\r\n\r\n")
+        with connect(self.server, timeout=5) as s:
+            for i in range(len(data)):
+                s.sendall(data[i:i + 1])
+            r = read_response(s)
+        self.assertEqual((r.status, r.body), (200, b"small"))
 
 
 if __name__ == "__main__":

@@ -90,49 +90,61 @@ START_TEST(xmalloc_family_returns_usable_memory)
 }
 END_TEST
 
-static int hook_log[8], hook_n;
+/* ---- Cleanups ------------------------------------------------------------- */
 
-static void record(void *arg)
+static char order[8];
+static size_t norder;
+
+static void note(void *arg)
 {
-    hook_log[hook_n++] = *(int *)arg;
+    order[norder++] = *(const char *)arg;
 }
 
-START_TEST(hooks_run_newest_first_on_reset_and_only_once)
+START_TEST(cleanups_run_newest_first_at_reset_and_once)
 {
     struct srv__arena a;
-    srv__arena_init(&a, 256);
-    hook_n = 0;
-    static int one = 1, two = 2;
-    struct srv__arena_hook *h1 = srv__arena_alloc(&a, sizeof *h1);
-    *h1 = (struct srv__arena_hook){NULL, record, &one};
-    srv__arena_defer(&a, h1);
-    /* The second node lives in an overflow chunk, freed by the same reset. */
-    srv__arena_alloc(&a, 4096);
-    struct srv__arena_hook *h2 = srv__arena_alloc(&a, sizeof *h2);
-    *h2 = (struct srv__arena_hook){NULL, record, &two};
-    srv__arena_defer(&a, h2);
+    srv__arena_init(&a, 64);
+    norder = 0;
+    static const char x = 'x', y = 'y', z = 'z';
+    srv__arena_defer(&a, note, (void *)&x);
+    srv__arena_defer(&a, note, (void *)&y);
+    /* Past the first chunk: the records live in an overflow chunk too. */
+    srv__arena_alloc(&a, 1000);
+    srv__arena_defer(&a, note, (void *)&z);
+    ck_assert_uint_eq(norder, 0);
     srv__arena_reset(&a);
-    ck_assert_int_eq(hook_n, 2);
-    ck_assert_int_eq(hook_log[0], 2);
-    ck_assert_int_eq(hook_log[1], 1);
+    ck_assert_uint_eq(norder, 3);
+    ck_assert(memcmp(order, "zyx", 3) == 0);
     srv__arena_reset(&a);
-    ck_assert_int_eq(hook_n, 2);
+    ck_assert_uint_eq(norder, 3);
     srv__arena_free(&a);
 }
 END_TEST
 
-START_TEST(free_runs_pending_hooks)
+START_TEST(cleanups_run_when_the_arena_is_freed)
 {
     struct srv__arena a;
-    srv__arena_init(&a, 256);
-    hook_n = 0;
-    static int three = 3;
-    struct srv__arena_hook *h = srv__arena_alloc(&a, sizeof *h);
-    *h = (struct srv__arena_hook){NULL, record, &three};
-    srv__arena_defer(&a, h);
+    srv__arena_init(&a, 64);
+    norder = 0;
+    static const char x = 'x';
+    srv__arena_defer(&a, note, (void *)&x);
     srv__arena_free(&a);
-    ck_assert_int_eq(hook_n, 1);
-    ck_assert_int_eq(hook_log[0], 3);
+    ck_assert_uint_eq(norder, 1);
+}
+END_TEST
+
+START_TEST(registering_a_cleanup_moves_cur)
+{
+    /* conn.c skips the reset when cur has not moved: a request that only
+     * registered a cleanup must still be reset. */
+    struct srv__arena a;
+    srv__arena_init(&a, 256);
+    char *start = a.cur;
+    static const char x = 'x';
+    norder = 0;
+    srv__arena_defer(&a, note, (void *)&x);
+    ck_assert_ptr_ne(a.cur, start);
+    srv__arena_free(&a);
 }
 END_TEST
 
@@ -149,8 +161,12 @@ static Suite *arena_suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, reset_reuses_the_first_chunk);
     tcase_add_test(tc, overflow_goes_to_extra_chunks_freed_on_reset);
-    tcase_add_test(tc, hooks_run_newest_first_on_reset_and_only_once);
-    tcase_add_test(tc, free_runs_pending_hooks);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cleanup");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, cleanups_run_newest_first_at_reset_and_once);
+    tcase_add_test(tc, cleanups_run_when_the_arena_is_freed);
+    tcase_add_test(tc, registering_a_cleanup_moves_cur);
     suite_add_tcase(s, tc);
     tc = tcase_create("xmalloc");
     tcase_set_timeout(tc, 10);

@@ -207,6 +207,38 @@ START_TEST(peer_of_a_non_socket_is_empty)
 }
 END_TEST
 
+static int cleaned;
+
+static void count_cleanup(void *arg)
+{
+    cleaned += *(int *)arg;
+}
+
+START_TEST(cleanups_run_when_the_request_ends)
+{
+    static int one = 1, ten = 10;
+    cleaned = 0;
+    srv_request_cleanup(&req, count_cleanup, &one);
+    srv_request_cleanup(&req, count_cleanup, &ten);
+    ck_assert_int_eq(cleaned, 0);
+    srv__arena_reset(&arena); /* what conn.c does once the response is out */
+    ck_assert_int_eq(cleaned, 11);
+    srv__arena_reset(&arena);
+    ck_assert_int_eq(cleaned, 11);
+}
+END_TEST
+
+START_TEST(lazy_results_are_forgotten_with_the_arena)
+{
+    struct srv__lazy *lz = srv__request_lazy(&req);
+    ck_assert_ptr_eq(srv__request_lazy(&req), lz);
+    ck_assert_ptr_eq(lz->req, &req);
+    ck_assert(!lz->form_done && !lz->parts_done && !lz->json_done);
+    srv__arena_reset(&arena);
+    ck_assert_ptr_null(req.lazy);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
     Suite *s = suite_create("runtime/request");
@@ -240,6 +272,8 @@ static Suite *request_suite(void)
     tcase_add_test(tc, method_path_and_name_are_the_parsed_ones);
     tcase_add_test(tc, arena_helpers_copy_and_format);
     tcase_add_test(tc, peer_of_a_non_socket_is_empty);
+    tcase_add_test(tc, cleanups_run_when_the_request_ends);
+    tcase_add_test(tc, lazy_results_are_forgotten_with_the_arena);
     suite_add_tcase(s, tc);
     return s;
 }

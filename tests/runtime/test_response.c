@@ -209,6 +209,29 @@ START_TEST(file_body_reads_back_as_null_and_every_setter_replaces_it)
 }
 END_TEST
 
+/* ---- Redirects ------------------------------------------------------------ */
+
+START_TEST(redirect_sets_status_location_and_a_short_body)
+{
+    static const int codes[] = {301, 302, 303, 307, 308};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        srv__response_init(&res, &arena);
+        srv_response_add_header(&res, "Location", "/old");
+        srv_response_redirect(&res, codes[i], "/next?a=1#frag");
+        ck_assert(!res.failed);
+        ck_assert_int_eq(res.status, codes[i]);
+        ck_assert(srv_response_answered(&res));
+        ck_assert_str_eq(srv_response_header(&res, "Location"), "/next?a=1#frag");
+        ck_assert_uint_eq(srv_response_remove_header(&res, "Location"), 1); /* replaced */
+        ck_assert_str_eq(srv_response_header(&res, "Content-Type"), "text/plain; charset=utf-8");
+        char want[64];
+        snprintf(want, sizeof want, "%d %s\n", codes[i], srv__status_reason(codes[i]));
+        ck_assert_uint_eq(res.body_len, strlen(want));
+        ck_assert(memcmp(res.body, want, res.body_len) == 0);
+    }
+}
+END_TEST
+
 START_TEST(server_lines_are_appended_after_the_handler_s)
 {
     srv_response_add_header(&res, "X-A", "1");
@@ -223,6 +246,39 @@ START_TEST(server_lines_are_appended_after_the_handler_s)
     memcpy(big + sizeof big - 2, "\r\n", 2);
     srv__response_add_lines(&res, big, sizeof big); /* grows the block */
     ck_assert_uint_eq(strlen(srv_response_header(&res, "X-Big")), sizeof big - 9);
+}
+END_TEST
+
+START_TEST(redirect_with_another_status_is_a_misuse)
+{
+    static const int codes[] = {200, 300, 304, 305, 306, 309, 400, 0, -301, 3010};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        srv__response_init(&res, &arena);
+        srv_response_redirect(&res, codes[i], "/x");
+        ck_assert_msg(res.failed, "%d", codes[i]);
+        ck_assert_ptr_null(srv_response_header(&res, "Location"));
+    }
+}
+END_TEST
+
+START_TEST(redirect_location_is_checked_and_encoded)
+{
+    static const char *const bad[] = {"", "/a\x01b", "/a\tb", "/a\x7f", "/a\r\nSet-Cookie: x=1",
+                                      "/\n", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        srv__response_init(&res, &arena);
+        srv_response_redirect(&res, 302, bad[i]);
+        ck_assert_msg(res.failed, "case %zu", i);
+        ck_assert_ptr_null(srv_response_header(&res, "Location"));
+        ck_assert_ptr_null(strstr(res.failure, "Set-Cookie")); /* not echoed into the log */
+    }
+    srv__response_init(&res, &arena);
+    srv_response_redirect(&res, 303, "/a b/caf\xc3\xa9?q=x y&r=%20");
+    ck_assert(!res.failed);
+    ck_assert_str_eq(srv_response_header(&res, "Location"), "/a%20b/caf%C3%A9?q=x%20y&r=%20");
+    srv__response_init(&res, &arena);
+    srv_response_redirect(&res, 301, "https://example.com/path");
+    ck_assert_str_eq(srv_response_header(&res, "Location"), "https://example.com/path");
 }
 END_TEST
 
@@ -816,6 +872,9 @@ static Suite *response_suite(void)
     tcase_add_test(tc, body_setters_replace_and_copy);
     tcase_add_test(tc, file_body_reads_back_as_null_and_every_setter_replaces_it);
     tcase_add_test(tc, server_lines_are_appended_after_the_handler_s);
+    tcase_add_test(tc, redirect_sets_status_location_and_a_short_body);
+    tcase_add_test(tc, redirect_with_another_status_is_a_misuse);
+    tcase_add_test(tc, redirect_location_is_checked_and_encoded);
     suite_add_tcase(s, tc);
     tc = tcase_create("framing");
     tcase_add_checked_fixture(tc, setup, teardown);

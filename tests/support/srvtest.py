@@ -49,6 +49,10 @@ TEST_CFLAGS = shlex.split(os.environ.get("SRV_TEST_CFLAGS", ""))
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "ThreadSanitizer", "MemorySanitizer")
 
+# What a program linked with libsrv.a needs besides it (srv.pc's
+# Requires.private): jansson for JSON bodies, nettle for signed cookies.
+LIBSRV_PRIVATE_LIBS = ["-ljansson", "-lnettle"]
+
 _READY_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/]+):(\d+)")
 
 
@@ -72,7 +76,8 @@ def build_srv(srv_path, tmpdir, extra_c=(), cflags=(), name=None, timeout=120):
     """Compile SRV_PATH to a program the way a user would, in TMPDIR.
 
     srvc writes NAME.c, then $CC (default cc) compiles it with the project's
-    warning flags against SOURCE/runtime/srv.h and BUILD/runtime/libsrv.a.
+    warning flags against SOURCE/runtime/srv.h and BUILD/runtime/libsrv.a
+    (with the libraries libsrv links, as `pkg-config --static` lists them).
     Returns the binary's path; raises AssertionError with the tools' output
     when either step fails or runs past TIMEOUT seconds (the compiler's whole
     process group is killed then).
@@ -85,7 +90,7 @@ def build_srv(srv_path, tmpdir, extra_c=(), cflags=(), name=None, timeout=120):
     cmd = (cc + ["-std=c11", "-Wall", "-Wextra", "-Werror"] + TEST_CFLAGS
            + list(cflags) + ["-I", os.path.join(SOURCE, "runtime"), c_path]
            + list(extra_c)
-           + [os.path.join(BUILD, "runtime", "libsrv.a"), "-o", exe])
+           + [os.path.join(BUILD, "runtime", "libsrv.a")] + LIBSRV_PRIVATE_LIBS + ["-o", exe])
     run_checked(cmd, what="cc", timeout=timeout)
     return exe
 

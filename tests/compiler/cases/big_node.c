@@ -86,6 +86,14 @@ static const struct srv_route srvg_routes[] = {
 #define SRVG_NOINLINE
 #endif
 
+// Where the segment at S ends: the next '/', or END.
+static inline const char *srvg_segment_end(const char *s, const char *end)
+{
+    while (s < end && *s != '/')
+        s++;
+    return s;
+}
+
 // Route numbers, read through `rt` by functions that serve several subtrees.
 static const unsigned srvg_rt[] = {
     61, // GET /c/x/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15
@@ -800,9 +808,7 @@ static SRVG_NOINLINE int srvg_node_50(unsigned method, const char *p0, const cha
     // /r
     if (p0 != end) {
         const char *s0 = p0 + 1;
-        const char *e0 = memchr(s0, '/', (size_t)(end - s0));
-        if (!e0)
-            e0 = end;
+        const char *e0 = srvg_segment_end(s0, end);
         size_t n0 = (size_t)(e0 - s0);
         uint32_t h0 = srvg_hash(s0, n0);
         for (uint32_t i0 = h0;; i0++) {
@@ -898,9 +904,7 @@ static SRVG_NOINLINE int srvg_node_98(unsigned method, const char *p0, const cha
     }
     if (p0 != end) {
         const char *s0 = p0 + 1;
-        const char *e0 = memchr(s0, '/', (size_t)(end - s0));
-        if (!e0)
-            e0 = end;
+        const char *e0 = srvg_segment_end(s0, end);
         size_t n0 = (size_t)(e0 - s0);
         if (n0 > 0) {
             m->params[m->nparams].ptr = s0;
@@ -962,9 +966,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
     // (root)
     if (p0 != end) {
         const char *s0 = p0 + 1;
-        const char *e0 = memchr(s0, '/', (size_t)(end - s0));
-        if (!e0)
-            e0 = end;
+        const char *e0 = srvg_segment_end(s0, end);
         size_t n0 = (size_t)(e0 - s0);
         uint32_t h0 = srvg_hash(s0, n0);
         for (uint32_t i0 = h0;; i0++) {
@@ -1030,4 +1032,4 @@ int main(int argc, char **argv)
 #line 71 "big_node.srv"
   
 void h(struct srv_request *req, struct srv_response *res) { (void)req; (void)res; }
-#line 1034 "<stdout>"
+#line 1036 "<stdout>"

@@ -245,6 +245,14 @@ static const struct srv_route srvg_routes[] = {
 #define SRVG_NOINLINE
 #endif
 
+// Where the segment at S ends: the next '/', or END.
+static inline const char *srvg_segment_end(const char *s, const char *end)
+{
+    while (s < end && *s != '/')
+        s++;
+    return s;
+}
+
 // Route numbers, read through `rt` by functions that serve several subtrees.
 static const unsigned srvg_rt[] = {
     3, // GET /api/u/:uid
@@ -280,9 +288,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                             // /api/u
                             if (p2 != end) {
                                 const char *s2 = p2 + 1;
-                                const char *e2 = memchr(s2, '/', (size_t)(end - s2));
-                                if (!e2)
-                                    e2 = end;
+                                const char *e2 = srvg_segment_end(s2, end);
                                 size_t n2 = (size_t)(e2 - s2);
                                 if (n2 > 0) {
                                     m->params[m->nparams].ptr = s2;
@@ -339,9 +345,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                             // /api/users
                             if (p2 != end) {
                                 const char *s2 = p2 + 1;
-                                const char *e2 = memchr(s2, '/', (size_t)(end - s2));
-                                if (!e2)
-                                    e2 = end;
+                                const char *e2 = srvg_segment_end(s2, end);
                                 size_t n2 = (size_t)(e2 - s2);
                                 if (n2 > 0) {
                                     m->params[m->nparams].ptr = s2;

@@ -198,6 +198,14 @@ static const struct srv_route srvg_routes[] = {
 #define SRVG_NOINLINE
 #endif
 
+// Where the segment at S ends: the next '/', or END.
+static inline const char *srvg_segment_end(const char *s, const char *end)
+{
+    while (s < end && *s != '/')
+        s++;
+    return s;
+}
+
 // Route numbers, read through `rt` by functions that serve several subtrees.
 static const unsigned srvg_rt[] = {
     0, // GET /
@@ -283,9 +291,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                         }
                         break;
                     }
-                    const char *e1 = memchr(s1, '/', (size_t)(end - s1));
-                    if (!e1)
-                        e1 = end;
+                    const char *e1 = srvg_segment_end(s1, end);
                     size_t n1 = (size_t)(e1 - s1);
                     if (n1 > 0) {
                         m->params[m->nparams].ptr = s1;
@@ -486,9 +492,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                         }
                         break;
                     }
-                    const char *e1 = memchr(s1, '/', (size_t)(end - s1));
-                    if (!e1)
-                        e1 = end;
+                    const char *e1 = srvg_segment_end(s1, end);
                     size_t n1 = (size_t)(e1 - s1);
                     if (n1 > 0) {
                         m->params[m->nparams].ptr = s1;
@@ -519,9 +523,7 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                                     // /users/:id/posts
                                     if (p3 != end) {
                                         const char *s3 = p3 + 1;
-                                        const char *e3 = memchr(s3, '/', (size_t)(end - s3));
-                                        if (!e3)
-                                            e3 = end;
+                                        const char *e3 = srvg_segment_end(s3, end);
                                         size_t n3 = (size_t)(e3 - s3);
                                         if (n3 > 0) {
                                             m->params[m->nparams].ptr = s3;
@@ -595,4 +597,4 @@ void list(struct srv_request *req, struct srv_response *res) { (void)req; (void)
 void create(struct srv_request *req, struct srv_response *res) { (void)req; (void)res; }
 void destroy(struct srv_request *req, struct srv_response *res) { (void)req; (void)res; }
 void files(struct srv_request *req, struct srv_response *res) { (void)req; (void)res; }
-#line 599 "<stdout>"
+#line 601 "<stdout>"
