@@ -388,6 +388,30 @@ int srv_worker_id(void);
 int srv_worker_count(void);
 
 /* ---------------------------------------------------------------------------
+ * Deferred responses: answering later, from a callback.
+ *
+ * A handler that cannot answer yet (it waits on a database, another
+ * service, a message) calls srv_response_defer() and returns.  REQ and RES,
+ * and everything allocated for the request, stay valid; the connection
+ * reads no further request meanwhile.  Later, from any callback on the same
+ * worker (a timer, an fd watch, a subscription), the owner builds the
+ * response on RES as a handler would and calls srv_response_finish().
+ *
+ * If the request ends first - the client went away, the response deadline
+ * (`timeouts { response ...; }`) passed (the server then answers 503), or a
+ * drain ran out of time - CANCEL(ARG) is called instead, once, and from then
+ * on REQ and RES must not be touched.  Exactly one of finish or cancel
+ * happens.
+ */
+typedef void (*srv_cancel_fn)(void *arg);
+void srv_response_defer(struct srv_response *res, srv_cancel_fn cancel, void *arg);
+/* Sends what RES holds now and ends the request (its memory is released once
+ * the response is written). */
+void srv_response_finish(struct srv_response *res);
+/* The request RES answers (for callbacks that kept only RES). */
+struct srv_request *srv_response_request(struct srv_response *res);
+
+/* ---------------------------------------------------------------------------
  * The worker's event loop: timers and file descriptors.  Everything runs on
  * the one thread of the worker, between requests; callbacks must not block.
  * Usable from worker_setup, handlers and any callback; not from `setup`
