@@ -55,11 +55,13 @@ ready() {
     echo "bench: nothing answers on port $1" >&2; return 1
 }
 
+# stop NAME: SIGTERM to its process group, SIGKILL after STOP_WAIT tenths
+# of a second (50; a server under valgrind needs longer to write its output)
 stop() {
     local pg=${BENCH_PGID[$1]:-} i
     [ -n "$pg" ] || return 0
     kill -TERM -- "-$pg" 2>/dev/null
-    for i in $(seq 1 50); do pgrep -g "$pg" >/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 "${STOP_WAIT:-50}"); do pgrep -g "$pg" >/dev/null || break; sleep 0.1; done
     pgrep -g "$pg" >/dev/null && kill -KILL -- "-$pg" 2>/dev/null
     wait "$pg" 2>/dev/null
     unset "BENCH_PGID[$1]"
@@ -67,6 +69,15 @@ stop() {
 stop_all() { local n; for n in "${!BENCH_PGID[@]}"; do stop "$n"; done; }
 trap 'stop_all' EXIT
 trap 'stop_all; exit 130' INT TERM
+
+# nginx_static_conf PORT WORKERS ROOT [EXTRA]: an nginx serving ROOT like
+# bench/static.srv (EXTRA: more main-context directives)
+nginx_static_conf() {
+    mkdir -p "$OUT/nginx-$1/tmp"
+    sed -e "s/@PORT@/$1/" -e "s/@WORKERS@/$2/" -e "s|@ROOT@|$3|" -e "s/@EXTRA@/${4:-}/" \
+        "$BENCH_DIR/nginx-static.conf" >"$OUT/nginx-$1/nginx.conf"
+    echo "$OUT/nginx-$1"
+}
 
 # nginx_conf PORT WORKERS: an nginx answering Hello, World! like hello.srv
 nginx_conf() {
@@ -76,14 +87,15 @@ nginx_conf() {
 }
 
 # wrk_rps PORT CONNS DURATION [DEPTH]: prints requests/s (pipelined if DEPTH > 1)
+# for GET $WRK_PATH (/plaintext)
 wrk_rps() {
-    local port=$1 conns=$2 dur=$3 depth=${4:-1} cpus=${WRK_CPUS:-1}
+    local port=$1 conns=$2 dur=$3 depth=${4:-1} cpus=${WRK_CPUS:-1} path=${WRK_PATH:-/plaintext}
     local args=(-t1 -c"$conns" -d"${dur}s" --latency)
     [ "$depth" -gt 1 ] && args+=(-s "$BENCH_DIR/pipeline.lua" -- "$depth")
     if [ "$cpus" = - ]; then
-        wrk "${args[@]:0:4}" "http://127.0.0.1:$port/plaintext" "${args[@]:4}"
+        wrk "${args[@]:0:4}" "http://127.0.0.1:$port$path" "${args[@]:4}"
     else
-        taskset -c "$cpus" wrk "${args[@]:0:4}" "http://127.0.0.1:$port/plaintext" "${args[@]:4}"
+        taskset -c "$cpus" wrk "${args[@]:0:4}" "http://127.0.0.1:$port$path" "${args[@]:4}"
     fi >"$OUT/wrk.last" 2>&1
     awk '/^Requests\/sec:/ {print int($2)}' "$OUT/wrk.last"
     if grep -q 'Non-2xx\|Socket errors' "$OUT/wrk.last"; then

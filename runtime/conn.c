@@ -23,8 +23,14 @@
  *
  * Backpressure: a response body larger than BIG_BODY is not copied; it is
  * written from where it lives (the request arena or static data) with
- * sendmsg(head, body) across writable events.  While any output is pending
- * the connection neither reads nor handles further pipelined requests.
+ * sendmsg(head, body) across writable events.  A file body (static files)
+ * is copied only when it is in memory and fits in the output buffer as it
+ * is; otherwise flush_file() writes it: memory parts with sendmsg, file
+ * parts with sendfile(2), a bounded amount per writable event.  While any
+ * output is pending the connection neither reads nor handles further
+ * pipelined requests.  Whatever a body lives in stays valid until the
+ * request arena is reset (arena hooks release cached files), and the arena
+ * is reset only once the body has been written.
  */
 #include "internal.h"
 
@@ -36,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -44,6 +51,10 @@
 #define OUT_DEFAULT (16u * 1024) /* output buffer kept across requests */
 #define ARENA_FIRST (8u * 1024)  /* request arena chunk kept across requests */
 #define BIG_BODY (64u * 1024)    /* larger bodies are written in place */
+/* File bytes written per writable event: a fast reader of a large file
+ * cannot hold the worker (nginx's sendfile_max_chunk is 2m too). */
+#define FILE_BURST (2u * 1024 * 1024)
+#define FILE_IOV 16              /* memory parts per sendmsg of a file body */
 #define POOL_KEEP 256            /* closed connections kept for reuse */
 #define ACCEPT_BATCH 64          /* accepts per listener event */
 #define ACCEPT_PAUSE_MS 100      /* after EMFILE/ENFILE */
@@ -75,6 +86,13 @@ struct srv__conn {
     size_t out_cap, out_len, out_off; /* out[out_off..out_len) still to send */
     const char *big;                  /* a large body written in place */
     size_t big_len;
+    /* A file body being written (BIG is then non-NULL too, so every "output
+     * pending" test covers it): its parts, the part under way and how much
+     * of it is out, and the file the parts without memory come from. */
+    const struct srv__seg *segs;
+    unsigned nsegs, seg_i;
+    uint64_t seg_done;
+    int file_fd;
     size_t head_len; /* of the parsed head waiting for its body */
     /* An incomplete head: how many of its bytes the parser has seen, and the
      * length at which a limit would end the wait (see process()). */
@@ -233,19 +251,56 @@ static void arena_reset(struct srv__conn *c)
         srv__arena_reset(&c->arena);
 }
 
-/* Serialises the response into the output buffer (or, for a large body,
- * leaves the body where it is for flush()). */
+/* The rest of emit(), for a body that is not simply copied: a large memory
+ * body is left where it is, for flush() to send with the head in one
+ * sendmsg.  A file body is copied when its parts are in memory and fit in
+ * the output buffer as it is (a small cached file: head and body leave in
+ * one send, and pipelined ones batch); otherwise flush_file() writes it. */
+static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigned flags,
+                                                    size_t blen)
+{
+    struct srv_response *res = &c->res;
+    out_reserve(c, srv__response_head_max(res));
+    c->out_len += srv__response_head(res, flags, c->out + c->out_len);
+    if (blen == 0)
+        return; /* HEAD, 304, an empty file: nothing of the file is sent */
+    if (res->body != NULL) {
+        c->big = res->body;
+        c->big_len = blen;
+        return;
+    }
+    bool in_memory = blen <= c->out_cap - c->out_len;
+    for (unsigned i = 0; in_memory && i < res->nsegs; i++)
+        in_memory = res->segs[i].mem != NULL;
+    if (in_memory) {
+        for (unsigned i = 0; i < res->nsegs; i++) {
+            memcpy(c->out + c->out_len, res->segs[i].mem, res->segs[i].len);
+            c->out_len += res->segs[i].len;
+        }
+        return;
+    }
+    c->segs = res->segs;
+    c->nsegs = res->nsegs;
+    c->seg_i = 0;
+    c->seg_done = 0;
+    c->file_fd = res->file_fd;
+    c->big = (const char *)res->segs;
+    c->big_len = blen;
+}
+
+/* Serialises the response into the output buffer (or, for a large body or a
+ * file, leaves the body where it is for flush()). */
 static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
 {
     struct srv_response *res = &c->res;
     size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
-    bool big = blen > BIG_BODY;
-    out_reserve(c, srv__response_head_max(res) + (big ? 0 : blen));
+    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL)) {
+        emit_in_place(c, flags, blen);
+        return;
+    }
+    out_reserve(c, srv__response_head_max(res) + blen);
     c->out_len += srv__response_head(res, flags, c->out + c->out_len);
-    if (SRV__UNLIKELY(big)) {
-        c->big = res->body;
-        c->big_len = blen;
-    } else if (blen) {
+    if (blen) {
         srv__copy(c->out + c->out_len, res->body, blen);
         c->out_len += blen;
     }
@@ -519,33 +574,124 @@ static void process(struct srv__conn *c)
     }
 }
 
-/* Writes pending output: one send (or sendmsg with a large body).  Returns
- * false when the connection was closed (error, or done and closing). */
-static bool flush(struct srv__conn *c)
+/* Everything pending has been written: the output buffer returns to its
+ * usual size, and a connection that was to close closes.  Returns false
+ * when it did. */
+static inline bool written(struct srv__conn *c)
 {
-    size_t pend = c->out_len - c->out_off;
-    if (pend == 0 && c->big == NULL) {
-        if (c->close_after) {
+    c->out_off = c->out_len = 0;
+    if (SRV__UNLIKELY(c->out_cap > OUT_DEFAULT)) {
+        free(c->out);
+        c->out = srv__xmalloc(OUT_DEFAULT);
+        c->out_cap = OUT_DEFAULT;
+    }
+    if (c->close_after) {
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/* A body written in place is out: release what it lived in (the arena, and
+ * through the arena's hooks a pinned cached file). */
+static bool body_done(struct srv__conn *c)
+{
+    c->big = NULL;
+    c->segs = NULL;
+    srv__arena_reset(&c->arena);
+    return written(c);
+}
+
+/* flush() for a file body: the output buffer (heads, earlier pipelined
+ * responses), then the body's parts.  Memory parts leave with the pending
+ * output in one sendmsg; before a part of the file, the pending output goes
+ * with MSG_MORE so it shares packets with the first file bytes, then
+ * sendfile(2) writes the part from the page cache.  Goes on until EAGAIN
+ * (the caller waits for EPOLLOUT), the end of the body, or FILE_BURST bytes
+ * (level-triggered epoll brings the connection straight back, after the
+ * others had their turn).  A file that ends before its part does (it shrank
+ * since it was opened: sendfile returns 0) cannot honour the Content-Length
+ * already sent, so the connection is closed.  Returns false when the
+ * connection was closed. */
+static __attribute__((noinline)) bool flush_file(struct srv__conn *c)
+{
+    uint64_t budget = FILE_BURST;
+    for (;;) {
+        size_t pend = c->out_len - c->out_off;
+        const struct srv__seg *sg = &c->segs[c->seg_i];
+        ssize_t n;
+        if (sg->mem != NULL) {
+            struct iovec iov[1 + FILE_IOV];
+            size_t k = 0;
+            if (pend)
+                iov[k++] = (struct iovec){c->out + c->out_off, pend};
+            unsigned i = c->seg_i;
+            uint64_t skip = c->seg_done;
+            for (; i < c->nsegs && k < 1 + FILE_IOV && c->segs[i].mem != NULL; i++) {
+                iov[k++] = (struct iovec){(void *)(c->segs[i].mem + skip),
+                                          (size_t)(c->segs[i].len - skip)};
+                skip = 0;
+            }
+            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = k};
+            n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (i < c->nsegs ? MSG_MORE : 0));
+        } else if (pend) {
+            n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL | MSG_MORE);
+        } else {
+            off_t off = (off_t)(sg->off + c->seg_done);
+            uint64_t left = sg->len - c->seg_done;
+            n = sendfile(c->io.fd, c->file_fd, &off, (size_t)(left < budget ? left : budget));
+            if (n == 0) {
+                srv_log(SRV_LOG_WARN, "a file being sent became shorter; closing the connection");
+                conn_close(c);
+                return false;
+            }
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
             conn_close(c);
             return false;
         }
-        return true;
-    }
-    ssize_t n;
-    for (;;) {
-        if (SRV__LIKELY(c->big == NULL)) {
-            n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL);
-        } else {
-            struct iovec iov[2] = {
-                {.iov_base = c->out + c->out_off, .iov_len = pend},
-                {.iov_base = (void *)c->big, .iov_len = c->big_len},
-            };
-            struct msghdr mh = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 2 : 1};
-            n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+        size_t sent = (size_t)n;
+        size_t from_out = sent < pend ? sent : pend;
+        c->out_off += from_out;
+        if (c->out_off == c->out_len)
+            c->out_off = c->out_len = 0;
+        sent -= from_out;
+        budget = sent < budget ? budget - sent : 0;
+        while (sent > 0) {
+            uint64_t left = c->segs[c->seg_i].len - c->seg_done;
+            if (sent < left) {
+                c->seg_done += sent;
+                break;
+            }
+            sent -= (size_t)left;
+            c->seg_i++;
+            c->seg_done = 0;
         }
-        if (n >= 0 || errno != EINTR)
-            break;
+        if (c->seg_i == c->nsegs && c->out_len == 0)
+            return body_done(c);
+        if (budget == 0)
+            return true;
     }
+}
+
+/* flush() for a large memory body: the pending output and the body in one
+ * sendmsg, across as many writable events as it takes. */
+static __attribute__((noinline)) bool flush_big(struct srv__conn *c)
+{
+    size_t pend = c->out_len - c->out_off;
+    ssize_t n;
+    do {
+        struct iovec iov[2] = {
+            {.iov_base = c->out + c->out_off, .iov_len = pend},
+            {.iov_base = (void *)c->big, .iov_len = c->big_len},
+        };
+        struct msghdr mh = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 2 : 1};
+        n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return true;
@@ -558,25 +704,44 @@ static bool flush(struct srv__conn *c)
         return true;
     }
     c->out_off = c->out_len = 0;
-    if (c->big != NULL) {
-        sent -= pend;
-        c->big += sent;
-        c->big_len -= sent;
-        if (c->big_len > 0)
+    sent -= pend;
+    c->big += sent;
+    c->big_len -= sent;
+    if (c->big_len > 0)
+        return true;
+    return body_done(c); /* the body may have lived in the arena */
+}
+
+/* Writes pending output: one send (a body written in place: flush_big or
+ * flush_file).  Returns false when the connection was closed (error, or
+ * done and closing). */
+static bool flush(struct srv__conn *c)
+{
+    if (SRV__UNLIKELY(c->big != NULL))
+        return c->segs != NULL ? flush_file(c) : flush_big(c);
+    size_t pend = c->out_len - c->out_off;
+    if (pend == 0) {
+        if (c->close_after) {
+            conn_close(c);
+            return false;
+        }
+        return true;
+    }
+    ssize_t n;
+    do
+        n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             return true;
-        c->big = NULL;
-        srv__arena_reset(&c->arena); /* the body may have lived there */
-    }
-    if (SRV__UNLIKELY(c->out_cap > OUT_DEFAULT)) {
-        free(c->out);
-        c->out = srv__xmalloc(OUT_DEFAULT);
-        c->out_cap = OUT_DEFAULT;
-    }
-    if (c->close_after) {
         conn_close(c);
         return false;
     }
-    return true;
+    if ((size_t)n < pend) {
+        c->out_off += (size_t)n;
+        return true;
+    }
+    return written(c);
 }
 
 /* Registers interest in EVENTS (no syscall when unchanged).  False: the
@@ -738,6 +903,7 @@ static void conn_close(struct srv__conn *c)
     c->in_len = c->in_off = 0;
     c->out_len = c->out_off = 0;
     c->big = NULL;
+    c->segs = NULL;
     c->close_after = c->progressed = c->continue_sent = false;
     c->state = ST_IDLE;
     c->head_seen = 0;

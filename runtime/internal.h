@@ -7,6 +7,7 @@
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
  *       media  form  multipart  json  json_write  cookie   (request bodies,
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
+ *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
  *
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define SRV__UNUSED(x) ((void)(x))
 #define SRV__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -315,6 +317,13 @@ struct srv_request {
     struct srv__lazy *lazy;        /* body accessors' results; NULL until one runs */
 };
 
+/* One part of a file body: LEN bytes at MEM, or (MEM NULL) the bytes
+ * [OFF, OFF + LEN) of the response's file. */
+struct srv__seg {
+    const char *mem;
+    uint64_t off;
+    uint64_t len;
+};
 /* What the body accessors make on first use (form.c, multipart.c, json.c),
  * kept for the rest of the request.  It lives in the request arena, and
  * srv__request_lazy() registers an arena cleanup that sets req->lazy back
@@ -343,12 +352,20 @@ struct srv_response {
     int status;
     bool failed;            /* a handler misused the API: answer 500 */
     bool answered;          /* a status or a body was set (srv_response_answered) */
+    /* The body: BODY_LEN bytes at BODY.  BODY is NULL for a file body (set
+     * by srv__response_file): the bytes are then SEGS[0..NSEGS), which
+     * whoever set them keeps valid until the request's arena is reset.  Every
+     * body setter stores a non-NULL BODY, so replacing a file body costs
+     * nothing and srv_response_get_body() returns NULL for one as it must. */
     const char *body;
     size_t body_len;
     char *headers;          /* "Name: value\r\n"..., in the request arena */
     size_t headers_len, headers_cap;
     struct srv__arena *arena;
     const char *failure;    /* why FAILED was set, for the log */
+    const struct srv__seg *segs; /* a file body's parts (only when BODY is NULL) */
+    unsigned nsegs;
+    int file_fd;            /* the file the parts without MEM come from, or -1 */
 };
 
 /* Marks RES failed (a handler misused the API), keeping the first reason,
@@ -375,6 +392,25 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->arena = arena;
     res->failure = NULL;
 }
+
+/* Makes RES's body the LEN bytes of SEGS[0..NSEGS) (parts in memory or in
+ * FD), and marks RES answered.  The caller keeps SEGS, their memory and FD
+ * valid until RES's arena is reset (srv__arena_defer). */
+static inline void srv__response_file(struct srv_response *res, const struct srv__seg *segs,
+                                      unsigned nsegs, int fd, uint64_t len)
+{
+    res->body = NULL;
+    res->body_len = (size_t)len;
+    res->segs = segs;
+    res->nsegs = nsegs;
+    res->file_fd = fd;
+    res->answered = true;
+}
+
+/* Appends LEN bytes of complete, already valid header lines ("Name:
+ * value\r\n"...) to RES's header block: for headers the server builds
+ * itself (static files), which need no checking. */
+void srv__response_add_lines(struct srv_response *res, const char *lines, size_t len);
 
 /* The built-in error response (400, 404, 405, 408, 413, 414, 417, 431, 500,
  * 501, 505, ...): "404 Not Found\n" as text/plain, and for a 405 the Allow
@@ -556,6 +592,140 @@ int srv__secrets_load(const struct srv_app *app);
 /* Sets the secrets directly (tests, fuzzing): N of them, at most
  * SRV__SECRETS_MAX; N 0 forgets them. */
 void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
+
+/* ===========================================================================
+ * L2: static files.  static.c serves a mount (srv_static_serve) and opens
+ * the mounts' directories at start-up; filecache.c keeps each worker's open
+ * files; static_headers.c parses the request headers they depend on; mime.c
+ * names their types; beneath.c is the Linux-specific safe open.
+ */
+
+/* beneath.c - opens PATH (relative; the caller has rejected empty, "." and
+ * ".." segments) under DIRFD without resolving outside it: openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, or where the kernel lacks it a
+ * walk with O_NOFOLLOW that refuses every symlink.  FLAGS as for openat.
+ * Returns the descriptor or -errno (EXDEV or ELOOP for an escape). */
+int srv__open_beneath(int dirfd, const char *path, int flags);
+/* Decides once which of the two is used, with a probe on DIRFD: 1 for
+ * openat2, 0 for the walk. */
+int srv__beneath_probe(int dirfd);
+/* Tests: WALK forces the walk; false makes the next call probe again. */
+void srv__beneath_force_walk(bool walk);
+
+/* mime.c - the Content-Type for the extension of PATH[0..LEN) (its last
+ * segment), case-insensitive; "application/octet-stream" when unknown.
+ * Static strings. */
+const char *srv__mime_type(const char *path, size_t len);
+bool srv__mime_table_sorted(void); /* tests: the table is ready for bsearch */
+
+/* static_headers.c - pure parsers of the headers a file response depends on
+ * (RFC 9110).  Never allocate, never log; fuzzed. */
+
+/* Content codings a file may be stored in beside itself (FILE.br, ...). */
+enum { SRV__CODING_IDENTITY, SRV__CODING_BR, SRV__CODING_ZSTD, SRV__CODING_GZIP, SRV__CODINGS };
+
+/* An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime)
+ * to seconds since the epoch in *OUT; false when S[0..LEN) is not one.  NOW
+ * (seconds) resolves RFC 850's two-digit years. */
+bool srv__http_date_parse(const char *s, size_t len, int64_t now, int64_t *out);
+/* Whether the If-Match / If-None-Match value LIST[0..LEN) ("*" or a list of
+ * entity-tags) matches ETAG[0..ELEN) (quotes included, strong), by strong
+ * comparison if STRONG else weak; a malformed list matches nothing. */
+bool srv__etag_match(const char *list, size_t len, const char *etag, size_t elen, bool strong);
+/* Whether the If-Range value VAL[0..LEN) lets a Range apply: an entity-tag
+ * equal to ETAG by strong comparison, or a date equal to MTIME when MTIME is
+ * a strong validator (older than NOW by a second at least). */
+bool srv__if_range_ok(const char *val, size_t len, const char *etag, size_t elen,
+                      int64_t mtime, int64_t now);
+
+/* Range: at most this many range-specs; more and the header is ignored. */
+#define SRV__RANGE_SPECS_MAX 64
+struct srv__range {
+    uint64_t first, last; /* inclusive byte positions */
+};
+/* Parses the Range value S[0..LEN) for a representation of SIZE bytes into
+ * OUT (SRV__RANGE_SPECS_MAX slots).  Returns the number of ranges to send
+ * (in the order asked, or sorted and merged when some overlap or lie within
+ * 80 bytes of each other), 0 when the field must be ignored (not "bytes=",
+ * malformed, more than SRV__RANGE_SPECS_MAX specs, SIZE 0), or -1 when no
+ * range is satisfiable (416). */
+int srv__range_parse(const char *s, size_t len, uint64_t size, struct srv__range *out);
+/* The coding to send, given the Accept-Encoding value S[0..LEN) (S NULL: no
+ * such header) and the codings AVAILABLE (bits 1u << SRV__CODING_*;
+ * identity always is): the acceptable one with the highest q-value, ties
+ * going to br, zstd, gzip, then identity (which, unless named, is the last
+ * resort).  -1 when nothing available is acceptable (identity excluded). */
+int srv__accept_encoding(const char *s, size_t len, unsigned available);
+
+/* filecache.c - the per-worker open-file cache. */
+
+/* Files up to this size are read into memory when cached (and copied into
+ * the output buffer: head and body in one send); larger ones are sent from
+ * their descriptor with sendfile.  Measured on loopback (README, "Static
+ * files"): copying costs the server less at any size, but from 8 KiB up the
+ * receiving side pays more for copied bytes than for sendfile'd pages; at
+ * 4 KiB the two cost the client the same. */
+#ifndef SRV__FILE_INLINE_MAX
+#define SRV__FILE_INLINE_MAX (4u * 1024)
+#endif
+/* The longest path under a mount that is served (longer: 404); a key
+ * may have "/index.html" on top. */
+#define SRV__STATIC_KEY_MAX 2048
+
+/* One variant of a cached file, counted: the cache holds a reference, each
+ * response in flight that sends from it another. */
+struct srv__file {
+    unsigned refs;
+    int fd;                 /* -1 when DATA holds the file */
+    const char *data;       /* the whole file, or NULL */
+    uint64_t size;          /* bytes to send */
+    int64_t mtime;          /* seconds: Last-Modified */
+    const char *hdr;        /* the 200 header lines; the first HDR_304_LEN bytes are a 304's */
+    uint16_t hdr_len, hdr_304_len;
+    const char *etag;       /* within HDR, quotes included */
+    uint8_t etag_len;
+    const char *type;       /* Content-Type value, within HDR */
+    uint8_t type_len;
+    /* What the file was made from, compared by the freshness check. */
+    dev_t dev;
+    ino_t ino;
+    off_t stat_size;
+    struct timespec mtim, ctim;
+};
+void srv__file_unref(struct srv__file *f);
+
+enum { SRV__CACHED_FILE, SRV__CACHED_DIR, SRV__CACHED_ERROR };
+struct srv__cached {
+    uint8_t kind;    /* SRV__CACHED_* */
+    uint8_t codings; /* FILE: bit 1u << SRV__CODING_* for each sibling that exists */
+    uint16_t status; /* ERROR: 403, 404, or 503 (out of descriptors, not cached) */
+    struct srv__file *file[SRV__CODINGS]; /* FILE: [IDENTITY], and the siblings */
+};
+/* The entry for KEY[0..LEN) (normalised: no empty, "." or ".." segments,
+ * no leading or trailing '/'; at most SRV__STATIC_KEY_MAX bytes plus
+ * "/index.html", longer is a 404) under mount MOUNT, whose directory is
+ * DIRFD; never NULL.  Valid until the next call. */
+const struct srv__cached *srv__filecache_get(unsigned mount, int dirfd, const char *key,
+                                             size_t len);
+/* Drops every entry (responses in flight keep their files). */
+void srv__filecache_clear(void);
+struct srv__filecache_stats {
+    unsigned entries, negative, fds;
+    size_t bytes;
+    unsigned entries_max, negative_max, fds_max;
+    size_t bytes_max;
+};
+void srv__filecache_stats(struct srv__filecache_stats *st);
+/* Tests: makes every entry MS older, as if time had passed. */
+void srv__filecache_age(uint64_t ms);
+
+/* static.c - opens every mount's directory (O_PATH) for the whole process,
+ * before setup and before workers fork; a relative directory is relative to
+ * the working directory now.  On failure prints "PROG: static "/prefix/"
+ * (app.srv:7:5): cannot open directory "dir": REASON" and returns -errno. */
+int srv__static_open(const struct srv_app *app);
+/* Closes them (tests). */
+void srv__static_close(void);
 
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.

@@ -6,7 +6,9 @@
  * failed; dispatch.c logs it and answers 500 instead, so nothing invalid is
  * ever sent.  srv__response_error() is the one place that makes the
  * responses the server produces itself.  Redirects live here too: a status,
- * a checked Location and a fixed body.  Serialising uses tables and
+ * a checked Location and a fixed body.  A body is bytes in memory, or (for
+ * static files) parts of a file that conn.c sends with sendfile(); the body
+ * setters replace either kind.  Serialising uses tables and
  * hand-rolled integer formatting: no printf on the hot path.
  */
 #include "internal.h"
@@ -148,11 +150,9 @@ static bool reserved_name(const char *name, size_t len)
     }
 }
 
-/* Appends "NAME: VALUE\r\n" to the header block, growing it in the arena. */
-static void append_header(struct srv_response *res, const char *name, size_t nlen,
-                          const char *value, size_t vlen)
+/* Makes the header block NEED bytes long at least, growing it in the arena. */
+static inline void reserve_headers(struct srv_response *res, size_t need)
 {
-    size_t need = res->headers_len + nlen + vlen + 4;
     if (SRV__UNLIKELY(need > res->headers_cap)) {
         size_t cap = res->headers_cap ? res->headers_cap * 2 : 256;
         while (cap < need)
@@ -163,6 +163,14 @@ static void append_header(struct srv_response *res, const char *name, size_t nle
         res->headers = h;
         res->headers_cap = cap;
     }
+}
+
+/* Appends "NAME: VALUE\r\n" to the header block, growing it in the arena. */
+static void append_header(struct srv_response *res, const char *name, size_t nlen,
+                          const char *value, size_t vlen)
+{
+    size_t need = res->headers_len + nlen + vlen + 4;
+    reserve_headers(res, need);
     char *p = res->headers + res->headers_len;
     memcpy(p, name, nlen);
     p += nlen;
@@ -213,6 +221,14 @@ void srv_response_add_header(struct srv_response *res, const char *name,
         return;
     }
     append_header(res, name, nlen, value, vlen);
+}
+
+void srv__response_add_lines(struct srv_response *res, const char *lines, size_t len)
+{
+    size_t need = res->headers_len + len;
+    reserve_headers(res, need);
+    memcpy(res->headers + res->headers_len, lines, len);
+    res->headers_len = need;
 }
 
 void srv_response_set_content_type(struct srv_response *res, const char *type)
@@ -339,7 +355,7 @@ const void *srv_response_get_body(const struct srv_response *res, size_t *len)
 {
     if (len != NULL)
         *len = res->body_len;
-    return res->body;
+    return res->body; /* NULL for a file body: see struct srv_response */
 }
 
 /* The next "Name: value\r\n" line of the header block at or after *OFF

@@ -7,17 +7,22 @@
  *   1. parse --host/--port/--workers; bad usage exits 2;
  *      read the cookie secrets the app names from the environment (a
  *      missing or short one exits 1 here, with nothing started);
- *   2. open every worker's listener (one per worker, SO_REUSEPORT, same
+ *   2. open every `static` mount's directory (static.c), relative to the
+ *      working directory now: a missing one is reported with its .srv
+ *      location and the program exits 1 before binding anything; workers
+ *      inherit the descriptors, so a setup that chroots or changes
+ *      directory cannot change what they serve;
+ *   3. open every worker's listener (one per worker, SO_REUSEPORT, same
  *      host:port) here, before setup and before any fork: a port that cannot
  *      be bound is reported once and the program exits 1 with nothing
  *      started; and a setup that drops privileges can still have a low port;
- *   3. run `setup` once (in the master: workers inherit its state);
- *   4. block the signals the master and workers manage, so from here on a
+ *   4. run `setup` once (in the master: workers inherit its state);
+ *   5. block the signals the master and workers manage, so from here on a
  *      signal is an event read from a signalfd, never a window in which the
  *      master dies with children;
- *   5. print "PROG: listening on http://HOST:PORT (N workers)" - the
+ *   6. print "PROG: listening on http://HOST:PORT (N workers)" - the
  *      listeners already queue connections, so clients may connect now;
- *   6. serve.
+ *   7. serve.
  */
 #include "internal.h"
 
@@ -203,6 +208,8 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     struct srv_limits lim;
     srv__limits_resolve(&lim, &app->limits);
 
+    if (srv__static_open(app) < 0)
+        return 1;
     int *fds = srv__xcalloc((size_t)nlisten, sizeof *fds);
     if (open_listeners(o.host, &o.port, fds, nlisten) < 0) {
         free(fds);

@@ -184,6 +184,31 @@ START_TEST(body_setters_replace_and_copy)
 }
 END_TEST
 
+START_TEST(file_body_reads_back_as_null_and_every_setter_replaces_it)
+{
+    static const struct srv__seg seg = {"0123456789", 0, 10};
+    for (int which = 0; which < 5; which++) {
+        srv__response_init(&res, &arena);
+        srv__response_file(&res, &seg, 1, -1, 10);
+        ck_assert(srv_response_answered(&res));
+        size_t len = 0;
+        ck_assert_ptr_null(srv_response_get_body(&res, &len));
+        ck_assert_uint_eq(len, 10);
+        switch (which) {
+        case 0: srv_response_text(&res, "new"); break;
+        case 1: srv_response_body(&res, "new", 3); break;
+        case 2: srv_response_body_static(&res, "new", 3); break;
+        case 3: srv_response_printf(&res, "%s", "new"); break;
+        default: srv__response_error(&res, 404, 0); break;
+        }
+        const char *b = srv_response_get_body(&res, &len);
+        ck_assert_ptr_nonnull(b);
+        if (which < 4)
+            ck_assert_int_eq(memcmp(b, "new", 3), 0);
+    }
+}
+END_TEST
+
 /* ---- Redirects ------------------------------------------------------------ */
 
 START_TEST(redirect_sets_status_location_and_a_short_body)
@@ -204,6 +229,23 @@ START_TEST(redirect_sets_status_location_and_a_short_body)
         ck_assert_uint_eq(res.body_len, strlen(want));
         ck_assert(memcmp(res.body, want, res.body_len) == 0);
     }
+}
+END_TEST
+
+START_TEST(server_lines_are_appended_after_the_handler_s)
+{
+    srv_response_add_header(&res, "X-A", "1");
+    const char *lines = "ETag: \"x\"\r\nVary: Accept-Encoding\r\n";
+    srv__response_add_lines(&res, lines, strlen(lines));
+    ck_assert_str_eq(srv_response_header(&res, "etag"), "\"x\"");
+    ck_assert_str_eq(srv_response_header(&res, "Vary"), "Accept-Encoding");
+    ck_assert_str_eq(srv_response_header(&res, "X-A"), "1");
+    char big[600];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "X-Big: ", 7);
+    memcpy(big + sizeof big - 2, "\r\n", 2);
+    srv__response_add_lines(&res, big, sizeof big); /* grows the block */
+    ck_assert_uint_eq(strlen(srv_response_header(&res, "X-Big")), sizeof big - 9);
 }
 END_TEST
 
@@ -828,6 +870,8 @@ static Suite *response_suite(void)
     tcase_add_test(tc, control_bytes_are_found_anywhere_in_long_values);
     tcase_add_test(tc, bad_status_fails);
     tcase_add_test(tc, body_setters_replace_and_copy);
+    tcase_add_test(tc, file_body_reads_back_as_null_and_every_setter_replaces_it);
+    tcase_add_test(tc, server_lines_are_appended_after_the_handler_s);
     tcase_add_test(tc, redirect_sets_status_location_and_a_short_body);
     tcase_add_test(tc, redirect_with_another_status_is_a_misuse);
     tcase_add_test(tc, redirect_location_is_checked_and_encoded);

@@ -133,14 +133,16 @@ class Server:
             r = http(s, "GET", "/")
 
     Starts `BINARY --port 0 [--workers N] ARGS...` (ENV is merged into the
-    environment; CWD is its working directory), and waits until its start-up line names the port.  If the
-    program exits or READY_TIMEOUT passes first, raises AssertionError with
-    what it wrote to stderr.  The process is a session (and process group)
-    leader, so pgid == pid and every worker it forks can be found and killed.
+    environment; CWD is its working directory; UID, when given, is the user
+    it runs as, which needs root), and waits until its start-up line names
+    the port.  If the program exits or READY_TIMEOUT passes first, raises
+    AssertionError with what it wrote to stderr.  The process is a session
+    (and process group) leader, so pgid == pid and every worker it forks can
+    be found and killed.
     """
 
     def __init__(self, binary, args=(), env=None, workers=None, ready_timeout=10,
-                 port=0, host=None, wait_ready=True, cwd=None):
+                 port=0, host=None, wait_ready=True, cwd=None, uid=None):
         self.binary = binary
         argv = [binary]
         if host is not None:
@@ -162,7 +164,8 @@ class Server:
         self._ready = threading.Event()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env, start_new_session=True, cwd=cwd)
+                                     env=full_env, start_new_session=True, cwd=cwd,
+                                     user=uid, group=uid, extra_groups=[] if uid else None)
         self.pid = self.proc.pid
         self._threads = [
             threading.Thread(target=self._read_stderr, daemon=True),
