@@ -367,13 +367,19 @@ static void stop_other(struct srv_watch *w, int fd, unsigned events, void *arg)
     SRV__UNUSED(arg);
     if (w == wa) {
         calls_a++;
+        if (wb == NULL)
+            return;
         srv_watch_stop(wb);
+        wb = NULL;
         close(pb[0]);
         close(pb[1]);
         pipe_nb(pb);
     } else {
         calls_b++;
+        if (wa == NULL)
+            return;
         srv_watch_stop(wa);
+        wa = NULL;
         close(pa[0]);
         close(pa[1]);
         pipe_nb(pa);
@@ -399,7 +405,7 @@ START_TEST(a_watch_stopped_while_its_event_is_pending_is_not_called)
     srv__loop_run_once(&loop, 0);
     ck_assert_int_eq(calls_a + calls_b, 2);
     ck_assert_ptr_null(loop.stopped);
-    srv_watch_stop(calls_a ? wa : wb);
+    srv_watch_stop(wa ? wa : wb);
     close(pa[0]);
     close(pa[1]);
     close(pb[0]);
