@@ -373,6 +373,18 @@ class Redis(unittest.TestCase):
             close_all(w)
             self.assertEqual(a.stop(signal.SIGTERM, timeout=15), 0)
 
+    def test_a_handler_talks_to_redis_through_an_attached_hiredis_context(self):
+        with Server(bus_program(), env={"SRV_TEST_REDIS_PORT": str(self.redis.port)}) as s:
+            w = reach_workers(s)
+            self.redis.command("DEL", "hits")
+            for n in (1, 2, 3):
+                w[n % 2].sock.sendall(srvtest.format_request(s, "POST", "/redis/incr/hits"))
+                self.assertEqual(srvtest.read_response(w[n % 2].sock).text(), "sent\n")
+                self.wait_stats(w[n % 2], lambda st, n=n: st["incr"] == n)
+            self.assertEqual(self.redis.command("GET", "hits"), b"$1\r\n3\r\n")
+            self.assertNotIn("test redis client", s.stderr_text())
+            close_all(w)
+
     def test_a_killed_worker_comes_back_subscribed(self):
         with Server(self.binary) as a:
             w = reach_workers(a)
