@@ -1,7 +1,10 @@
 /*
- * worker.c - one serving process's life: signals, worker_setup, the event
- * loop, and the graceful drain.  It runs in each forked worker and, with
- * single_process, as the whole server when there is no master.
+ * worker.c - one serving process's life: signals, the event loop, the
+ * pubsub transport, worker_setup, serving, and the graceful drain.  It runs
+ * in each forked worker and, with single_process, as the whole server when
+ * there is no master.  The loop and the transport come before worker_setup,
+ * so it can start timers, watch descriptors, subscribe and publish; the
+ * timers, watches and subscriptions left at exit are freed here.
  *
  * Signals are read from a signalfd registered in the server's own event loop,
  * so a signal is just another event and nothing runs in a handler context:
