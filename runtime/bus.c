@@ -125,6 +125,7 @@ void srv__bus_destroy(void)
     bus.map = NULL;
     bus.efd = NULL;
     bus.n = 0;
+    bus.me = -1;
 }
 
 void srv__bus_attach(int id)
