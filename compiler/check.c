@@ -766,11 +766,38 @@ static void check_mount(Route *r, Diag *d)
         diag_error(d, r->dir.loc, "static directory must not contain NUL");
 }
 
-static void check_route(Route *r, Diag *d, Arena *a)
+/* A mount's prefix without its slash ("/assets" for "/assets/") is
+ * routed to a 301 to the prefix, unless a route of the user takes it
+ * (routes.c drops it then). */
+static void add_slash_route(Server *s, const Route *mount, Arena *a)
 {
+    if (mount->nsegs < 2)
+        return; /* "/": no shorter form */
+    Route *r = arena_alloc(a, sizeof *r);
+    r->kind = RK_SLASH;
+    r->method = mount->method;
+    r->pattern = mount->pattern;
+    r->loc = mount->loc;
+    r->method_index = M_GET;
+    r->segs = mount->segs;
+    r->nsegs = mount->nsegs - 1;
+    r->nparams = mount->nparams - 1;
+    size_t n = strlen(mount->path);
+    r->path = arena_strndup(a, mount->path, n - 2); /* without its slash and star */
+    r->mount = mount->mount;
+    ast_add_route(s, mount->scope, r);
+}
+
+static void check_route(Server *s, Route *r, Diag *d, Arena *a)
+{
+    if (r->kind == RK_SLASH)
+        return; /* made from a checked mount */
     if (r->kind == RK_STATIC) {
+        int errors = d->nerrors;
         check_mount(r, d);
         check_pattern(r, d, a);
+        if (d->nerrors == errors)
+            add_slash_route(s, r, a);
         return;
     }
     r->method_index = -1;
@@ -831,7 +858,7 @@ bool check_app(App *app, Diag *d, Arena *a)
                 check_setting(s, st, first, d);
                 st = st->next;
             } else {
-                check_route(r, d, a);
+                check_route(s, r, d, a);
                 r = r->next;
             }
         }

@@ -31,6 +31,7 @@
 #define RT_WORKERS_AUTO "SRV_WORKERS_AUTO"
 #define RT_ANSWERED "srv_response_answered"
 #define RT_STATIC_SERVE "srv_static_serve"
+#define RT_STATIC_SLASH "srv_static_redirect_slash"
 #define RT_STATIC_MOUNT "srv_static_mount"
 #define RT_ROUTE_INDEX "srv_request_route"
 #define RT_REQUEST_PATH "srv_request_path"
@@ -145,6 +146,14 @@ static void gen_param_vars(Emit *e, const Segment *segs, unsigned nsegs)
 /* "// GET /api/users/:id" above a route's functions. */
 static void gen_route_comment(Emit *e, const Route *r)
 {
+    if (r->kind == RK_SLASH) {
+        emit_str(e, "// GET ");
+        emit_c_string(e, r->path, strlen(r->path));
+        emit_str(e, ": 301 to the static prefix ");
+        emit_c_string(e, r->path, strlen(r->path));
+        emit_str(e, r->dropped ? "/ (unused: a route takes the path)\n" : "/\n");
+        return;
+    }
     if (r->kind == RK_STATIC) {
         emit_str(e, "// static ");
         emit_c_string(e, r->path, strlen(r->path) - 1);
@@ -177,6 +186,16 @@ static void gen_static_handler(Gen *g, const Route *r)
     emit_fmt(e, "static void srvg_static_%u(struct srv_request *req, struct srv_response *res)\n{\n"
                 "    " RT_STATIC_SERVE "(req, res, %u);\n}\n\n",
              r->mount, r->mount);
+}
+
+/* A mount's prefix without its slash. */
+static void gen_slash_handler(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    gen_route_comment(e, r);
+    emit_fmt(e, "static void srvg_slash_%u(struct srv_request *req, struct srv_response *res)\n{\n"
+                "    " RT_STATIC_SLASH "(req, res);\n}\n\n",
+             r->index);
 }
 
 /* --- hooks -------------------------------------------------------------- */
@@ -252,6 +271,8 @@ static void emit_handler_name(Emit *e, const Route *r)
 {
     if (r->kind == RK_STATIC)
         emit_fmt(e, "srvg_static_%u", r->mount);
+    else if (r->kind == RK_SLASH)
+        emit_fmt(e, "srvg_slash_%u", r->index);
     else if (r->handler.kind)
         emit_fmt(e, "%.*s", (int)r->handler.len, r->handler.ptr);
     else
@@ -437,7 +458,7 @@ static void gen_route_table(Gen *g, const Server *s)
     emit_str(e, "\nstatic const struct srv_route srvg_routes[] = {\n");
     for (Route *r = s->routes; r; r = r->next) {
         emit_str(e, "    {");
-        if (has_hooks(r))
+        if (has_hooks(r) && !r->dropped)
             emit_fmt(e, "srvg_route_%u", r->index);
         else
             emit_handler_name(e, r);
@@ -1301,13 +1322,15 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_handler(&g, r);
         else if (r->kind == RK_STATIC)
             gen_static_handler(&g, r);
+        else if (r->kind == RK_SLASH)
+            gen_slash_handler(&g, r);
     }
     gen_named_decls(&g, s, a);
     for (const Scope *sc = s->scopes; sc; sc = sc->next)
         if (sc->cors)
             gen_cors_policy(&g, sc->cors);
     for (const Route *r = s->routes; r; r = r->next)
-        if (has_hooks(r))
+        if (has_hooks(r) && !r->dropped)
             gen_route_chain(&g, r, a);
     gen_route_table(&g, s);
     gen_matcher(&g, tree);

@@ -23,6 +23,18 @@ static int compare_segments(const Segment *a, const Segment *b)
     return a->len ? memcmp(a->ptr, b->ptr, a->len) : 0;
 }
 
+/* Shape alone: the segments, parameter names aside. */
+static int compare_segs(const Route *a, const Route *b)
+{
+    unsigned n = a->nsegs < b->nsegs ? a->nsegs : b->nsegs;
+    for (unsigned i = 0; i < n; i++) {
+        int c = compare_segments(&a->segs[i], &b->segs[i]);
+        if (c)
+            return c;
+    }
+    return a->nsegs < b->nsegs ? -1 : a->nsegs > b->nsegs;
+}
+
 /* Shape, then method: equal shape and method means a duplicate. */
 static int compare_shape(const Route *a, const Route *b)
 {
@@ -165,11 +177,27 @@ RouteTree *routes_build(Server *server, Diag *d, Arena *a)
     }
     qsort(sorted, n, sizeof *sorted, compare_routes);
 
+    /* A mount's slash redirect gives way to any route of the user's for the
+     * same path, whatever its method. */
+    for (unsigned g = 0, k = 1; k <= n; k++) {
+        if (k < n && compare_segs(sorted[g], sorted[k]) == 0)
+            continue;
+        bool user = false;
+        for (unsigned j = g; j < k; j++)
+            user |= sorted[j]->kind != RK_SLASH;
+        for (unsigned j = g; j < k; j++)
+            if (sorted[j]->kind == RK_SLASH && (user || j > g))
+                sorted[j]->dropped = true;
+        g = k;
+    }
+
     /* Report duplicates in the order they were written. */
     Dup *dups = arena_alloc(a, (n + 1) * sizeof *dups);
     unsigned ndups = 0;
     for (unsigned g = 0, k = 1; k < n; k++) {
-        if (compare_shape(sorted[g], sorted[k]) == 0)
+        if (sorted[k]->dropped)
+            continue;
+        if (!sorted[g]->dropped && compare_shape(sorted[g], sorted[k]) == 0)
             dups[ndups++] = (Dup){sorted[k], sorted[g]};
         else
             g = k;
@@ -185,6 +213,8 @@ RouteTree *routes_build(Server *server, Diag *d, Arena *a)
     tree->root->path = "";
     for (i = 0; i < n; i++) {
         Route *r = sorted[i];
+        if (r->dropped)
+            continue;
         Node *node = tree->root;
         for (unsigned k = 0; k < r->nsegs; k++)
             node = child(a, node, &r->segs[k]);

@@ -197,6 +197,7 @@ typedef struct Scope {
 typedef enum {
     RK_HTTP,   // GET "/path" { ... } or GET "/path" handler;
     RK_STATIC, // static "/prefix/" "dir";  a GET route PREFIX* serving files
+    RK_SLASH,  // made for a mount: GET "/prefix" answers 301 to "/prefix/"
 } RouteKind;
 
 typedef struct Route {
@@ -216,6 +217,7 @@ typedef struct Route {
     unsigned nsegs;
     unsigned nparams; /* :params plus the `*` */
     const char *path; /* the whole pattern as text, "/api/users/:id" */
+    bool dropped;     /* RK_SLASH: a route the user wrote takes the path */
     struct Route *next;
 } Route;
 

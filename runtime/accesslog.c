@@ -30,6 +30,8 @@
 #define FIELD_MAX 1024       /* bytes of one field (path, agent, ...) before escaping */
 #define FLUSH_EVERY_MS 1000
 
+struct srv__access_log srv__access_log_main = {.fd = -1};
+
 /* ---- Opening ---------------------------------------------------------------- */
 
 static int open_target(const char *path, bool *pipe_like)
@@ -153,34 +155,44 @@ int srv__access_log_wait_ms(const struct srv__access_log *l, uint64_t now_ms)
 
 static const char hexd[] = "0123456789abcdef";
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
+
+/* Bytes both formats copy as they are: printable ASCII except '"' and
+ * '\\'.  A table lookup a byte: fields are short (an address, a method, a
+ * path), where a word-at-a-time scan costs more than it saves. */
+static const uint8_t plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x26] = 1, [0x27] = 1,
+    [0x28] = 1, [0x29] = 1, [0x2a] = 1, [0x2b] = 1, [0x2c] = 1, [0x2d] = 1, [0x2e] = 1,
+    [0x2f] = 1, [0x30] = 1, [0x31] = 1, [0x32] = 1, [0x33] = 1, [0x34] = 1, [0x35] = 1,
+    [0x36] = 1, [0x37] = 1, [0x38] = 1, [0x39] = 1, [0x3a] = 1, [0x3b] = 1, [0x3c] = 1,
+    [0x3d] = 1, [0x3e] = 1, [0x3f] = 1, [0x40] = 1, [0x41] = 1, [0x42] = 1, [0x43] = 1,
+    [0x44] = 1, [0x45] = 1, [0x46] = 1, [0x47] = 1, [0x48] = 1, [0x49] = 1, [0x4a] = 1,
+    [0x4b] = 1, [0x4c] = 1, [0x4d] = 1, [0x4e] = 1, [0x4f] = 1, [0x50] = 1, [0x51] = 1,
+    [0x52] = 1, [0x53] = 1, [0x54] = 1, [0x55] = 1, [0x56] = 1, [0x57] = 1, [0x58] = 1,
+    [0x59] = 1, [0x5a] = 1, [0x5b] = 1, [0x5d] = 1, [0x5e] = 1, [0x5f] = 1, [0x60] = 1,
+    [0x61] = 1, [0x62] = 1, [0x63] = 1, [0x64] = 1, [0x65] = 1, [0x66] = 1, [0x67] = 1,
+    [0x68] = 1, [0x69] = 1, [0x6a] = 1, [0x6b] = 1, [0x6c] = 1, [0x6d] = 1, [0x6e] = 1,
+    [0x6f] = 1, [0x70] = 1, [0x71] = 1, [0x72] = 1, [0x73] = 1, [0x74] = 1, [0x75] = 1,
+    [0x76] = 1, [0x77] = 1, [0x78] = 1, [0x79] = 1, [0x7a] = 1, [0x7b] = 1, [0x7c] = 1,
+    [0x7d] = 1, [0x7e] = 1,
+};
 
 /* Combined format: bytes that are not printable ASCII, '"' and '\\' as \xHH. */
-static char *put_clf(char *p, const char *s, size_t n)
+static inline char *put_clf(char *p, const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     if (n > FIELD_MAX)
         n = FIELD_MAX;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        unsigned char c = u[i];
+        if (SRV__LIKELY(plain[c])) {
             *p++ = (char)c;
-        } else {
-            *p++ = '\\';
-            *p++ = 'x';
-            *p++ = hexd[c >> 4];
-            *p++ = hexd[c & 15];
+            continue;
         }
+        p[0] = '\\';
+        p[1] = 'x';
+        p[2] = hexd[c >> 4];
+        p[3] = hexd[c & 15];
+        p += 4;
     }
     return p;
 }
@@ -221,21 +233,22 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* A JSON string body: '"', '\\' and control characters escaped, invalid
  * UTF-8 bytes as \ufffd. */
-static char *put_json(char *p, const char *s, size_t n)
+static inline char *put_json(char *p, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     if (n > FIELD_MAX)
         n = FIELD_MAX;
     for (size_t i = 0; i < n;) {
         unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (SRV__LIKELY(plain[c])) {
             *p++ = (char)c;
             i++;
             continue;
         }
         if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)c;
+            p[0] = '\\';
+            p[1] = (char)c;
+            p += 2;
             i++;
             continue;
         }
@@ -272,13 +285,13 @@ static void put2(char *p, int v)
 static void stamp(struct srv__access_log *l)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec == l->stamp_sec)
+    /* The loop's clock, read once per iteration for the Date header. */
+    time_t sec = (time_t)srv__wall_sec();
+    if (sec == l->stamp_sec)
         return;
-    l->stamp_sec = ts.tv_sec;
+    l->stamp_sec = sec;
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     int year = tm.tm_year + 1900;
     char *p = l->stamp;
     if (l->format == SRV_ACCESS_LOG_JSON) {
@@ -331,16 +344,20 @@ void srv__access_log_add(struct srv__access_log *l, const struct srv__access_ent
     }
     stamp(l);
     char *line = l->buf + l->len, *p = line;
-    const char *peer = e->peer && e->peer[0] ? e->peer : "-";
+    const char *peer = e->peer_len ? e->peer : "-";
+    size_t peer_len = e->peer_len ? e->peer_len : 1;
     if (l->format == SRV_ACCESS_LOG_JSON) {
         memcpy(p, "{\"time\":\"", 9);
         p += 9;
         memcpy(p, l->stamp, l->stamp_len);
         p += l->stamp_len;
+        /* The address and the method (a token) need no escaping. */
         memcpy(p, "\",\"peer\":\"", 10);
-        p = put_json(p + 10, peer, strlen(peer));
+        srv__copy(p + 10, peer, peer_len);
+        p += 10 + peer_len;
         memcpy(p, "\",\"method\":\"", 12);
-        p = put_json(p + 12, e->method, e->method_len);
+        srv__copy(p + 12, e->method, e->method_len);
+        p += 12 + e->method_len;
         memcpy(p, "\",\"path\":\"", 10);
         p = put_json(p + 10, e->path, e->path_len);
         *p++ = '"';
@@ -350,34 +367,38 @@ void srv__access_log_add(struct srv__access_log *l, const struct srv__access_ent
             *p++ = '"';
         }
         memcpy(p, ",\"status\":", 10);
-        p = put_u64(p + 10, (uint64_t)e->status);
+        p = srv__put_uint(p + 10, (uint64_t)e->status);
         memcpy(p, ",\"bytes\":", 9);
-        p = put_u64(p + 9, e->bytes);
+        p = srv__put_uint(p + 9, e->bytes);
         memcpy(p, ",\"duration_us\":", 15);
-        p = put_u64(p + 15, e->duration_us);
+        p = srv__put_uint(p + 15, e->duration_us);
         if (e->user_agent) {
             memcpy(p, ",\"user_agent\":\"", 15);
-            p = put_json(p + 15, e->user_agent, strlen(e->user_agent));
+            p = put_json(p + 15, e->user_agent, e->user_agent_len);
             *p++ = '"';
         }
         if (e->referer) {
             memcpy(p, ",\"referer\":\"", 12);
-            p = put_json(p + 12, e->referer, strlen(e->referer));
+            p = put_json(p + 12, e->referer, e->referer_len);
             *p++ = '"';
         }
         memcpy(p, ",\"worker\":", 10);
-        p = put_u64(p + 10, (uint64_t)(srv__worker_id_value < 0 ? 0 : srv__worker_id_value));
+        p = srv__put_uint(p + 10, (uint64_t)(srv__worker_id_value < 0 ? 0 : srv__worker_id_value));
         *p++ = '}';
     } else {
-        /* %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" */
-        p = put_clf(p, peer, strlen(peer));
+        /* %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i".  The
+         * address and the method (a token) need no escaping; the line has
+         * LINE_WORST bytes of room, so short copies may overshoot. */
+        srv__copy(p, peer, peer_len);
+        p += peer_len;
         memcpy(p, " - - ", 5);
         p += 5;
-        memcpy(p, l->stamp, l->stamp_len);
+        memcpy(p, l->stamp, 28);
         p += l->stamp_len;
         *p++ = ' ';
         *p++ = '"';
-        p = put_clf(p, e->method, e->method_len);
+        srv__copy(p, e->method, e->method_len);
+        p += e->method_len;
         *p++ = ' ';
         p = put_clf(p, e->path, e->path_len);
         if (e->query) {
@@ -385,22 +406,27 @@ void srv__access_log_add(struct srv__access_log *l, const struct srv__access_ent
             p = put_clf(p, e->query, e->query_len);
         }
         memcpy(p, e->version_minor ? " HTTP/1.1\" " : " HTTP/1.0\" ", 11);
-        p = put_u64(p + 11, (uint64_t)e->status);
-        *p++ = ' ';
+        p += 11;
+        unsigned st = (unsigned)e->status % 1000;
+        p[0] = (char)('0' + st / 100);
+        p[1] = (char)('0' + st / 10 % 10);
+        p[2] = (char)('0' + st % 10);
+        p[3] = ' ';
+        p += 4;
         if (e->bytes)
-            p = put_u64(p, e->bytes);
+            p = srv__put_uint(p, e->bytes);
         else
             *p++ = '-';
         memcpy(p, " \"", 2);
         p += 2;
         if (e->referer)
-            p = put_clf(p, e->referer, strlen(e->referer));
+            p = put_clf(p, e->referer, e->referer_len);
         else
             *p++ = '-';
         memcpy(p, "\" \"", 3);
         p += 3;
         if (e->user_agent)
-            p = put_clf(p, e->user_agent, strlen(e->user_agent));
+            p = put_clf(p, e->user_agent, e->user_agent_len);
         else
             *p++ = '-';
         *p++ = '"';

@@ -306,6 +306,51 @@ static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsi
     }
 }
 
+/* One access-log line for the response just queued.  KNOWN: the request
+ * line was read (else the line says "-"). */
+static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned flags,
+                                                   bool known)
+{
+    struct srv_request *req = &c->req;
+    const struct srv_response *res = &c->res;
+    if (req->peer_text_len == 0)
+        req->peer_text_len = (uint8_t)srv__peer_format(req, req->peer_text);
+    struct srv__access_entry e = {
+        .peer = req->peer_text,
+        .peer_len = req->peer_text_len,
+        .method = "-", .method_len = 1,
+        .path = "-", .path_len = 1,
+        .version_minor = 1,
+        .status = res->status,
+        .bytes = srv__response_has_body(res, flags) ? res->body_len : 0,
+    };
+    /* Only the JSON format has the duration: the combined one reads no
+     * clock. */
+    if (c->srv->log->format == SRV_ACCESS_LOG_JSON)
+        e.duration_us = srv__clock_us() - req->start_us;
+    if (known) {
+        const struct srv__head *h = &req->head;
+        e.method = h->method_name;
+        e.method_len = h->method_len;
+        e.path = h->path;
+        e.path_len = h->path_len;
+        e.query = h->query;
+        e.query_len = h->query_len;
+        e.version_minor = h->version_minor;
+        for (uint32_t i = 0; i < h->nheaders; i++) {
+            const struct srv__header *f = &h->headers[i];
+            if (f->name_len == 10 && !e.user_agent && strncasecmp(f->name, "user-agent", 10) == 0) {
+                e.user_agent = f->value;
+                e.user_agent_len = f->value_len;
+            } else if (f->name_len == 7 && !e.referer && strncasecmp(f->name, "referer", 7) == 0) {
+                e.referer = f->value;
+                e.referer_len = f->value_len;
+            }
+        }
+    }
+    srv__access_log_add(c->srv->log, &e);
+}
+
 /* Answers STATUS through the error-response pipeline, then closes: the rest
  * of the input cannot be trusted to be framed correctly.  PARSED: the
  * request's head was parsed (and NUL-terminated in place). */
@@ -331,6 +376,7 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
             struct srv__head *h = &req->head;
             h->method = 0;
             h->method_name = none;
+            h->method_len = 0;
             h->path = none;
             h->path_len = 0;
             h->query = NULL;
@@ -345,7 +391,10 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
         srv__respond_error(req, &c->res, status, 0);
     else
         srv__response_error(&c->res, status, 0);
-    emit(c, SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0));
+    unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
+    emit(c, flags);
+    if (SRV__UNLIKELY(c->srv->log != NULL))
+        log_response(c, flags, known);
     c->close_after = true;
     c->in_off = c->in_len;
     c->state = ST_IDLE;
@@ -377,6 +426,8 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     else if (req->head.version_minor == 0)
         flags |= SRV__RESP_KEEPALIVE;
     emit(c, flags);
+    if (SRV__UNLIKELY(s->log != NULL))
+        log_response(c, flags, true);
 
     c->in_off += consumed;
     c->state = ST_IDLE;
@@ -815,8 +866,12 @@ static void on_readable(struct srv__conn *c)
 {
     ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
-        if (c->state == ST_IDLE)
+        if (c->state == ST_IDLE) {
             c->state = ST_HEAD;
+            if (SRV__UNLIKELY(c->srv->log != NULL) &&
+                c->srv->log->format == SRV_ACCESS_LOG_JSON)
+                c->req.start_us = srv__clock_us();
+        }
         c->in_len += (size_t)n;
         serve(c);
         return;
@@ -926,12 +981,13 @@ static void conn_close(struct srv__conn *c)
     p->nfree++;
 }
 
-static void conn_open(struct srv__server *s, int fd)
+static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer)
 {
     struct srv__conn *c = conn_get(s);
     c->io.fd = fd;
     c->io.events = 0;
     c->req.fd = fd;
+    srv__peer_set(&c->req, peer);
     s->nconns++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -956,9 +1012,12 @@ static void pause_accepting(struct srv__server *s, int err)
 static void accept_queued(struct srv__server *s, unsigned max)
 {
     for (unsigned i = 0; i < max && s->listen_io.fd >= 0; i++) {
-        int fd = accept4(s->listen_io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(s->listen_io.fd, (struct sockaddr *)&peer, &plen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            conn_open(s, fd);
+            conn_open(s, fd, (const struct sockaddr *)&peer);
             continue;
         }
         switch (errno) {
@@ -1029,9 +1088,14 @@ static int next_wait(const struct srv__server *s)
         if (c != NULL && c->deadline < earliest)
             earliest = c->deadline;
     }
+    uint64_t now = srv__now_ms();
+    if (s->log != NULL) {
+        int w = srv__access_log_wait_ms(s->log, now);
+        if (w >= 0 && now + (uint64_t)w < earliest)
+            earliest = now + (uint64_t)w;
+    }
     if (earliest == UINT64_MAX)
         return -1;
-    uint64_t now = srv__now_ms();
     if (earliest <= now)
         return 0;
     uint64_t d = earliest - now;
@@ -1058,6 +1122,7 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
     p->conn_size = sizeof(struct srv__conn) + s->limits.header_count * sizeof(struct srv__header);
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
+    s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
     if (listen_fd >= 0) {
         r = srv__loop_add(&s->loop, &s->listen_io, EPOLLIN);
         if (r < 0) {
@@ -1077,6 +1142,8 @@ int srv__server_run_once(struct srv__server *s, int max_wait_ms)
         wait = max_wait_ms;
     int n = srv__loop_run_once(&s->loop, wait);
     sweep(s);
+    if (s->log != NULL)
+        srv__access_log_tick(s->log, srv__now_ms());
     return n;
 }
 
@@ -1107,6 +1174,8 @@ bool srv__server_drained(const struct srv__server *s)
 void srv__server_close(struct srv__server *s)
 {
     struct priv *p = priv_of(s);
+    if (s->log != NULL)
+        srv__access_log_flush(s->log);
     if (p != NULL) {
         for (unsigned k = 0; k < T_COUNT; k++) {
             struct srv__conn *c;

@@ -17,7 +17,8 @@ void srv__respond_error(struct srv_request *req, struct srv_response *res, int s
 {
     srv__response_error(res, status, allow);
     const struct srv_app *app = req->app;
-    if (app == NULL || app->error == NULL)
+    /* A redirect (a directory's missing slash) is no error page. */
+    if (app == NULL || app->error == NULL || status < 400)
         return;
     /* The block starts from an empty response with the status set. */
     status = res->status;

@@ -266,6 +266,7 @@ terminate_request_line(char *buf, struct srv__scan *s, struct srv__head *h)
 {
     h->method = s->method_bit;
     h->method_name = s->method;
+    h->method_len = s->method_len;
     buf[s->method - buf + s->method_len] = '\0';
     if (s->form == SRV__T_ABSOLUTE) {
         char *host = buf + (s->target - buf);

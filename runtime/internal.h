@@ -59,6 +59,39 @@ static inline void srv__copy(void *dst, const void *src, size_t n)
     }
 }
 
+/* Writes V in decimal at P; returns the end.  For serialising on the hot
+ * path: two digits at a time from a table, no division below 100. */
+static inline char *srv__put_uint(char *p, uint64_t v)
+{
+    static const char two[] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
+    if (SRV__LIKELY(v < 100)) {
+        if (v < 10) {
+            *p = (char)('0' + v);
+            return p + 1;
+        }
+        memcpy(p, two + 2 * v, 2);
+        return p + 2;
+    }
+    char tmp[20];
+    size_t n = 20;
+    while (v >= 100) {
+        n -= 2;
+        memcpy(tmp + n, two + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        n -= 2;
+        memcpy(tmp + n, two + 2 * v, 2);
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(p, tmp + n, 20 - n);
+    return p + (20 - n);
+}
+
 /* ===========================================================================
  * L0: arena.c - bump allocator.  The first chunk is kept across resets, so a
  * request that fits in it costs no malloc.
@@ -108,6 +141,8 @@ void srv__boot_error(const char *fmt, ...) SRV_PRINTF(1, 2);
  */
 void srv__time_update(void);
 uint64_t srv__now_ms(void);     /* CLOCK_MONOTONIC, as of the last update */
+uint64_t srv__clock_us(void);   /* CLOCK_MONOTONIC now, in microseconds (a vDSO read) */
+int64_t srv__wall_sec(void);    /* CLOCK_REALTIME seconds, as of the last update */
 const char *srv__date(void);    /* "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes) */
 #define SRV__DATE_LEN 29
 /* The same as a whole header line, "Date: ...\r\n" (SRV__DATE_LINE_LEN
@@ -140,6 +175,7 @@ struct srv__access_log {
 /* What one line says about a request and its response. */
 struct srv__access_entry {
     const char *peer;                   /* "127.0.0.1", or NULL */
+    size_t peer_len;
     const char *method;
     size_t method_len;
     const char *path;                   /* decoded */
@@ -150,6 +186,7 @@ struct srv__access_entry {
     int status;
     uint64_t bytes;                     /* body bytes of the response */
     const char *referer, *user_agent;   /* NULL when not sent */
+    size_t referer_len, user_agent_len;
     uint64_t duration_us;
 };
 /* Opens the log (PATH NULL: a duplicate of stderr); nothing for
@@ -166,6 +203,9 @@ void srv__access_log_tick(struct srv__access_log *l, uint64_t now_ms);
 /* Milliseconds until the next tick is due, -1 when nothing is buffered. */
 int srv__access_log_wait_ms(const struct srv__access_log *l, uint64_t now_ms);
 void srv__access_log_close(struct srv__access_log *l);
+/* The process's access log: server.c opens it before forking, so a bad
+ * path stops the start-up and every worker inherits the descriptor. */
+extern struct srv__access_log srv__access_log_main;
 
 /* ===========================================================================
  * L0: loop.c - a small epoll loop.  Level-triggered.  An owner embeds a
@@ -269,6 +309,7 @@ struct srv__prefix {
 struct srv__head {
     unsigned method;         /* SRV_METHOD_* bit */
     const char *method_name; /* NUL-terminated in place */
+    uint32_t method_len;
     char *path;              /* decoded, dot-segments removed, NUL-terminated */
     char *query;             /* raw, after '?', NUL-terminated; NULL if none */
     uint32_t path_len, query_len;
@@ -363,6 +404,11 @@ struct srv__lazy;
 struct srv_request {
     struct srv__conn *conn;
     const struct srv_app *app;
+    uint8_t peer_family;           /* AF_INET or AF_INET6 (0: unknown) */
+    uint8_t peer_addr[16];         /* from accept4, so asking costs no syscall */
+    uint8_t peer_text_len;         /* of PEER_TEXT, 0 until first formatted */
+    char peer_text[47];            /* the address as text, once per connection */
+    uint64_t start_us;             /* srv__clock_us() of the read that began it (access log) */
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
     struct srv_match match;
@@ -429,6 +475,12 @@ struct srv_response {
  * WHAT "TEXT", for the log line; dispatch.c then answers 500.  Every
  * misuse check in the runtime ends here. */
 void srv__response_fail(struct srv_response *res, const char *what, const char *text);
+
+/* request.c: the peer's address, kept from accept4's SA (a struct sockaddr
+ * of AF_INET or AF_INET6), and written as text into OUT (INET6_ADDRSTRLEN
+ * bytes; "" when unknown); returns its length. */
+void srv__peer_set(struct srv_request *req, const void *sa);
+size_t srv__peer_format(const struct srv_request *req, char *out);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -793,6 +845,7 @@ struct srv__server {
     struct srv__loop loop;
     struct srv__io listen_io;  /* fd -1 once closed */
     bool draining;             /* graceful shutdown under way */
+    struct srv__access_log *log; /* NULL: no access log */
     unsigned nconns;           /* open connections */
     void *priv;                /* conn.c's pools and timer lists */
 };

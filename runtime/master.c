@@ -282,6 +282,11 @@ static void read_signals(struct master *m)
                 kill_all(m, "second stop signal");
             }
             break;
+        case SIGUSR1:
+            /* logrotate: every process reopens its log files. */
+            signal_all(m, SIGUSR1);
+            srv__access_log_reopen(&srv__access_log_main);
+            break;
         case SIGQUIT:
             if (m->stopping) {
                 m->status = 1;

@@ -474,32 +474,6 @@ void srv__response_error(struct srv_response *res, int status, unsigned allow)
 
 /* ---- Serialising ---------------------------------------------------------- */
 
-/* Writes V in decimal at P; returns the end. */
-static inline char *put_uint(char *p, uint64_t v)
-{
-    static const char two[] = "00010203040506070809101112131415161718192021222324"
-                              "25262728293031323334353637383940414243444546474849"
-                              "50515253545556575859606162636465666768697071727374"
-                              "75767778798081828384858687888990919293949596979899";
-    if (SRV__LIKELY(v < 100)) { /* most bodies here are small */
-        if (v < 10) {
-            *p = (char)('0' + v);
-            return p + 1;
-        }
-        memcpy(p, two + 2 * v, 2);
-        return p + 2;
-    }
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 size_t srv__response_head(const struct srv_response *res, unsigned flags, char *buf)
 {
     char *p = buf;
@@ -510,7 +484,7 @@ size_t srv__response_head(const struct srv_response *res, unsigned flags, char *
         p += si->line_len;
     } else {
         memcpy(p, "HTTP/1.1 ", 9);
-        p = put_uint(p + 9, (uint64_t)status);
+        p = srv__put_uint(p + 9, (uint64_t)status);
         memcpy(p, " Unknown\r\n", 10);
         p += 10;
     }
@@ -518,7 +492,7 @@ size_t srv__response_head(const struct srv_response *res, unsigned flags, char *
     p += SRV__DATE_LINE_LEN;
     if (srv__status_has_body(status)) {
         memcpy(p, "Content-Length: ", 16);
-        p = put_uint(p + 16, res->body_len);
+        p = srv__put_uint(p + 16, res->body_len);
         *p++ = '\r';
         *p++ = '\n';
     }

@@ -143,6 +143,7 @@ void srv__managed_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGQUIT);
     sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGUSR1); /* reopen log files */
     /* Under nohup SIGHUP stays ignored; otherwise it stops the server like
      * SIGTERM (the terminal went away). */
     if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
@@ -210,6 +211,14 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
 
     if (srv__static_open(app) < 0)
         return 1;
+    /* Opened once here: a path that cannot be written stops the start-up,
+     * and every worker inherits the descriptor. */
+    int lr = srv__access_log_open(&srv__access_log_main, app->log_format, app->log_path);
+    if (lr < 0) {
+        srv__boot_error("log \"%s\": %s", app->log_path ? app->log_path : "(stderr)",
+                        strerror(-lr));
+        return 1;
+    }
     int *fds = srv__xcalloc((size_t)nlisten, sizeof *fds);
     if (open_listeners(o.host, &o.port, fds, nlisten) < 0) {
         free(fds);
@@ -238,5 +247,6 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     else
         rc = srv__worker_run(app, &lim, fds[0], true);
     free(fds);
+    srv__access_log_close(&srv__access_log_main);
     return rc;
 }

@@ -541,6 +541,9 @@ struct srv_static_mount {
 /* Serves the file named by the route's trailing `*` under mount MOUNT
  * (an index into app->mounts). */
 void srv_static_serve(struct srv_request *req, struct srv_response *res, unsigned mount);
+/* 301 to the request's path with a '/' added (the query kept): what the
+ * compiler routes a mount's prefix without its slash ("/assets") to. */
+void srv_static_redirect_slash(struct srv_request *req, struct srv_response *res);
 
 /* The index of the route that took REQ in app->routes, or -1 (a 404, a 405,
  * a request refused before routing). */

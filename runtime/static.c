@@ -171,6 +171,22 @@ static void redirect(struct srv_request *req, struct srv_response *res, const ch
     srv_response_add_header(res, "Location", loc);
 }
 
+void srv_static_redirect_slash(struct srv_request *req, struct srv_response *res)
+{
+    size_t plen = req->head.path_len, qlen = req->head.query ? req->head.query_len : 0;
+    char *loc = srv__arena_alloc(res->arena, 3 * plen + qlen + 3);
+    char *p = encode(loc, req->head.path, plen);
+    *p++ = '/';
+    if (req->head.query) {
+        *p++ = '?';
+        memcpy(p, req->head.query, qlen);
+        p += qlen;
+    }
+    *p = '\0';
+    srv__respond_error(req, res, 301, 0);
+    srv_response_add_header(res, "Location", loc);
+}
+
 /* ---- Request headers ------------------------------------------------------ */
 
 struct field {

@@ -81,6 +81,18 @@ uint64_t srv__now_ms(void)
     return now_ms;
 }
 
+int64_t srv__wall_sec(void)
+{
+    return date_sec;
+}
+
+uint64_t srv__clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 const char *srv__date(void)
 {
     if (SRV__UNLIKELY(date_sec < 0))

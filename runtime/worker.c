@@ -77,6 +77,7 @@ static void managed_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1); /* reopen log files */
     if (!hup_ignored())
         sigaddset(set, SIGHUP);
 }
@@ -89,7 +90,8 @@ static void exit_now(int sig)
     _exit(1);
 }
 
-/* Makes the managed signals (and SIGQUIT) end the process on delivery. */
+/* Makes the stop signals (and SIGQUIT) end the process on delivery;
+ * SIGUSR1 stays blocked and read from the signalfd. */
 static void exit_on_next_signal(bool with_stop_signals)
 {
     struct sigaction sa;
@@ -105,6 +107,7 @@ static void exit_on_next_signal(bool with_stop_signals)
     sigaction(SIGINT, &sa, NULL);
     if (sigismember(&set, SIGHUP))
         sigaction(SIGHUP, &sa, NULL);
+    sigdelset(&set, SIGUSR1);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
@@ -153,6 +156,14 @@ static void on_signal(struct srv__io *io, uint32_t events)
                 exit_on_next_signal(true);
             }
             begin_drain(w);
+            break;
+        case SIGUSR1:
+            if (w->server.log != NULL) {
+                int r = srv__access_log_reopen(w->server.log);
+                if (r < 0)
+                    srv_log(SRV_LOG_ERROR, "reopening log \"%s\": %s", w->server.log->path,
+                            strerror(-r));
+            }
             break;
         default:
             break;

@@ -203,6 +203,22 @@ START_TEST(mounts_become_routes_and_a_table)
 }
 END_TEST
 
+START_TEST(a_mount_prefix_without_its_slash_redirects_unless_routed)
+{
+    Run r;
+    ck_assert_msg(run_compile(&r, "server \"h\" 1 {\n static \"/a/\" \"a\";\n static \"/b/\" \"b\";\n"
+                                  " POST \"/b\" { }\n static \"/\" \"root\";\n}\n"), "%s", run_diags(&r));
+    /* /a gets a 301 route; /b is the user's (another method, still theirs);
+     * "/" has no shorter form. */
+    ck_assert_contains(r.out.buf, "{srvg_slash_4, SRV_METHOD_GET, \"/a\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "// GET /b: 301 to the static prefix /b/ (unused: a route takes the path)");
+    ck_assert_not_contains(r.out.buf, "return 5;");
+    ck_assert_contains(r.out.buf, "return 4;");
+    ck_assert_not_contains(r.out.buf, "srvg_slash_3");
+    run_close(&r);
+}
+END_TEST
+
 START_TEST(explicit_head_beats_get_and_any_takes_the_rest)
 {
     Run r;
@@ -389,6 +405,7 @@ static Suite *suite(void)
     tcase_add_test(tc, hooks_bind_their_groups_parameters);
     tcase_add_test(tc, error_blocks_are_chosen_by_scope);
     tcase_add_test(tc, mounts_become_routes_and_a_table);
+    tcase_add_test(tc, a_mount_prefix_without_its_slash_redirects_unless_routed);
     suite_add_tcase(s, tc);
     tc = tcase_create("matcher");
     tcase_set_timeout(tc, 10);

@@ -344,6 +344,64 @@ class SplitTest(ResponseChecks):
         self.assertEqual((r.status, r.body), (200, b""))
 
 
+class SiteTest(ResponseChecks):
+    """examples/site.srv, run from examples/ as scripts/serve runs it."""
+
+    AUTH = [("Authorization", "Basic bWVtYmVyOnNlY3JldA==")]  # member:secret
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(
+            Server(example("site"), cwd=os.path.join(srvtest.SOURCE, "examples")))
+
+    def test_the_start_page_and_its_stylesheet_are_files(self):
+        r = self.get("/")
+        self.assertEqual(r.status, 200)
+        with open(os.path.join(srvtest.SOURCE, "examples/site/public/index.html"), "rb") as f:
+            self.assertEqual(r.body, f.read())
+        self.assertEqual(r.get("Content-Type"), "text/html; charset=utf-8")
+        css = self.get("/style.css")
+        self.assertEqual(css.get("Content-Type"), "text/css; charset=utf-8")
+        # The server's after block runs for files too.
+        self.assertEqual(css.get("X-Content-Type-Options"), "nosniff")
+        self.assertIsNotNone(css.get("ETag"))
+
+    def test_a_directory_without_its_slash_is_redirected_to_its_index(self):
+        r = self.get("/about")
+        self.assertEqual((r.status, r.get("Location")), (301, "/about/"))
+        self.assertIn(b"<h1>About</h1>", self.get("/about/").body)
+
+    def test_error_pages_are_the_sites_own(self):
+        r = self.get("/nowhere")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.get("Content-Type"), "text/html; charset=utf-8")
+        self.assertIn(b"<h1>404</h1>", r.body)
+        self.assertIn(b"Not Found", r.body)
+        r = http(self.server, "POST", "/", body=b"")
+        self.assertEqual((r.status, r.get("Allow")), (405, "GET, HEAD"))
+        self.assertIn(b"<h1>405</h1>", r.body)
+
+    def test_the_members_area_asks_for_a_password(self):
+        for path in ("/members/whoami", "/members/files/report.txt", "/members/files"):
+            with self.subTest(path=path):
+                r = self.get(path)
+                self.assertEqual((r.status, r.body), (401, b"members only\n"))
+                self.assertEqual(r.get("WWW-Authenticate"), 'Basic realm="members", charset="UTF-8"')
+                self.assertEqual(r.get("Cache-Control"), "private, no-store")
+                self.assertEqual(r.get("X-Content-Type-Options"), "nosniff")
+        wrong = self.get("/members/whoami", headers=[("Authorization", "Basic bWVtYmVyOnNlY3JldB==")])
+        self.assertEqual(wrong.status, 401)
+
+    def test_members_get_in(self):
+        r = self.get("/members/whoami", headers=self.AUTH)
+        self.assertEqual((r.status, r.body), (200, b"member\n"))
+        self.assertEqual(r.get("Cache-Control"), "private, no-store")
+        r = self.get("/members/files/report.txt", headers=self.AUTH)
+        self.assertEqual((r.status, r.body), (200, b"Quarterly numbers for members only.\n"))
+        r = self.get("/members/files", headers=self.AUTH)
+        self.assertEqual((r.status, r.get("Location")), (301, "/members/files/"))
+
+
 class RequestApiTest(ResponseChecks):
     """tests/e2e/echo.srv: what a handler sees of the request."""
 

@@ -173,6 +173,20 @@ class StaticTest(unittest.TestCase):
         self.assertEqual((r.status, r.get("Location")), (301, "/docs/"))
         self.assertEqual(self.get("/assets/hello.txt/").status, 404)
 
+    def test_a_mount_prefix_without_its_slash_is_redirected(self):
+        # "/assets" is not under "/assets/"; without this route the "/"
+        # mount would look for a file named "assets".
+        for path, loc in (("/assets", "/assets/"), ("/assets/img", "/assets/img/"),
+                          ("/hooked/files?x=1", "/hooked/files/?x=1")):
+            with self.subTest(path=path):
+                r = self.get(path)
+                self.assertEqual((r.status, r.get("Location")), (301, loc))
+        r = http(self.server, "HEAD", "/assets")
+        self.assertEqual((r.status, r.get("Location")), (301, "/assets/"))
+        # The group's hooks run for it as for the mount.
+        r = self.get("/hooked/files")
+        self.assertEqual(r.get("X-After"), "301 memory 22")
+
     # -- what is not served --------------------------------------------------
 
     def test_dotfiles_are_404_except_well_known(self):

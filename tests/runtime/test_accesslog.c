@@ -51,6 +51,7 @@ static struct srv__access_entry entry(void)
 {
     struct srv__access_entry e = {
         .peer = "192.0.2.7",
+        .peer_len = 9,
         .method = "GET",
         .method_len = 3,
         .path = "/a b",
@@ -61,7 +62,9 @@ static struct srv__access_entry entry(void)
         .status = 200,
         .bytes = 13,
         .referer = "http://example.com/",
+        .referer_len = 19,
         .user_agent = "curl/8.0",
+        .user_agent_len = 8,
         .duration_us = 42,
     };
     return e;
@@ -135,6 +138,41 @@ START_TEST(bytes_that_could_break_a_line_are_escaped)
 }
 END_TEST
 
+/* Every byte value, in the middle of a path, against the rule written out. */
+START_TEST(every_byte_is_escaped_by_the_rule)
+{
+    for (int fmt = 0; fmt < 2; fmt++) {
+        for (unsigned c = 1; c < 256; c++) {
+            char p[8] = {'/', 'a', (char)c, 'b', 0};
+            struct srv__access_entry e = entry();
+            e.path = p;
+            e.path_len = 4;
+            e.query = NULL;
+            unlink(path);
+            struct srv__access_log l;
+            ck_assert_int_eq(srv__access_log_open(&l, fmt ? SRV_ACCESS_LOG_JSON
+                                                          : SRV_ACCESS_LOG_COMBINED, path), 0);
+            srv__access_log_add(&l, &e);
+            srv__access_log_close(&l);
+            char want[64];
+            bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+            if (plain)
+                snprintf(want, sizeof want, "/a%cb", c);
+            else if (!fmt)
+                snprintf(want, sizeof want, "/a\\x%02xb", c);
+            else if (c == '"' || c == '\\')
+                snprintf(want, sizeof want, "/a\\%cb", c);
+            else if (c < 0x20 || c == 0x7f)
+                snprintf(want, sizeof want, "/a\\u%04xb", c);
+            else
+                snprintf(want, sizeof want, "/a\\ufffdb"); /* a lone byte >= 0x80 */
+            ck_assert_msg(strstr(slurp(path), want) != NULL, "byte 0x%02x, format %d: %s", c, fmt,
+                          slurp(path));
+        }
+    }
+}
+END_TEST
+
 START_TEST(long_fields_are_cut)
 {
     static char agent[10000];
@@ -142,6 +180,7 @@ START_TEST(long_fields_are_cut)
     struct srv__access_log l;
     struct srv__access_entry e = entry();
     e.user_agent = agent;
+    e.user_agent_len = strlen(agent);
     ck_assert_int_eq(srv__access_log_open(&l, SRV_ACCESS_LOG_COMBINED, path), 0);
     srv__access_log_add(&l, &e);
     srv__access_log_close(&l);
@@ -247,6 +286,7 @@ int main(void)
     tcase_add_test(tc, json_line_is_one_object);
     tcase_add_test(tc, bytes_that_could_break_a_line_are_escaped);
     tcase_add_test(tc, long_fields_are_cut);
+    tcase_add_test(tc, every_byte_is_escaped_by_the_rule);
     tcase_add_test(tc, pipe_writes_are_whole_lines_within_pipe_buf);
     tcase_add_test(tc, tick_flushes_after_a_second);
     tcase_add_test(tc, reopen_follows_a_rename);

@@ -853,6 +853,26 @@ START_TEST(idle_connection_is_closed_quietly)
 }
 END_TEST
 
+START_TEST(put_uint_writes_every_magnitude)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 21; k++) {
+        uint64_t tests[] = {v, v + 1, v ? v - 1 : 0, v * 7 + 3};
+        for (int j = 0; j < 4; j++) {
+            char got[32], want[32];
+            char *end = srv__put_uint(got, tests[j]);
+            *end = '\0';
+            snprintf(want, sizeof want, "%llu", (unsigned long long)tests[j]);
+            ck_assert_str_eq(got, want);
+        }
+        v = v ? (v > UINT64_MAX / 10 ? UINT64_MAX : v * 10) : 1;
+    }
+    char got[32];
+    *srv__put_uint(got, UINT64_MAX) = '\0';
+    ck_assert_str_eq(got, "18446744073709551615");
+}
+END_TEST
+
 static Suite *response_suite(void)
 {
     Suite *s = suite_create("runtime/response");
@@ -860,6 +880,7 @@ static Suite *response_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, defaults_are_200_and_empty);
+    tcase_add_test(tc, put_uint_writes_every_magnitude);
     tcase_add_test(tc, headers_are_copied_in_order);
     tcase_add_test(tc, many_headers_grow_the_block);
     tcase_add_test(tc, crlf_in_value_fails);

@@ -132,6 +132,18 @@ static void srvg_handler_5(struct srv_request *req, struct srv_response *res)
 #line 133 "<stdout>"
 }
 
+// GET /assets: 301 to the static prefix /assets/
+static void srvg_slash_6(struct srv_request *req, struct srv_response *res)
+{
+    srv_static_redirect_slash(req, res);
+}
+
+// GET /api/u/:uid/files: 301 to the static prefix /api/u/:uid/files/
+static void srvg_slash_7(struct srv_request *req, struct srv_response *res)
+{
+    srv_static_redirect_slash(req, res);
+}
+
 // Named handlers, defined in the epilogue or another file.
 void show_user(struct srv_request *req, struct srv_response *res);
 
@@ -219,6 +231,35 @@ after:
     srvg_after_0(req, res);
 }
 
+// GET /assets: 301 to the static prefix /assets/
+static void srvg_route_6(struct srv_request *req, struct srv_response *res)
+{
+    srvg_before_0(req, res);
+    if (srv_response_answered(res))
+        goto after;
+    srvg_slash_6(req, res);
+after:
+    srvg_after_0(req, res);
+}
+
+// GET /api/u/:uid/files: 301 to the static prefix /api/u/:uid/files/
+static void srvg_route_7(struct srv_request *req, struct srv_response *res)
+{
+    srvg_before_0(req, res);
+    if (srv_response_answered(res))
+        goto after;
+    srvg_before_1(req, res);
+    if (srv_response_answered(res))
+        goto after;
+    srvg_before_2(req, res);
+    if (srv_response_answered(res))
+        goto after;
+    srvg_slash_7(req, res);
+after:
+    srvg_after_1(req, res);
+    srvg_after_0(req, res);
+}
+
 static const struct srv_static_mount srvg_mounts[] = {
     {"/assets/", "public", "hooks.srv:9:5"},
     {"/api/u/:uid/files/", "files", "hooks.srv:22:13"},
@@ -228,6 +269,7 @@ static const char *const srvg_params_0[] = {"*"};
 static const char *const srvg_params_2[] = {"id"};
 static const char *const srvg_params_3[] = {"uid"};
 static const char *const srvg_params_4[] = {"uid", "*"};
+static const char *const srvg_params_7[] = {"uid"};
 
 static const struct srv_route srvg_routes[] = {
     {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0, NULL},
@@ -236,6 +278,8 @@ static const struct srv_route srvg_routes[] = {
     {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3, NULL},
     {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4, NULL},
     {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL, NULL},
+    {srvg_route_6, SRV_METHOD_GET, "/assets", 0, NULL, NULL},
+    {srvg_route_7, SRV_METHOD_GET, "/api/u/:uid/files", 1, srvg_params_7, NULL},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).
@@ -256,10 +300,12 @@ static inline const char *srvg_segment_end(const char *s, const char *end)
 // Route numbers, read through `rt` by functions that serve several subtrees.
 static const unsigned srvg_rt[] = {
     3, // GET /api/u/:uid
+    7, // GET /api/u/:uid/files
     4, // GET /api/u/:uid/files/*
     2, // GET /api/users/:id
     5, // GET /bare
     1, // GET /plain
+    6, // GET /assets
     0, // GET /assets/*
 };
 
@@ -315,6 +361,17 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
                                             if (r3 >= 5 && (r3 == 5 || s3[5] == '/') && memcmp(s3, "files", 5) == 0) {
                                                 const char *p4 = s3 + 5;
                                                 // /api/u/:uid/files
+                                                if (p4 == end) {
+                                                    switch (method) {
+                                                    case SRV_METHOD_GET:
+                                                        return 7;
+                                                    case SRV_METHOD_HEAD:
+                                                        return 7;
+                                                    default:
+                                                        break;
+                                                    }
+                                                    m->allow |= SRV_METHOD_GET | SRV_METHOD_HEAD;
+                                                }
                                                 if (p4 != end) {
                                                     const char *s4 = p4 + 1;
                                                     // *
@@ -375,6 +432,17 @@ static int srvg_node_0(unsigned method, const char *p0, const char *end,
             if (r0 >= 6 && (r0 == 6 || s0[6] == '/') && memcmp(s0, "assets", 6) == 0) {
                 const char *p1 = s0 + 6;
                 // /assets
+                if (p1 == end) {
+                    switch (method) {
+                    case SRV_METHOD_GET:
+                        return 6;
+                    case SRV_METHOD_HEAD:
+                        return 6;
+                    default:
+                        break;
+                    }
+                    m->allow |= SRV_METHOD_GET | SRV_METHOD_HEAD;
+                }
                 if (p1 != end) {
                     const char *s1 = p1 + 1;
                     // *
@@ -450,6 +518,8 @@ static const int srvg_route_error[] = {
     1, // GET /api/u/:uid
     1, // GET /api/u/:uid/files/*
     0, // GET /bare
+    0, // GET /assets
+    1, // GET /api/u/:uid/files
 };
 
 // The error block for a path no route took: the innermost group it is in.
@@ -495,7 +565,7 @@ static const struct srv_app srvg_app = {
     .worker_setup = NULL,
     .match = srvg_match,
     .routes = srvg_routes,
-    .nroutes = 6,
+    .nroutes = 8,
     .mounts = srvg_mounts,
     .nmounts = 2,
     .error = srvg_error,
