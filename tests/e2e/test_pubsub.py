@@ -406,5 +406,52 @@ class Redis(unittest.TestCase):
             close_all(w)
 
 
+class RedisCounterExample(unittest.TestCase):
+    """examples/redis_counter.srv: deferred responses finished from hiredis
+    replies, a client that leaves before its reply, Redis going away."""
+
+    def test_counts_through_redis_without_blocking(self):
+        path = os.path.join(srvtest.BUILD, "examples", "redis_counter")
+        if not os.access(path, os.X_OK):
+            self.skipTest("examples/redis_counter is not built until srv_response_defer "
+                          "exists (examples/meson.build)")
+        redis = RedisServer(free_port())
+        try:
+            with Server(path, env={"REDIS_PORT": str(redis.port)}) as s:
+                # Each worker connects in worker_setup; until then it answers 503.
+                self.assertTrue(wait_until(
+                    lambda: all(srvtest.http(s, "POST", "/hits/warm").status == 200
+                                for _ in range(8)), 10))
+                self.assertEqual(srvtest.http(s, "GET", "/hits/none").text(), "none=0\n")
+                for n in range(1, 6):
+                    self.assertEqual(srvtest.http(s, "POST", "/hits/home").text(), "home=%d\n" % n)
+                self.assertEqual(srvtest.http(s, "GET", "/hits/home").text(), "home=5\n")
+                # Many requests waiting on Redis at once, on every worker.
+                import concurrent.futures
+                with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                    got = list(pool.map(lambda _: srvtest.http(s, "POST", "/hits/many").text(),
+                                        range(64)))
+                self.assertEqual(sorted(int(t.split("=")[1]) for t in got), list(range(1, 65)))
+                # A client that leaves while Redis holds its command: the
+                # request is cancelled, the late reply touches nothing.
+                redis.command("CLIENT", "PAUSE", "300")
+                c = srvtest.connect(s)
+                c.sendall(srvtest.format_request(s, "POST", "/hits/gone"))
+                c.close()
+                self.assertEqual(srvtest.http(s, "POST", "/hits/gone", timeout=10).text(),
+                                 "gone=2\n")
+                # Redis away: answers 503 instead of hanging; back: counting again.
+                redis.stop()
+                self.assertTrue(wait_until(
+                    lambda: srvtest.http(s, "GET", "/hits/home").status == 503, 10))
+                redis.start()
+                self.assertTrue(wait_until(
+                    lambda: srvtest.http(s, "POST", "/hits/again").status == 200, 10))
+                self.assertTrue(s.running())
+                self.assertEqual(s.stop(signal.SIGTERM, timeout=15), 0)
+        finally:
+            redis.close()
+
+
 if __name__ == "__main__":
     srvtest.main()
