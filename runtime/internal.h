@@ -281,8 +281,8 @@ unsigned srv__pubsub_count(const char *channel, size_t chlen);
  * subscribing again after a reconnect).  FN must not subscribe or
  * unsubscribe. */
 void srv__pubsub_each(void (*fn)(const char *channel, size_t chlen, void *arg), void *arg);
-/* Frees every subscription and channel (worker shutdown); the transport is
- * not told. */
+/* Frees every subscription and channel and forgets the transport (worker
+ * shutdown, after the connections are closed); the transport is not told. */
 void srv__pubsub_close(void);
 
 /* ===========================================================================

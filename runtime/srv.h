@@ -476,7 +476,9 @@ int srv_redis_attach(struct redisAsyncContext *ac);
  * (one worker) arrive in the order they were published; there is no order
  * between publishers.  Delivery is at most once: a worker that falls too
  * far behind, or a Redis that is unreachable, loses messages, which is
- * counted and logged (README, "Publish/subscribe").
+ * counted and logged (README, "Publish/subscribe").  Subscriptions still
+ * open when the worker exits are freed by it, after its connections have
+ * closed (so a connection's cleanup may still unsubscribe).
  */
 struct srv_subscription;
 /* CHANNEL is NUL-terminated; MSG (LEN bytes) is valid during the call only. */

@@ -187,13 +187,15 @@ static void pubsub_start(const struct srv_app *app, struct srv__loop *l)
                 "on other workers will not reach this one", strerror(-rc));
 }
 
+/* Stops the transport (its descriptors leave the loop while it exists).
+ * The registry stays until the connections are closed: a connection's
+ * cleanup may still unsubscribe. */
 static void pubsub_stop(const struct srv_app *app)
 {
     if (app->pubsub_redis_host != NULL)
         srv__redis_stop();
     else
         srv__bus_stop();
-    srv__pubsub_close();
 }
 
 /* Tells the master that start-up is over (see srv__worker_ready_fd). */
@@ -275,6 +277,7 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
     srv__loop_del(&w.server.loop, &w.sig_io);
     pubsub_stop(app);
     srv__server_close(&w.server); /* frees the timers and watches left */
+    srv__pubsub_close();          /* and the subscriptions */
     close(sfd);
     return status;
 }
