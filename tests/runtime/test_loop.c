@@ -126,11 +126,11 @@ START_TEST(repeating_timer_neither_drifts_nor_bursts_after_a_long_callback)
     srv_timer_stop(t);
     ck_assert_int_eq(ticks, 4);
     /* The first call ran 10..65 ms; the ticks at 20..60 were missed and are
-     * skipped: the next is at 70, then 80, 90 - on the first grid. */
-    for (int i = 1; i < 4; i++) {
+     * skipped, not run in a burst at 65: the next is at 70, then 80, 90 -
+     * on the first grid (a loaded machine may run each one later, never
+     * sooner). */
+    for (int i = 1; i < 4; i++)
         ck_assert_uint_ge(tick_at[i] - t0, (uint64_t)(60 + 10 * i));
-        ck_assert_uint_ge(tick_at[i] - tick_at[i - 1], 9);
-    }
 }
 END_TEST
 
