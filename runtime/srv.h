@@ -445,7 +445,8 @@ typedef void (*srv_watch_fn)(struct srv_watch *watch, int fd, unsigned events, v
  * of EVENTS (SRV_READABLE | SRV_WRITABLE; level-triggered, as async client
  * libraries expect: FN is called again while the condition holds).  FN gets
  * the events that are ready among those watched; an error or a hang-up on
- * FD is reported as both, so the next read or write says what it is.  One
+ * FD makes every watched event ready, so the next read or write says what
+ * it is.  One
  * watch per descriptor.  Returns NULL with errno set when FD cannot be
  * watched (EBADF, EPERM for a regular file, EEXIST when it is watched
  * already, EINVAL outside a worker or for bad EVENTS). */
