@@ -3,13 +3,16 @@
  * Never included by generated code or users.  One section per layer, lower
  * layers first; a lower layer never calls into a higher one.
  *
- *   L0  arena  log  time  loop          (libc only)
+ *   L0  arena  log  time  loop  pubsub  (libc only; loop: epoll, timers, fd
+ *                                       watches; pubsub: the channel registry)
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
  *       media  form  multipart  json  json_write  cookie   (request bodies,
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
+ *       bus  redis                      (pubsub transports: between workers,
+ *                                       between servers; redis.c links hiredis)
  *
  * Runtime int functions return >= 0 on success and -errno on failure.
  */
@@ -206,7 +209,11 @@ extern struct srv__access_log srv__access_log_main;
 
 /* ===========================================================================
  * L0: loop.c - a small epoll loop.  Level-triggered.  An owner embeds a
- * struct srv__io and gets its callback with the ready events.
+ * struct srv__io and gets its callback with the ready events.  The loop
+ * also keeps the users' timers (a binary min-heap on the monotonic clock)
+ * and fd watches (srv_timer_*, srv_watch_*), and is "the worker's loop"
+ * those public calls use from the moment srv__loop_init() made it until
+ * srv__loop_close().
  */
 struct srv__loop;
 struct srv__io;
@@ -218,15 +225,65 @@ struct srv__io {
 };
 struct srv__loop {
     int epfd;
+    struct srv_timer **heap;   /* users' timers, earliest deadline first */
+    unsigned ntimers, heap_cap;
+    uint64_t timer_seq;        /* start order: equal deadlines run FIFO */
+    struct srv_watch *watches; /* every live watch (freed at close) */
+    struct srv_watch *stopped; /* stopped during a batch: freed after it */
+    bool in_batch;             /* running the callbacks of one epoll_wait */
 };
+/* Makes L the process's current loop (the one srv_timer_start() and the
+ * others use).  Returns 0 or -errno. */
 int srv__loop_init(struct srv__loop *l);
+/* Frees every timer and watch still running (not the watched descriptors),
+ * closes the epoll descriptor; L is no longer current. */
 void srv__loop_close(struct srv__loop *l);
+/* The current loop, NULL outside a worker (in the master, in `setup`). */
+struct srv__loop *srv__loop_current(void);
 int srv__loop_add(struct srv__loop *l, struct srv__io *io, uint32_t events);
 int srv__loop_mod(struct srv__loop *l, struct srv__io *io, uint32_t events);
 int srv__loop_del(struct srv__loop *l, struct srv__io *io);
-/* Waits up to TIMEOUT_MS (-1: forever), runs callbacks; returns the number of
- * events handled or -errno (-EINTR is not an error for callers). */
+/* Waits up to TIMEOUT_MS (-1: forever), or less when a timer is due
+ * sooner, runs the ready callbacks, then the timers that are due; returns
+ * the number of events handled or -errno (-EINTR is not an error for
+ * callers). */
 int srv__loop_run_once(struct srv__loop *l, int timeout_ms);
+/* Milliseconds on CLOCK_MONOTONIC, read now (timers use it: the coarse
+ * clock of srv__now_ms() ticks every few milliseconds). */
+uint64_t srv__clock_ms(void);
+
+/* ===========================================================================
+ * L0: pubsub.c - the worker's channel registry: channel name ->
+ * subscriptions, delivery to this worker's subscribers, and the hook
+ * through which a transport (bus.c between workers, redis.c between
+ * servers) sends what is published here and hands in what was published
+ * elsewhere.  Usable while a loop is current (srv__loop_current()).
+ */
+#define SRV__CHANNEL_MAX 255       /* bytes in a channel name */
+#define SRV__MESSAGE_MAX 65536     /* bytes in a message */
+#define SRV__NESTED_PUBLISH_MAX 4096 /* publishes from callbacks per delivery */
+struct srv__pubsub_backend {
+    /* A message published on this worker, for everyone else.  Never blocks. */
+    void (*publish)(const char *channel, size_t chlen, const void *msg, size_t len);
+    /* CHANNEL (NUL-terminated) got its first local subscriber / lost its
+     * last one.  NULL when the transport delivers every channel anyway. */
+    void (*channel_on)(const char *channel, size_t chlen);
+    void (*channel_off)(const char *channel, size_t chlen);
+};
+/* Sets (or, with NULL, removes) the transport. */
+void srv__pubsub_set_backend(const struct srv__pubsub_backend *b);
+/* Delivers a message that was published elsewhere to this worker's
+ * subscribers of CHANNEL; returns how many were called. */
+int srv__pubsub_deliver(const char *channel, size_t chlen, const void *msg, size_t len);
+/* The number of this worker's live subscriptions to CHANNEL. */
+unsigned srv__pubsub_count(const char *channel, size_t chlen);
+/* Calls FN for every channel with a live local subscription (a transport
+ * subscribing again after a reconnect).  FN must not subscribe or
+ * unsubscribe. */
+void srv__pubsub_each(void (*fn)(const char *channel, size_t chlen, void *arg), void *arg);
+/* Frees every subscription and channel and forgets the transport (worker
+ * shutdown, after the connections are closed); the transport is not told. */
+void srv__pubsub_close(void);
 
 /* ===========================================================================
  * L1: http_parse.c + grammar/http.re - RFC 9112 request heads and chunked
@@ -856,6 +913,27 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
 extern int srv__worker_ready_fd;
 /* "SIGTERM" for the signals the process layer manages, for its log lines. */
 const char *srv__signal_name(int sig);
+
+/* bus.c: publish/subscribe between the workers of one server (shared
+ * memory rings and an eventfd per worker; see bus.c).  The master creates
+ * it for WORKERS (>= 2) before forking; each forked worker attaches as ID;
+ * srv__bus_start() then puts it on the worker's loop and makes it the
+ * transport of pubsub.c (returns 1, or 0 when this process has no bus,
+ * or -errno). */
+int srv__bus_create(int workers);
+void srv__bus_destroy(void);
+void srv__bus_attach(int id);
+int srv__bus_start(struct srv__loop *l);
+void srv__bus_stop(void);
+/* Messages this process could not hand to a worker that was too far behind. */
+uint64_t srv__bus_dropped(void);
+
+/* redis.c: the Redis transport (`pubsub redis "HOST" PORT;`): two hiredis
+ * connections per worker on its loop, reconnected with backoff.  Start
+ * never blocks for long (an address is resolved once, at start) and never
+ * fails: a Redis that is down is retried. */
+void srv__redis_start(const char *host, int port);
+void srv__redis_stop(void);
 
 /* Forks and supervises WORKERS workers, one listener each (LISTEN_FDS).
  * Returns the exit status. */

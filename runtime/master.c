@@ -104,6 +104,7 @@ static void worker_main(struct master *m, int id)
             close(m->listen_fds[i]);
     srv__worker_id_value = id;
     srv__worker_ready_fd = m->ready_wr;
+    srv__bus_attach(id);
     exit(srv__worker_run(m->app, m->lim, m->listen_fds[id], false));
 }
 
@@ -359,6 +360,14 @@ int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
     }
     m.ready_rd = ready[0];
     m.ready_wr = ready[1];
+    /* The workers' pubsub bus, inherited by every worker and replacement
+     * (with Redis, Redis carries messages between workers too). */
+    if (app->pubsub_redis_host == NULL) {
+        int rc = srv__bus_create(workers);
+        if (rc < 0)
+            srv__boot_error("pubsub bus for %d workers: %s; messages will not cross "
+                            "workers", workers, strerror(-rc));
+    }
 
     for (int i = 0; i < workers; i++) {
         int rc = spawn(&m, i);
@@ -405,6 +414,7 @@ int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
     close(m.sfd);
     close(m.ready_rd);
     close(m.ready_wr);
+    srv__bus_destroy();
     free(m.slots);
     return m.status;
 }

@@ -415,17 +415,25 @@ struct srv_request *srv_response_request(struct srv_response *res);
  * The worker's event loop: timers and file descriptors.  Everything runs on
  * the one thread of the worker, between requests; callbacks must not block.
  * Usable from worker_setup, handlers and any callback; not from `setup`
- * (the master has no loop): there these return NULL / -EINVAL.
+ * (the master has no loop): there these return NULL (errno EINVAL) or
+ * -EINVAL.  Timers and watches still running when the worker exits are
+ * freed by it; what their ARG points to is the caller's.
  */
 struct srv_timer;
 typedef void (*srv_timer_fn)(struct srv_timer *timer, void *arg);
 
-/* Calls FN(timer, ARG) once AFTER_MS milliseconds have passed, then every
- * REPEAT_MS if that is not 0.  The timer lives until srv_timer_stop() (a
- * one-shot timer stops itself after its call).  Never NULL in a worker. */
+/* Calls FN(timer, ARG) once AFTER_MS milliseconds have passed (on the
+ * monotonic clock, counted from this call), then every REPEAT_MS if that is
+ * not 0.  Repeats keep to the schedule the first call set (no drift); ticks
+ * missed while the worker was busy are skipped, not made up in a burst.
+ * Timers due at the same millisecond run in the order they were started.
+ * The timer lives until srv_timer_stop(); a one-shot timer stops itself
+ * after its call (do not stop it after that).  Never NULL in a worker
+ * (out of memory aborts the worker). */
 struct srv_timer *srv_timer_start(uint64_t after_ms, uint64_t repeat_ms, srv_timer_fn fn,
                                   void *arg);
-/* Stops and frees TIMER; safe inside its own callback.  NULL is ignored. */
+/* Stops and frees TIMER; safe inside its own callback (then it is freed
+ * when the callback returns).  NULL is ignored. */
 void srv_timer_stop(struct srv_timer *timer);
 
 struct srv_watch;
@@ -435,35 +443,65 @@ typedef void (*srv_watch_fn)(struct srv_watch *watch, int fd, unsigned events, v
 
 /* Calls FN whenever FD (owned by the caller, non-blocking) is ready for any
  * of EVENTS (SRV_READABLE | SRV_WRITABLE; level-triggered, as async client
- * libraries expect).  Returns NULL with errno set when FD cannot be watched. */
+ * libraries expect: FN is called again while the condition holds).  FN gets
+ * the events that are ready among those watched; an error or a hang-up on
+ * FD makes every watched event ready, so the next read or write says what
+ * it is.  One
+ * watch per descriptor.  Returns NULL with errno set when FD cannot be
+ * watched (EBADF, EPERM for a regular file, EEXIST when it is watched
+ * already, EINVAL outside a worker or for bad EVENTS). */
 struct srv_watch *srv_watch_fd(int fd, unsigned events, srv_watch_fn fn, void *arg);
 /* Changes the events watched (0 pauses the watch).  Returns 0 or -errno. */
 int srv_watch_set(struct srv_watch *watch, unsigned events);
 /* Stops watching and frees WATCH; the descriptor stays open (the caller
- * closes it, after this call).  Safe inside its own callback. */
+ * closes it, after this call).  Safe inside its own callback and any other:
+ * a watch stopped while its event is already pending is not called. */
 void srv_watch_stop(struct srv_watch *watch);
+
+/* Puts a hiredis asynchronous context (from redisAsyncConnect(), its err
+ * 0) on this worker's loop, as hiredis's own adapters do for libevent or
+ * libuv: commands sent with redisAsyncCommand() then run without blocking
+ * and their callbacks run on the loop.  The context stays the caller's:
+ * redisAsyncFree() or a lost connection releases what this attached.
+ * Returns 0, -EINVAL (outside a worker, NULL, or AC->err set) or -EEXIST
+ * (AC already has an event library).  Include <hiredis/async.h> and link
+ * hiredis (`pkg-config --libs hiredis`) to use it. */
+struct redisAsyncContext;
+int srv_redis_attach(struct redisAsyncContext *ac);
 
 /* ---------------------------------------------------------------------------
  * Publish/subscribe.  A message published on a channel reaches every
  * subscriber of that channel on this worker at once (inside the call), and
  * the subscribers on the other workers (and, with `pubsub redis ...;`, on
  * other servers) as soon as their loops run.  Messages from one publisher
- * arrive in the order they were published; see the README for what happens
- * to a worker that cannot keep up.
+ * (one worker) arrive in the order they were published; there is no order
+ * between publishers.  Delivery is at most once: a worker that falls too
+ * far behind, or a Redis that is unreachable, loses messages, which is
+ * counted and logged (README, "Publish/subscribe").  Subscriptions still
+ * open when the worker exits are freed by it, after its connections have
+ * closed (so a connection's cleanup may still unsubscribe).
  */
 struct srv_subscription;
+/* CHANNEL is NUL-terminated; MSG (LEN bytes) is valid during the call only. */
 typedef void (*srv_message_fn)(struct srv_subscription *sub, const char *channel,
                                const void *msg, size_t len, void *arg);
 
 /* Publishes LEN bytes of MSG (copied) on CHANNEL (1..255 bytes, no NUL).
  * Returns the number of subscribers reached on this worker, or -errno
- * (-EINVAL for a bad channel, -EMSGSIZE past 64 KiB). */
+ * (-EINVAL for a bad channel or outside a worker, -EMSGSIZE past 64 KiB).
+ * Inside a subscriber's callback the message is queued and delivered to
+ * this worker's subscribers once the current delivery is over (so every
+ * subscriber sees this worker's messages in publish order); the return
+ * value is then the number it is queued for, and -ELOOP after 4096 such
+ * publishes in one delivery. */
 int srv_publish(const char *channel, const void *msg, size_t len);
 
-/* Calls FN for every message on CHANNEL until srv_unsubscribe().  NULL with
- * errno set for a bad channel or outside a worker. */
+/* Calls FN for every message published on CHANNEL after this call, until
+ * srv_unsubscribe().  NULL with errno EINVAL for a bad channel or outside a
+ * worker. */
 struct srv_subscription *srv_subscribe(const char *channel, srv_message_fn fn, void *arg);
-/* Ends SUB and frees it; safe inside its own callback. */
+/* Ends SUB and frees it; safe inside its own callback or another one (it
+ * gets no further call).  NULL is ignored. */
 void srv_unsubscribe(struct srv_subscription *sub);
 
 /* ---------------------------------------------------------------------------

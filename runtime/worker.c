@@ -1,7 +1,10 @@
 /*
- * worker.c - one serving process's life: signals, worker_setup, the event
- * loop, and the graceful drain.  It runs in each forked worker and, with
- * single_process, as the whole server when there is no master.
+ * worker.c - one serving process's life: signals, the event loop, the
+ * pubsub transport, worker_setup, serving, and the graceful drain.  It runs
+ * in each forked worker and, with single_process, as the whole server when
+ * there is no master.  The loop and the transport come before worker_setup,
+ * so it can start timers, watch descriptors, subscribe and publish; the
+ * timers, watches and subscriptions left at exit are freed here.
  *
  * Signals are read from a signalfd registered in the server's own event loop,
  * so a signal is just another event and nothing runs in a handler context:
@@ -168,6 +171,33 @@ static void on_signal(struct srv__io *io, uint32_t events)
     }
 }
 
+/* The transport that carries what srv_publish() sends beyond this worker:
+ * Redis when the app names one (in a single process too), else the bus
+ * the master made (none in a single process).  Neither can fail the
+ * worker: without a transport, publish/subscribe stays within it. */
+static void pubsub_start(const struct srv_app *app, struct srv__loop *l)
+{
+    if (app->pubsub_redis_host != NULL) {
+        srv__redis_start(app->pubsub_redis_host, app->pubsub_redis_port);
+        return;
+    }
+    int rc = srv__bus_start(l);
+    if (rc < 0)
+        srv_log(SRV_LOG_ERROR, "pubsub: cannot watch the bus: %s; messages published "
+                "on other workers will not reach this one", strerror(-rc));
+}
+
+/* Stops the transport (its descriptors leave the loop while it exists).
+ * The registry stays until the connections are closed: a connection's
+ * cleanup may still unsubscribe. */
+static void pubsub_stop(const struct srv_app *app)
+{
+    if (app->pubsub_redis_host != NULL)
+        srv__redis_stop();
+    else
+        srv__bus_stop();
+}
+
 /* Tells the master that start-up is over (see srv__worker_ready_fd). */
 static void report_ready(void)
 {
@@ -194,9 +224,8 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
         srv_log(SRV_LOG_ERROR, "signalfd: %s", strerror(-sfd));
         return 1;
     }
-    if (app->worker_setup)
-        app->worker_setup();
-
+    /* The loop first: worker_setup may start timers, watch descriptors,
+     * subscribe and publish.  Nothing is accepted before the loop runs. */
     int rc = srv__server_init(&w.server, app, listen_fd);
     if (rc < 0) {
         srv_log(SRV_LOG_ERROR, "cannot start serving: %s", strerror(-rc));
@@ -214,6 +243,9 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
         close(sfd);
         return 1;
     }
+    pubsub_start(app, &w.server.loop);
+    if (app->worker_setup)
+        app->worker_setup();
     report_ready();
 
     int status = 0;
@@ -243,7 +275,9 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
         }
     }
     srv__loop_del(&w.server.loop, &w.sig_io);
-    srv__server_close(&w.server);
+    pubsub_stop(app);
+    srv__server_close(&w.server); /* frees the timers and watches left */
+    srv__pubsub_close();          /* and the subscriptions */
     close(sfd);
     return status;
 }

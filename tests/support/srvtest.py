@@ -50,8 +50,9 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "ThreadSanitizer", "MemorySanitizer")
 
 # What a program linked with libsrv.a needs besides it (srv.pc's
-# Requires.private): jansson for JSON bodies, nettle for signed cookies.
-LIBSRV_PRIVATE_LIBS = ["-ljansson", "-lnettle"]
+# Requires.private): jansson for JSON bodies, nettle for signed cookies,
+# hiredis for the Redis transport of pubsub.
+LIBSRV_PRIVATE_LIBS = ["-ljansson", "-lnettle", "-lhiredis"]
 
 _READY_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/]+):(\d+)")
 
