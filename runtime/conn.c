@@ -56,9 +56,11 @@
 #define FILE_BURST (2u * 1024 * 1024)
 #define FILE_IOV 16              /* memory parts per sendmsg of a file body */
 #define POOL_KEEP 256            /* closed connections kept for reuse */
+#define WORKS_KEEP 64            /* idle works kept for reuse */
 #define ACCEPT_BATCH 64          /* accepts per listener event */
 #define ACCEPT_PAUSE_MS 100      /* after EMFILE/ENFILE */
 #define MAX_SLEEP_MS 60000
+#define IDLE_SLACK_MS 1000       /* idle deadlines are this precise (timer_set) */
 
 enum timer_kind { T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT, T_NONE = T_COUNT };
 
@@ -69,17 +71,17 @@ enum conn_state {
     ST_BODY_CHUNKED, /* head parsed, chunked body incomplete */
 };
 
-struct srv__conn {
-    struct srv__io io; /* first: the loop hands back &io */
-    struct srv__server *srv;
-    struct srv__conn *tprev, *tnext; /* timer list; tnext links the free list */
-    uint64_t deadline;
-    uint8_t tkind;
-    uint8_t state;
-    bool close_after;   /* close once the output is written */
-    bool progressed;    /* a request head completed since the last settle() */
-    bool continue_sent; /* "100 Continue" already queued for this request */
-
+/* What a connection needs only while it has work: buffers, the request
+ * arena, the request and its response.  A connection waiting for its next
+ * request need not hold any of it (CONN.w is NULL): works come from a
+ * per-worker pool when a read begins and go back to it when the connection
+ * is idle again, so an idle keep-alive connection costs its struct
+ * srv__conn alone and the memory in use follows the connections at work, not
+ * the ones open.  While a worker has at most WORKS_KEEP connections they
+ * keep their works between requests: a bounded amount of memory, and no pool
+ * traffic for the common case of a few busy keep-alive connections. */
+struct work {
+    struct work *next_free;
     char *in;
     size_t in_cap, in_len, in_off; /* the current request starts at in + in_off */
     char *out;
@@ -107,16 +109,32 @@ struct srv__conn {
     struct srv__header headers[]; /* limits.header_count slots */
 };
 
+struct srv__conn {
+    struct srv__io io; /* first: the loop hands back &io */
+    struct srv__server *srv;
+    struct srv__conn *tprev, *tnext; /* timer list; tnext links the free list */
+    uint64_t deadline;
+    uint8_t tkind;
+    uint8_t state;
+    bool close_after;   /* close once the output is written */
+    bool progressed;    /* a request head completed since the last settle() */
+    bool continue_sent; /* "100 Continue" already queued for this request */
+    struct work *w;     /* NULL while idle (see struct work) */
+    struct srv__peer peer;
+};
+
 struct tlist {
     struct srv__conn *head, *tail;
-    uint64_t ms; /* the fixed duration of this kind */
+    uint64_t ms;    /* the fixed duration of this kind */
+    uint64_t slack; /* how much earlier a re-armed deadline may stay (T_IDLE) */
 };
 
 struct priv {
     struct tlist timers[T_COUNT];
     struct srv__conn *free_list;
     unsigned nfree;
-    size_t conn_size;
+    uint64_t trimmed_ms;    /* when trim_works() last ran */
+    size_t work_size;
     size_t head_max;        /* largest input buffer a head may need */
     uint64_t accept_resume; /* != 0: accepting paused until then */
     bool accept_error_logged;
@@ -132,6 +150,80 @@ static void serve(struct srv__conn *c);
 static struct priv *priv_of(const struct srv__server *s)
 {
     return s->priv;
+}
+
+/* ---- Works ---------------------------------------------------------------- */
+
+static struct work *work_new(struct srv__server *s)
+{
+    struct work *w = srv__xmalloc(priv_of(s)->work_size);
+    memset(w, 0, sizeof *w);
+    w->in = srv__xmalloc(IN_DEFAULT);
+    w->in_cap = IN_DEFAULT;
+    w->out = srv__xmalloc(OUT_DEFAULT);
+    w->out_cap = OUT_DEFAULT;
+    w->file_fd = -1;
+    srv__arena_init(&w->arena, ARENA_FIRST);
+    w->arena_start = w->arena.cur;
+    w->req.arena = &w->arena;
+    w->req.app = s->app;
+    w->req.head.headers = w->headers;
+    w->req.body = empty_body;
+    return w;
+}
+
+static void work_free(struct work *w)
+{
+    free(w->in);
+    free(w->out);
+    srv__arena_free(&w->arena);
+    free(w);
+}
+
+/* Gives C a work to read into: the pool's last one back, usually still in
+ * the cache. */
+static inline struct work *work_take(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    struct work *w = s->works;
+    if (SRV__LIKELY(w != NULL))
+        s->works = w->next_free;
+    else
+        w = work_new(s);
+    w->req.conn = c;
+    c->w = w;
+    return w;
+}
+
+/* C has nothing in its buffers or its arena: its work goes back to the pool
+ * (which trim_works() keeps to WORKS_KEEP, so a burst of busy connections
+ * does not stay resident once it is over). */
+static inline void work_give_back(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    struct work *w = c->w;
+    c->w = NULL;
+    w->next_free = s->works;
+    s->works = w;
+}
+
+/* Frees the pool's works past WORKS_KEEP; once a second from the sweep, not
+ * on every give-back, which is the hot path. */
+static void trim_works(struct srv__server *s)
+{
+    struct work **link = (struct work **)&s->works;
+    for (unsigned n = 0; *link != NULL && n < WORKS_KEEP; n++)
+        link = &(*link)->next_free;
+    while (*link != NULL) {
+        struct work *w = *link;
+        *link = w->next_free;
+        work_free(w);
+    }
+}
+
+struct srv__peer *srv__conn_peer(struct srv__conn *c)
+{
+    return &c->peer;
 }
 
 /* ---- Timer lists ---------------------------------------------------------- */
@@ -153,14 +245,23 @@ static void timer_unlink(struct priv *p, struct srv__conn *c)
     c->tkind = T_NONE;
 }
 
-/* Puts C at the tail of list KIND with a deadline of now + its duration. */
+/* Puts C at the tail of list KIND with a deadline of now + its duration.
+ * A keep-alive connection re-arms its idle timer after every request; one
+ * already in the idle list keeps its place when the new deadline would be
+ * less than a sixteenth of the timeout (at most IDLE_SLACK_MS) later: it may
+ * then close up to that much early, and a busy connection is spared the move
+ * to the tail each time. */
 static void timer_set(struct priv *p, struct srv__conn *c, unsigned kind)
 {
     struct tlist *l = &p->timers[kind];
     uint64_t deadline = srv__now_ms() + l->ms;
-    if (c->tkind == kind && c->tnext == NULL) {
-        c->deadline = deadline; /* already last: later than everyone else */
-        return;
+    if (c->tkind == kind) {
+        if (c->tnext == NULL) {
+            c->deadline = deadline; /* already last: later than everyone else */
+            return;
+        }
+        if (kind == T_IDLE && deadline - c->deadline < l->slack)
+            return;
     }
     timer_unlink(p, c);
     c->tkind = (uint8_t)kind;
@@ -192,9 +293,9 @@ static bool in_range(const void *p, uintptr_t lo, uintptr_t hi)
  * view with it. */
 static void rebase_head(struct srv__conn *c, uintptr_t old_start, size_t old_len)
 {
-    struct srv__head *h = &c->req.head;
+    struct srv__head *h = &c->w->req.head;
     uintptr_t lo = old_start, hi = old_start + old_len;
-    uintptr_t delta = (uintptr_t)(c->in + c->in_off) - old_start;
+    uintptr_t delta = (uintptr_t)(c->w->in + c->w->in_off) - old_start;
     REBASE(h->method_name);
     REBASE(h->path);
     REBASE(h->query);
@@ -210,21 +311,21 @@ static void rebase_head(struct srv__conn *c, uintptr_t old_start, size_t old_len
  * the head has been parsed and its views must follow the bytes. */
 static void in_reserve(struct srv__conn *c, size_t need, bool has_head)
 {
-    if (c->in_off + need <= c->in_cap)
+    if (c->w->in_off + need <= c->w->in_cap)
         return;
-    uintptr_t old_start = (uintptr_t)(c->in + c->in_off);
-    size_t pending = c->in_len - c->in_off;
-    if (c->in_off > 0) {
-        memmove(c->in, c->in + c->in_off, pending);
-        c->in_off = 0;
-        c->in_len = pending;
+    uintptr_t old_start = (uintptr_t)(c->w->in + c->w->in_off);
+    size_t pending = c->w->in_len - c->w->in_off;
+    if (c->w->in_off > 0) {
+        memmove(c->w->in, c->w->in + c->w->in_off, pending);
+        c->w->in_off = 0;
+        c->w->in_len = pending;
     }
-    if (need > c->in_cap) {
-        size_t cap = c->in_cap * 2;
+    if (need > c->w->in_cap) {
+        size_t cap = c->w->in_cap * 2;
         if (cap < need)
             cap = need;
-        c->in = srv__xrealloc(c->in, cap);
-        c->in_cap = cap;
+        c->w->in = srv__xrealloc(c->w->in, cap);
+        c->w->in_cap = cap;
     }
     if (has_head)
         rebase_head(c, old_start, pending);
@@ -233,13 +334,13 @@ static void in_reserve(struct srv__conn *c, size_t need, bool has_head)
 /* Makes room for NEED more bytes of output. */
 static void out_reserve(struct srv__conn *c, size_t need)
 {
-    if (SRV__LIKELY(c->out_cap - c->out_len >= need))
+    if (SRV__LIKELY(c->w->out_cap - c->w->out_len >= need))
         return;
-    size_t cap = c->out_cap * 2;
-    if (cap < c->out_len + need)
-        cap = c->out_len + need;
-    c->out = srv__xrealloc(c->out, cap);
-    c->out_cap = cap;
+    size_t cap = c->w->out_cap * 2;
+    if (cap < c->w->out_len + need)
+        cap = c->w->out_len + need;
+    c->w->out = srv__xrealloc(c->w->out, cap);
+    c->w->out_cap = cap;
 }
 
 /* ---- Responses ------------------------------------------------------------ */
@@ -247,8 +348,8 @@ static void out_reserve(struct srv__conn *c, size_t need)
 /* Resets the request arena, skipping the call when nothing was allocated. */
 static void arena_reset(struct srv__conn *c)
 {
-    if (c->arena.cur != c->arena_start || c->arena.extra != NULL)
-        srv__arena_reset(&c->arena);
+    if (c->w->arena.cur != c->w->arena_start || c->w->arena.extra != NULL)
+        srv__arena_reset(&c->w->arena);
 }
 
 /* The rest of emit(), for a body that is not simply copied: a large memory
@@ -259,50 +360,52 @@ static void arena_reset(struct srv__conn *c)
 static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigned flags,
                                                     size_t blen)
 {
-    struct srv_response *res = &c->res;
+    struct work *w = c->w;
+    struct srv_response *res = &w->res;
     out_reserve(c, srv__response_head_max(res));
-    c->out_len += srv__response_head(res, flags, c->out + c->out_len);
+    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
     if (blen == 0)
         return; /* HEAD, 304, an empty file: nothing of the file is sent */
     if (res->body != NULL) {
-        c->big = res->body;
-        c->big_len = blen;
+        w->big = res->body;
+        w->big_len = blen;
         return;
     }
-    bool in_memory = blen <= c->out_cap - c->out_len;
+    bool in_memory = blen <= w->out_cap - w->out_len;
     for (unsigned i = 0; in_memory && i < res->nsegs; i++)
         in_memory = res->segs[i].mem != NULL;
     if (in_memory) {
         for (unsigned i = 0; i < res->nsegs; i++) {
-            memcpy(c->out + c->out_len, res->segs[i].mem, res->segs[i].len);
-            c->out_len += res->segs[i].len;
+            memcpy(w->out + w->out_len, res->segs[i].mem, res->segs[i].len);
+            w->out_len += res->segs[i].len;
         }
         return;
     }
-    c->segs = res->segs;
-    c->nsegs = res->nsegs;
-    c->seg_i = 0;
-    c->seg_done = 0;
-    c->file_fd = res->file_fd;
-    c->big = (const char *)res->segs;
-    c->big_len = blen;
+    w->segs = res->segs;
+    w->nsegs = res->nsegs;
+    w->seg_i = 0;
+    w->seg_done = 0;
+    w->file_fd = res->file_fd;
+    w->big = (const char *)res->segs;
+    w->big_len = blen;
 }
 
 /* Serialises the response into the output buffer (or, for a large body or a
  * file, leaves the body where it is for flush()). */
 static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
 {
-    struct srv_response *res = &c->res;
+    struct work *w = c->w;
+    struct srv_response *res = &w->res;
     size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
     if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL)) {
         emit_in_place(c, flags, blen);
         return;
     }
     out_reserve(c, srv__response_head_max(res) + blen);
-    c->out_len += srv__response_head(res, flags, c->out + c->out_len);
+    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
     if (blen) {
-        srv__copy(c->out + c->out_len, res->body, blen);
-        c->out_len += blen;
+        srv__copy(w->out + w->out_len, res->body, blen);
+        w->out_len += blen;
     }
 }
 
@@ -311,13 +414,12 @@ static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsi
 static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned flags,
                                                    bool known)
 {
-    struct srv_request *req = &c->req;
-    const struct srv_response *res = &c->res;
-    if (req->peer_text_len == 0)
-        req->peer_text_len = (uint8_t)srv__peer_format(req, req->peer_text);
+    struct srv_request *req = &c->w->req;
+    const struct srv_response *res = &c->w->res;
+    const char *peer = srv__peer_text(&c->peer);
     struct srv__access_entry e = {
-        .peer = req->peer_text,
-        .peer_len = req->peer_text_len,
+        .peer = peer,
+        .peer_len = c->peer.text_len,
         .method = "-", .method_len = 1,
         .path = "-", .path_len = 1,
         .version_minor = 1,
@@ -356,8 +458,8 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
  * request's head was parsed (and NUL-terminated in place). */
 static void respond_error(struct srv__conn *c, int status, bool parsed)
 {
-    struct srv_request *req = &c->req;
-    srv__response_init(&c->res, &c->arena);
+    struct srv_request *req = &c->w->req;
+    srv__response_init(&c->w->res, &c->w->arena);
     req->route = NULL;
     /* The app's error block sees the request when its head was parsed
      * (its body was refused) or at least its request line can be read;
@@ -366,8 +468,8 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
      * be decoded in place. */
     bool known = parsed;
     if (!parsed && c->srv->app->error != NULL) {
-        req->head.headers = c->headers;
-        known = srv__http_parse_request_line(c->in + c->in_off, c->in_len - c->in_off,
+        req->head.headers = c->w->headers;
+        known = srv__http_parse_request_line(c->w->in + c->w->in_off, c->w->in_len - c->w->in_off,
                                              &c->srv->limits, &req->head) > 0;
         if (!known && (status == 414 || status == 431)) {
             /* Too long to be read, yet a request: the page is the server's,
@@ -388,35 +490,36 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
         }
     }
     if (known)
-        srv__respond_error(req, &c->res, status, 0);
+        srv__respond_error(req, &c->w->res, status, 0);
     else
-        srv__response_error(&c->res, status, 0);
+        srv__response_error(&c->w->res, status, 0);
     unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
     emit(c, flags);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, known);
     c->close_after = true;
-    c->in_off = c->in_len;
+    c->w->in_off = c->w->in_len;
     c->state = ST_IDLE;
-    c->head_seen = 0;
+    c->w->head_seen = 0;
 }
 
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
  * queues its response and consumes CONSUMED input bytes. */
 static void run_request(struct srv__conn *c, char *body, size_t len, size_t consumed)
 {
+    struct work *w = c->w;
     struct srv__server *s = c->srv;
-    struct srv_request *req = &c->req;
+    struct srv_request *req = &w->req;
     /* The body is NUL-terminated for the handler; the byte may belong to the
      * next pipelined request, so it is put back afterwards. */
     char saved = body[len];
     body[len] = '\0';
     req->body = body;
     req->body_len = len;
-    srv__response_init(&c->res, &c->arena);
-    c->res.headers = c->hdr_buf; /* no arena allocation for the usual few headers */
-    c->res.headers_cap = sizeof c->hdr_buf;
-    srv__dispatch(s->app, req, &c->res);
+    srv__response_init(&w->res, &w->arena);
+    w->res.headers = w->hdr_buf; /* no arena allocation for the usual few headers */
+    w->res.headers_cap = sizeof w->hdr_buf;
+    srv__dispatch(s->app, req, &w->res);
     body[len] = saved;
 
     bool keep = req->head.keep_alive && !s->draining;
@@ -429,24 +532,24 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     if (SRV__UNLIKELY(s->log != NULL))
         log_response(c, flags, true);
 
-    c->in_off += consumed;
+    w->in_off += consumed;
     c->state = ST_IDLE;
     c->continue_sent = false;
     if (!keep)
         c->close_after = true;
-    if (SRV__LIKELY(c->big == NULL))
+    if (SRV__LIKELY(w->big == NULL))
         arena_reset(c);
 }
 
 static void queue_continue(struct srv__conn *c)
 {
     static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (c->continue_sent || !c->req.head.expect_continue || c->req.head.version_minor == 0)
+    if (c->continue_sent || !c->w->req.head.expect_continue || c->w->req.head.version_minor == 0)
         return;
     c->continue_sent = true;
     out_reserve(c, sizeof msg - 1);
-    memcpy(c->out + c->out_len, msg, sizeof msg - 1);
-    c->out_len += sizeof msg - 1;
+    memcpy(c->w->out + c->w->out_len, msg, sizeof msg - 1);
+    c->w->out_len += sizeof msg - 1;
 }
 
 /* ---- The request pipeline ------------------------------------------------- */
@@ -456,9 +559,10 @@ static void queue_continue(struct srv__conn *c)
  * it was answered with an error. */
 static bool start_body(struct srv__conn *c)
 {
-    const struct srv__head *h = &c->req.head;
+    struct work *w = c->w;
+    const struct srv__head *h = &w->req.head;
     if (h->chunked) {
-        memset(&c->chunk, 0, sizeof c->chunk);
+        memset(&w->chunk, 0, sizeof w->chunk);
         c->state = ST_BODY_CHUNKED;
         return true;
     }
@@ -477,7 +581,7 @@ static bool start_body(struct srv__conn *c)
  * as it now is, by "Content-Length: LEN" in place of Transfer-Encoding. */
 static void reframe_decoded(struct srv__conn *c, size_t len)
 {
-    struct srv__head *h = &c->req.head;
+    struct srv__head *h = &c->w->req.head;
     char digits[24], *v;
     size_t n = 0;
     uint32_t w = 0;
@@ -485,7 +589,7 @@ static void reframe_decoded(struct srv__conn *c, size_t len)
         digits[n++] = (char)('0' + len % 10);
         len /= 10;
     } while (len);
-    v = srv__arena_alloc(&c->arena, n + 1);
+    v = srv__arena_alloc(&c->w->arena, n + 1);
     for (size_t i = 0; i < n; i++)
         v[i] = digits[n - 1 - i];
     v[n] = '\0';
@@ -498,7 +602,7 @@ static void reframe_decoded(struct srv__conn *c, size_t len)
     h->headers[w++] = (struct srv__header){"Content-Length", v, 14, (uint32_t)n};
     h->nheaders = w;
     h->has_content_length = true;
-    h->content_length = c->chunk.out;
+    h->content_length = c->w->chunk.out;
 }
 
 /* For a request in a body state: 1 when the body is complete (and the
@@ -506,24 +610,25 @@ static void reframe_decoded(struct srv__conn *c, size_t len)
  * with an error. */
 static int finish_body(struct srv__conn *c)
 {
-    char *body = c->in + c->in_off + c->head_len;
-    size_t have = c->in_len - c->in_off - c->head_len;
+    struct work *w = c->w;
+    char *body = w->in + w->in_off + w->head_len;
+    size_t have = w->in_len - w->in_off - w->head_len;
     if (c->state == ST_BODY) {
-        size_t len = (size_t)c->req.head.content_length;
+        size_t len = (size_t)w->req.head.content_length;
         if (have >= len) {
-            if (SRV__UNLIKELY(c->in_off + c->head_len + len == c->in_cap)) {
-                in_reserve(c, c->head_len + len + 1, true); /* room for the NUL */
-                body = c->in + c->in_off + c->head_len;
+            if (SRV__UNLIKELY(w->in_off + w->head_len + len == w->in_cap)) {
+                in_reserve(c, w->head_len + len + 1, true); /* room for the NUL */
+                body = w->in + w->in_off + w->head_len;
             }
-            run_request(c, body, len, c->head_len + len);
+            run_request(c, body, len, w->head_len + len);
             return 1;
         }
         /* Room for the whole body (and its NUL) now, so later reads need no
          * further growth. */
-        in_reserve(c, c->head_len + len + 1, true);
+        in_reserve(c, w->head_len + len + 1, true);
         return 0;
     }
-    int r = srv__http_parse_chunked(&c->chunk, body, have, c->srv->limits.body);
+    int r = srv__http_parse_chunked(&w->chunk, body, have, c->srv->limits.body);
     if (r < 0) {
         respond_error(c, -r, true);
         return -1;
@@ -531,18 +636,18 @@ static int finish_body(struct srv__conn *c)
     if (r > 0) {
         /* Decoded data ends before the raw bytes consumed, so the NUL
          * run_request() writes stays inside this request. */
-        reframe_decoded(c, c->chunk.out);
-        run_request(c, body, c->chunk.out, c->head_len + c->chunk.raw);
+        reframe_decoded(c, w->chunk.out);
+        run_request(c, body, w->chunk.out, w->head_len + w->chunk.raw);
         return 1;
     }
-    if (c->in_len == c->in_cap) {
+    if (w->in_len == w->in_cap) {
         /* Chunk framing can outweigh the data; bound the raw bytes kept. */
         size_t raw_max = 2 * c->srv->limits.body + 64 * 1024;
         if (have >= raw_max) {
             respond_error(c, 413, true);
             return -1;
         }
-        in_reserve(c, c->head_len + have + (have < IN_DEFAULT ? IN_DEFAULT : have), true);
+        in_reserve(c, w->head_len + have + (have < IN_DEFAULT ? IN_DEFAULT : have), true);
     }
     return 0;
 }
@@ -552,8 +657,9 @@ static int finish_body(struct srv__conn *c)
  * response that closes the connection, and while a large body is pending. */
 static void process(struct srv__conn *c)
 {
+    struct work *w = c->w;
     struct srv__server *s = c->srv;
-    while (!c->close_after && c->big == NULL) {
+    while (!c->close_after && w->big == NULL) {
         if (c->state == ST_BODY || c->state == ST_BODY_CHUNKED) {
             int r = finish_body(c);
             if (r == 0)
@@ -562,34 +668,34 @@ static void process(struct srv__conn *c)
                 break;
             continue;
         }
-        size_t avail = c->in_len - c->in_off;
+        size_t avail = w->in_len - w->in_off;
         if (avail == 0) {
             c->state = ST_IDLE;
             break;
         }
-        char *p = c->in + c->in_off;
-        if (SRV__UNLIKELY(c->head_seen != 0)) {
+        char *p = w->in + w->in_off;
+        if (SRV__UNLIKELY(w->head_seen != 0)) {
             /* The head was incomplete last time.  Its answer can change
              * only when a line ends or the bytes reach a limit, so a client
              * trickling a byte per read costs a memchr of that byte, not a
              * parse of everything it sent before; and a check of that byte
              * alone, so that bytes no request could continue with (binary
              * data, a TLS handshake) are answered at once. */
-            if (avail < c->head_limit &&
-                memchr(p + c->head_seen, '\n', avail - c->head_seen) == NULL) {
-                if (srv__http_prefix(&c->req.head.prefix, p + c->head_seen,
-                                     avail - c->head_seen) < 0) {
+            if (avail < w->head_limit &&
+                memchr(p + w->head_seen, '\n', avail - w->head_seen) == NULL) {
+                if (srv__http_prefix(&w->req.head.prefix, p + w->head_seen,
+                                     avail - w->head_seen) < 0) {
                     respond_error(c, 400, false);
                     break;
                 }
-                c->head_seen = avail;
+                w->head_seen = avail;
                 in_reserve(c, avail + 1024, false);
                 break;
             }
-            c->head_seen = 0;
+            w->head_seen = 0;
         }
-        c->req.head.headers = c->headers;
-        int r = srv__http_parse_head(p, avail, &s->limits, &c->req.head);
+        w->req.head.headers = w->headers;
+        int r = srv__http_parse_head(p, avail, &s->limits, &w->req.head);
         if (r == SRV__PARSE_INCOMPLETE) {
             c->state = ST_HEAD;
             srv__incomplete_parses++;
@@ -599,8 +705,8 @@ static void process(struct srv__conn *c)
                 respond_error(c, 431, false);
                 break;
             }
-            c->head_seen = avail;
-            c->head_limit = srv__http_head_limit(p, avail, &s->limits);
+            w->head_seen = avail;
+            w->head_limit = srv__http_head_limit(p, avail, &s->limits);
             in_reserve(c, avail + 1024, false);
             break;
         }
@@ -608,19 +714,19 @@ static void process(struct srv__conn *c)
             respond_error(c, -r, false);
             break;
         }
-        c->head_len = (size_t)r;
+        w->head_len = (size_t)r;
         c->progressed = true;
         if (!start_body(c))
             break;
         if (c->state == ST_HEAD || c->state == ST_IDLE)
             run_request(c, empty_body, 0, (size_t)r);
     }
-    if (c->in_off == c->in_len) {
-        c->in_off = c->in_len = 0;
-        if (SRV__UNLIKELY(c->in_cap > IN_DEFAULT)) {
-            free(c->in);
-            c->in = srv__xmalloc(IN_DEFAULT);
-            c->in_cap = IN_DEFAULT;
+    if (w->in_off == w->in_len) {
+        w->in_off = w->in_len = 0;
+        if (SRV__UNLIKELY(w->in_cap > IN_DEFAULT)) {
+            free(w->in);
+            w->in = srv__xmalloc(IN_DEFAULT);
+            w->in_cap = IN_DEFAULT;
         }
     }
 }
@@ -630,11 +736,12 @@ static void process(struct srv__conn *c)
  * when it did. */
 static inline bool written(struct srv__conn *c)
 {
-    c->out_off = c->out_len = 0;
-    if (SRV__UNLIKELY(c->out_cap > OUT_DEFAULT)) {
-        free(c->out);
-        c->out = srv__xmalloc(OUT_DEFAULT);
-        c->out_cap = OUT_DEFAULT;
+    struct work *w = c->w;
+    w->out_off = w->out_len = 0;
+    if (SRV__UNLIKELY(w->out_cap > OUT_DEFAULT)) {
+        free(w->out);
+        w->out = srv__xmalloc(OUT_DEFAULT);
+        w->out_cap = OUT_DEFAULT;
     }
     if (c->close_after) {
         conn_close(c);
@@ -647,9 +754,10 @@ static inline bool written(struct srv__conn *c)
  * through the arena's hooks a pinned cached file). */
 static bool body_done(struct srv__conn *c)
 {
-    c->big = NULL;
-    c->segs = NULL;
-    srv__arena_reset(&c->arena);
+    struct work *w = c->w;
+    w->big = NULL;
+    w->segs = NULL;
+    srv__arena_reset(&w->arena);
     return written(c);
 }
 
@@ -668,29 +776,29 @@ static __attribute__((noinline)) bool flush_file(struct srv__conn *c)
 {
     uint64_t budget = FILE_BURST;
     for (;;) {
-        size_t pend = c->out_len - c->out_off;
-        const struct srv__seg *sg = &c->segs[c->seg_i];
+        size_t pend = c->w->out_len - c->w->out_off;
+        const struct srv__seg *sg = &c->w->segs[c->w->seg_i];
         ssize_t n;
         if (sg->mem != NULL) {
             struct iovec iov[1 + FILE_IOV];
             size_t k = 0;
             if (pend)
-                iov[k++] = (struct iovec){c->out + c->out_off, pend};
-            unsigned i = c->seg_i;
-            uint64_t skip = c->seg_done;
-            for (; i < c->nsegs && k < 1 + FILE_IOV && c->segs[i].mem != NULL; i++) {
-                iov[k++] = (struct iovec){(void *)(c->segs[i].mem + skip),
-                                          (size_t)(c->segs[i].len - skip)};
+                iov[k++] = (struct iovec){c->w->out + c->w->out_off, pend};
+            unsigned i = c->w->seg_i;
+            uint64_t skip = c->w->seg_done;
+            for (; i < c->w->nsegs && k < 1 + FILE_IOV && c->w->segs[i].mem != NULL; i++) {
+                iov[k++] = (struct iovec){(void *)(c->w->segs[i].mem + skip),
+                                          (size_t)(c->w->segs[i].len - skip)};
                 skip = 0;
             }
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = k};
-            n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (i < c->nsegs ? MSG_MORE : 0));
+            n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (i < c->w->nsegs ? MSG_MORE : 0));
         } else if (pend) {
-            n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL | MSG_MORE);
+            n = send(c->io.fd, c->w->out + c->w->out_off, pend, MSG_NOSIGNAL | MSG_MORE);
         } else {
-            off_t off = (off_t)(sg->off + c->seg_done);
-            uint64_t left = sg->len - c->seg_done;
-            n = sendfile(c->io.fd, c->file_fd, &off, (size_t)(left < budget ? left : budget));
+            off_t off = (off_t)(sg->off + c->w->seg_done);
+            uint64_t left = sg->len - c->w->seg_done;
+            n = sendfile(c->io.fd, c->w->file_fd, &off, (size_t)(left < budget ? left : budget));
             if (n == 0) {
                 srv_log(SRV_LOG_WARN, "a file being sent became shorter; closing the connection");
                 conn_close(c);
@@ -707,22 +815,22 @@ static __attribute__((noinline)) bool flush_file(struct srv__conn *c)
         }
         size_t sent = (size_t)n;
         size_t from_out = sent < pend ? sent : pend;
-        c->out_off += from_out;
-        if (c->out_off == c->out_len)
-            c->out_off = c->out_len = 0;
+        c->w->out_off += from_out;
+        if (c->w->out_off == c->w->out_len)
+            c->w->out_off = c->w->out_len = 0;
         sent -= from_out;
         budget = sent < budget ? budget - sent : 0;
         while (sent > 0) {
-            uint64_t left = c->segs[c->seg_i].len - c->seg_done;
+            uint64_t left = c->w->segs[c->w->seg_i].len - c->w->seg_done;
             if (sent < left) {
-                c->seg_done += sent;
+                c->w->seg_done += sent;
                 break;
             }
             sent -= (size_t)left;
-            c->seg_i++;
-            c->seg_done = 0;
+            c->w->seg_i++;
+            c->w->seg_done = 0;
         }
-        if (c->seg_i == c->nsegs && c->out_len == 0)
+        if (c->w->seg_i == c->w->nsegs && c->w->out_len == 0)
             return body_done(c);
         if (budget == 0)
             return true;
@@ -733,12 +841,12 @@ static __attribute__((noinline)) bool flush_file(struct srv__conn *c)
  * sendmsg, across as many writable events as it takes. */
 static __attribute__((noinline)) bool flush_big(struct srv__conn *c)
 {
-    size_t pend = c->out_len - c->out_off;
+    size_t pend = c->w->out_len - c->w->out_off;
     ssize_t n;
     do {
         struct iovec iov[2] = {
-            {.iov_base = c->out + c->out_off, .iov_len = pend},
-            {.iov_base = (void *)c->big, .iov_len = c->big_len},
+            {.iov_base = c->w->out + c->w->out_off, .iov_len = pend},
+            {.iov_base = (void *)c->w->big, .iov_len = c->w->big_len},
         };
         struct msghdr mh = {.msg_iov = pend ? iov : iov + 1, .msg_iovlen = pend ? 2 : 1};
         n = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
@@ -751,14 +859,14 @@ static __attribute__((noinline)) bool flush_big(struct srv__conn *c)
     }
     size_t sent = (size_t)n;
     if (sent < pend) {
-        c->out_off += sent;
+        c->w->out_off += sent;
         return true;
     }
-    c->out_off = c->out_len = 0;
+    c->w->out_off = c->w->out_len = 0;
     sent -= pend;
-    c->big += sent;
-    c->big_len -= sent;
-    if (c->big_len > 0)
+    c->w->big += sent;
+    c->w->big_len -= sent;
+    if (c->w->big_len > 0)
         return true;
     return body_done(c); /* the body may have lived in the arena */
 }
@@ -768,9 +876,10 @@ static __attribute__((noinline)) bool flush_big(struct srv__conn *c)
  * done and closing). */
 static bool flush(struct srv__conn *c)
 {
-    if (SRV__UNLIKELY(c->big != NULL))
-        return c->segs != NULL ? flush_file(c) : flush_big(c);
-    size_t pend = c->out_len - c->out_off;
+    struct work *w = c->w;
+    if (SRV__UNLIKELY(w->big != NULL))
+        return w->segs != NULL ? flush_file(c) : flush_big(c);
+    size_t pend = w->out_len - w->out_off;
     if (pend == 0) {
         if (c->close_after) {
             conn_close(c);
@@ -780,7 +889,7 @@ static bool flush(struct srv__conn *c)
     }
     ssize_t n;
     do
-        n = send(c->io.fd, c->out + c->out_off, pend, MSG_NOSIGNAL);
+        n = send(c->io.fd, w->out + w->out_off, pend, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -789,7 +898,7 @@ static bool flush(struct srv__conn *c)
         return false;
     }
     if ((size_t)n < pend) {
-        c->out_off += (size_t)n;
+        w->out_off += (size_t)n;
         return true;
     }
     return written(c);
@@ -816,7 +925,8 @@ static void settle(struct srv__conn *c)
 {
     struct srv__server *s = c->srv;
     struct priv *p = priv_of(s);
-    if (c->out_off < c->out_len || c->big != NULL) {
+    struct work *w = c->w;
+    if (w != NULL && (w->out_off < w->out_len || w->big != NULL)) {
         if (want(c, EPOLLOUT))
             timer_set(p, c, T_WRITE);
         return;
@@ -827,6 +937,13 @@ static void settle(struct srv__conn *c)
             conn_close(c);
             return;
         }
+        /* Nothing read, nothing to write, the arena reset: the work can
+         * serve another connection until this one has a request again.  A
+         * worker with few connections lets them keep theirs (at most
+         * WORKS_KEEP idle works that way), which spares keep-alive traffic
+         * the round trip through the pool. */
+        if (w != NULL && s->nconns > WORKS_KEEP && w->in_len == 0)
+            work_give_back(c);
         if (want(c, EPOLLIN))
             timer_set(p, c, T_IDLE);
         break;
@@ -847,8 +964,9 @@ static void settle(struct srv__conn *c)
  * been written (process() stops at a large body). */
 static bool resume_input(const struct srv__conn *c)
 {
-    return c->in_off < c->in_len && c->state == ST_IDLE && c->out_off == c->out_len &&
-           c->big == NULL;
+    struct work *w = c->w;
+    return w->in_off < w->in_len && c->state == ST_IDLE && w->out_off == w->out_len &&
+           w->big == NULL;
 }
 
 /* Input arrived: answer everything complete, write once, wait again. */
@@ -864,15 +982,18 @@ static void serve(struct srv__conn *c)
 
 static void on_readable(struct srv__conn *c)
 {
-    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    struct work *w = c->w;
+    if (w == NULL)
+        w = work_take(c);
+    ssize_t n = read(c->io.fd, w->in + w->in_len, w->in_cap - w->in_len);
     if (n > 0) {
         if (c->state == ST_IDLE) {
             c->state = ST_HEAD;
             if (SRV__UNLIKELY(c->srv->log != NULL) &&
                 c->srv->log->format == SRV_ACCESS_LOG_JSON)
-                c->req.start_us = srv__clock_us();
+                w->req.start_us = srv__clock_us();
         }
-        c->in_len += (size_t)n;
+        w->in_len += (size_t)n;
         serve(c);
         return;
     }
@@ -916,31 +1037,12 @@ static struct srv__conn *conn_get(struct srv__server *s)
         c->tnext = NULL;
         return c;
     }
-    c = srv__xmalloc(p->conn_size);
+    c = srv__xmalloc(sizeof *c);
     memset(c, 0, sizeof *c);
     c->srv = s;
     c->io.fn = conn_on_event;
     c->tkind = T_NONE;
-    c->in = srv__xmalloc(IN_DEFAULT);
-    c->in_cap = IN_DEFAULT;
-    c->out = srv__xmalloc(OUT_DEFAULT);
-    c->out_cap = OUT_DEFAULT;
-    srv__arena_init(&c->arena, ARENA_FIRST);
-    c->arena_start = c->arena.cur;
-    c->req.conn = c;
-    c->req.arena = &c->arena;
-    c->req.app = s->app;
-    c->req.head.headers = c->headers;
-    c->req.body = empty_body;
     return c;
-}
-
-static void conn_free(struct srv__conn *c)
-{
-    free(c->in);
-    free(c->out);
-    srv__arena_free(&c->arena);
-    free(c);
 }
 
 /* The one place a connection's resources are released. */
@@ -954,27 +1056,31 @@ static void conn_close(struct srv__conn *c)
     c->io.events = 0;
     timer_unlink(p, c);
     s->nconns--;
-    srv__arena_reset(&c->arena);
-    c->in_len = c->in_off = 0;
-    c->out_len = c->out_off = 0;
-    c->big = NULL;
-    c->segs = NULL;
     c->close_after = c->progressed = c->continue_sent = false;
     c->state = ST_IDLE;
-    c->head_seen = 0;
+    struct work *w = c->w;
+    if (w != NULL) {
+        srv__arena_reset(&w->arena); /* runs its hooks: cached files are let go */
+        w->in_len = w->in_off = 0;
+        w->out_len = w->out_off = 0;
+        w->big = NULL;
+        w->segs = NULL;
+        w->head_seen = 0;
+        if (w->in_cap > IN_DEFAULT) {
+            free(w->in);
+            w->in = srv__xmalloc(IN_DEFAULT);
+            w->in_cap = IN_DEFAULT;
+        }
+        if (w->out_cap > OUT_DEFAULT) {
+            free(w->out);
+            w->out = srv__xmalloc(OUT_DEFAULT);
+            w->out_cap = OUT_DEFAULT;
+        }
+        work_give_back(c);
+    }
     if (p->nfree >= POOL_KEEP) {
-        conn_free(c);
+        free(c);
         return;
-    }
-    if (c->in_cap > IN_DEFAULT) {
-        free(c->in);
-        c->in = srv__xmalloc(IN_DEFAULT);
-        c->in_cap = IN_DEFAULT;
-    }
-    if (c->out_cap > OUT_DEFAULT) {
-        free(c->out);
-        c->out = srv__xmalloc(OUT_DEFAULT);
-        c->out_cap = OUT_DEFAULT;
     }
     c->tnext = p->free_list;
     p->free_list = c;
@@ -986,8 +1092,7 @@ static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer
     struct srv__conn *c = conn_get(s);
     c->io.fd = fd;
     c->io.events = 0;
-    c->req.fd = fd;
-    srv__peer_set(&c->req, peer);
+    srv__peer_set(&c->peer, peer);
     s->nconns++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1070,6 +1175,10 @@ static void sweep(struct srv__server *s)
             expire(c, k);
         }
     }
+    if (now - p->trimmed_ms >= 1000) {
+        p->trimmed_ms = now;
+        trim_works(s);
+    }
     if (p->accept_resume != 0 && now >= p->accept_resume && s->listen_io.fd >= 0) {
         p->accept_resume = 0;
         p->accept_error_logged = false;
@@ -1117,10 +1226,12 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     struct priv *p = srv__xcalloc(1, sizeof *p);
     s->priv = p;
     p->timers[T_IDLE].ms = s->limits.idle_timeout_ms;
+    p->timers[T_IDLE].slack = s->limits.idle_timeout_ms / 16 < IDLE_SLACK_MS
+                                  ? s->limits.idle_timeout_ms / 16 : IDLE_SLACK_MS;
     p->timers[T_HEAD].ms = s->limits.header_timeout_ms;
     p->timers[T_BODY].ms = s->limits.body_timeout_ms;
     p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
-    p->conn_size = sizeof(struct srv__conn) + s->limits.header_count * sizeof(struct srv__header);
+    p->work_size = sizeof(struct work) + s->limits.header_count * sizeof(struct srv__header);
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
     s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
     if (listen_fd >= 0) {
@@ -1182,10 +1293,15 @@ void srv__server_close(struct srv__server *s)
             while ((c = p->timers[k].head) != NULL)
                 conn_close(c);
         }
+        while (s->works != NULL) {
+            struct work *w = s->works;
+            s->works = w->next_free;
+            work_free(w);
+        }
         while (p->free_list != NULL) {
             struct srv__conn *c = p->free_list;
             p->free_list = c->tnext;
-            conn_free(c);
+            free(c);
         }
         free(p);
         s->priv = NULL;

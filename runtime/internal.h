@@ -401,13 +401,18 @@ struct srv__conn;
 
 struct srv__lazy;
 
+/* A connection's peer, kept from accept4 so asking costs no syscall. */
+struct srv__peer {
+    uint8_t family;    /* AF_INET or AF_INET6 (0: unknown) */
+    uint8_t text_len;  /* of TEXT, 0 until it is made */
+    uint8_t addr[16];
+    char text[46];     /* INET6_ADDRSTRLEN */
+};
+
 struct srv_request {
     struct srv__conn *conn;
     const struct srv_app *app;
-    uint8_t peer_family;           /* AF_INET or AF_INET6 (0: unknown) */
-    uint8_t peer_addr[16];         /* from accept4, so asking costs no syscall */
-    uint8_t peer_text_len;         /* of PEER_TEXT, 0 until first formatted */
-    char peer_text[47];            /* the address as text, once per connection */
+    struct srv__peer *peer;        /* made on demand when CONN is NULL (tests) */
     uint64_t start_us;             /* srv__clock_us() of the read that began it (access log) */
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
@@ -477,10 +482,11 @@ struct srv_response {
 void srv__response_fail(struct srv_response *res, const char *what, const char *text);
 
 /* request.c: the peer's address, kept from accept4's SA (a struct sockaddr
- * of AF_INET or AF_INET6), and written as text into OUT (INET6_ADDRSTRLEN
- * bytes; "" when unknown); returns its length. */
-void srv__peer_set(struct srv_request *req, const void *sa);
-size_t srv__peer_format(const struct srv_request *req, char *out);
+ * of AF_INET or AF_INET6), and its text, made once (srv__peer_text). */
+void srv__peer_set(struct srv__peer *peer, const void *sa);
+const char *srv__peer_text(struct srv__peer *peer);
+/* conn.c: the peer of the connection C. */
+struct srv__peer *srv__conn_peer(struct srv__conn *c);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -846,6 +852,7 @@ struct srv__server {
     struct srv__io listen_io;  /* fd -1 once closed */
     bool draining;             /* graceful shutdown under way */
     struct srv__access_log *log; /* NULL: no access log */
+    void *works;               /* conn.c's pool of idle works */
     unsigned nconns;           /* open connections */
     void *priv;                /* conn.c's pools and timer lists */
 };

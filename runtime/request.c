@@ -105,28 +105,31 @@ const char *srv_request_body(const struct srv_request *req, size_t *len)
     return req->body != NULL ? req->body : "";
 }
 
-void srv__peer_set(struct srv_request *req, const void *sa)
+void srv__peer_set(struct srv__peer *peer, const void *sa)
 {
     const struct sockaddr *a = sa;
-    req->peer_family = 0;
-    req->peer_text_len = 0;
+    peer->family = 0;
+    peer->text_len = 0;
+    peer->text[0] = '\0';
     if (a->sa_family == AF_INET) {
-        memcpy(req->peer_addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        req->peer_family = AF_INET;
+        memcpy(peer->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        peer->family = AF_INET;
     } else if (a->sa_family == AF_INET6) {
-        memcpy(req->peer_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        req->peer_family = AF_INET6;
+        memcpy(peer->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        peer->family = AF_INET6;
     }
 }
 
-size_t srv__peer_format(const struct srv_request *req, char *out)
+const char *srv__peer_text(struct srv__peer *peer)
 {
-    out[0] = '\0';
-    if (req->peer_family == AF_INET) {
+    if (peer->text_len != 0 || peer->family == 0)
+        return peer->text;
+    char *out = peer->text;
+    if (peer->family == AF_INET) {
         /* The common case by hand: inet_ntop costs several times more. */
         char *p = out;
         for (int i = 0; i < 4; i++) {
-            unsigned v = req->peer_addr[i];
+            unsigned v = peer->addr[i];
             if (v >= 100)
                 *p++ = (char)('0' + v / 100);
             if (v >= 10)
@@ -134,25 +137,29 @@ size_t srv__peer_format(const struct srv_request *req, char *out)
             *p++ = (char)('0' + v % 10);
             *p++ = i < 3 ? '.' : '\0';
         }
-        return (size_t)(p - out - 1);
+    } else {
+        inet_ntop(AF_INET6, peer->addr, out, sizeof peer->text);
     }
-    if (req->peer_family == AF_INET6)
-        inet_ntop(AF_INET6, req->peer_addr, out, INET6_ADDRSTRLEN);
-    return strlen(out);
+    peer->text_len = (uint8_t)strlen(out);
+    return out;
 }
 
 const char *srv_request_peer(struct srv_request *req)
 {
-    if (req->peer_family == 0) {
-        /* Not from accept4 (a test's socketpair, say): ask the kernel. */
+    if (req->conn != NULL)
+        return srv__peer_text(srv__conn_peer(req->conn));
+    if (req->peer == NULL) {
+        /* Not a connection of ours (a test's socketpair, say): ask the kernel. */
+        struct srv__peer *peer = srv__arena_alloc(req->arena, sizeof *peer);
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        if (getpeername(req->fd, (struct sockaddr *)&ss, &sl) == 0)
-            srv__peer_set(req, &ss);
+        ss.ss_family = AF_UNSPEC;
+        if (getpeername(req->fd, (struct sockaddr *)&ss, &sl) != 0)
+            ss.ss_family = AF_UNSPEC;
+        srv__peer_set(peer, &ss);
+        req->peer = peer;
     }
-    if (req->peer_text_len == 0)
-        req->peer_text_len = (uint8_t)srv__peer_format(req, req->peer_text);
-    return req->peer_text;
+    return srv__peer_text(req->peer);
 }
 
 /* Runs when the request arena is reset: the lazy results go with it. */
