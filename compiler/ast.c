@@ -132,8 +132,9 @@ void ast_server_only(const Scope *scope, Diag *d, Token kw)
     in_group(scope, d, kw);
 }
 
-void ast_add_setting(Server *s, Setting *st)
+void ast_add_setting(Server *s, Scope *scope, Setting *st)
 {
+    st->scope = scope;
     *s->settings_tail = st;
     s->settings_tail = &st->next;
 }

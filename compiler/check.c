@@ -172,6 +172,8 @@ static const struct {
     {SG_LIMITS, "body", VK_SIZE, LIM_BODY, UINT64_C(1) << 30},
     {SG_LIMITS, "multipart_parts", VK_COUNT, LIM_MULTIPART_PARTS, 100000},
     {SG_LIMITS, "multipart_header", VK_SIZE, LIM_MULTIPART_HEADER, UINT64_C(1) << 20},
+    {SG_LIMITS, "sse_queue", VK_SIZE, LIM_SSE_QUEUE, UINT64_C(1) << 30},
+    {SG_TIMEOUTS, "response", VK_DURATION, LIM_RESPONSE_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "header", VK_DURATION, LIM_HEADER_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "idle", VK_DURATION, LIM_IDLE_TIMEOUT, 86400000},
@@ -251,8 +253,35 @@ static uint64_t parse_value(ValueKind kind, uint64_t max, Token name, Token t, D
     return v * scale;
 }
 
+/* In a group only `timeouts { response ...; }` means anything: the deadline
+ * of the deferred responses of its routes. */
+static void check_group_setting(const Setting *st, Diag *d)
+{
+    Scope *g = st->scope;
+    if (st->group != SG_TIMEOUTS || !text_is(st->key, "response")) {
+        diag_error(d, st->key.loc,
+                   "only 'response' can be set in a group's timeouts (the others are the "
+                   "server's)");
+        diag_note(d, g->keyword.loc, "inside this group");
+        return;
+    }
+    if (g->response_key.kind) {
+        diag_error(d, st->key.loc, "duplicate timeout 'response'");
+        diag_note(d, g->response_key.loc, "first set here");
+        return;
+    }
+    g->response_key = st->key;
+    for (int i = 0; i < NSETTINGS; i++)
+        if (settings[i].index == LIM_RESPONSE_TIMEOUT)
+            g->response_ms = (unsigned)setting_value(i, st->key, st->value, d);
+}
+
 static void check_setting(Server *s, const Setting *st, const Setting **first, Diag *d)
 {
+    if (st->scope && st->scope->parent) {
+        check_group_setting(st, d);
+        return;
+    }
     const char *group = st->group == SG_LIMITS ? "limit" : "timeout";
     int found = -1;
     for (int i = 0; i < NSETTINGS; i++)
@@ -262,8 +291,8 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
         diag_error(d, st->key.loc, "unknown %s '%.*s' (expected %s)", group,
                    (int)st->key.len, st->key.ptr,
                    st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
-                                            "multipart_parts or multipart_header"
-                                          : "header, body, idle or shutdown");
+                                            "multipart_parts, multipart_header or sse_queue"
+                                          : "header, body, idle, shutdown or response");
         return;
     }
     if (first[found]) {

@@ -44,7 +44,7 @@ static const char *const rt_method[M_COUNT] = {
 static const char *const rt_limit_field[LIM_COUNT] = {
     "request_line",      "header_bytes",    "header_count",    "body",
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
-    "multipart_parts",   "multipart_header",
+    "multipart_parts",   "multipart_header", "response_timeout_ms", "sse_queue",
 };
 
 typedef struct {
@@ -259,11 +259,25 @@ static const Cors *route_cors(const Route *r)
     return NULL;
 }
 
-/* Whether a route needs a chain function: hooks or a CORS policy. */
-static bool has_hooks(const Route *r)
+/* The deadline of a route's deferred responses: its innermost group's
+ * `timeouts { response }`, 0 for the server's. */
+static unsigned route_response_ms(const Route *r)
 {
-    return hook_chain(r->scope, HK_BEFORE, NULL, 0) + hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 ||
-           route_cors(r) != NULL;
+    for (const Scope *sc = r->scope; sc && sc->parent; sc = sc->parent)
+        if (sc->response_ms)
+            return sc->response_ms;
+    return 0;
+}
+
+/* Whether a route needs a chain before its handler, and one after it. */
+static bool has_before(const Route *r)
+{
+    return !r->dropped && hook_chain(r->scope, HK_BEFORE, NULL, 0) > 0;
+}
+
+static bool has_end(const Route *r)
+{
+    return !r->dropped && (hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 || route_cors(r) != NULL);
 }
 
 /* The name of the function that does a route's own work. */
@@ -347,36 +361,44 @@ static void gen_cors_policy(Gen *g, const Cors *c)
     emit_str(e, "};\n\n");
 }
 
-/* A route with hooks: its chain, called directly.  A before block that
- * answers (srv_response_answered) skips the later ones and the handler;
- * the after blocks run either way. */
+/* A route's before blocks and its handler, called directly: a before
+ * block that answers (srv_response_answered) skips the later ones and the
+ * handler. */
 static void gen_route_chain(Gen *g, const Route *r, Arena *a)
 {
     Emit *e = g->e;
     unsigned nb = hook_chain(r->scope, HK_BEFORE, NULL, 0);
-    unsigned na = hook_chain(r->scope, HK_AFTER, NULL, 0);
     const Hook **before = arena_alloc(a, (nb + 1) * sizeof *before);
-    const Hook **after = arena_alloc(a, (na + 1) * sizeof *after);
     hook_chain(r->scope, HK_BEFORE, before, 0);
-    hook_chain(r->scope, HK_AFTER, after, 0);
     gen_route_comment(e, r);
     emit_fmt(e, "static void srvg_route_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
-    const Cors *cors = route_cors(r);
-    bool tail = na || cors;
-    for (unsigned i = 0; i < nb; i++) {
-        emit_fmt(e, "    srvg_before_%u(req, res);\n    if (" RT_ANSWERED "(res))\n", before[i]->index);
-        emit_str(e, tail ? "        goto after;\n" : "        return;\n");
-    }
+    for (unsigned i = 0; i < nb; i++)
+        emit_fmt(e, "    srvg_before_%u(req, res);\n    if (" RT_ANSWERED "(res))\n        return;\n",
+                 before[i]->index);
     emit_str(e, "    ");
     emit_handler_name(e, r);
-    emit_str(e, "(req, res);\n");
-    if (tail && nb)
-        emit_str(e, "after:\n");
+    emit_str(e, "(req, res);\n}\n\n");
+}
+
+/* What runs once a route's response is built: its CORS headers, then its
+ * after blocks.  The runtime calls it when the handler returns, or, for a
+ * deferred response, when srv_response_finish() is called. */
+static void gen_route_end(Gen *g, const Route *r, Arena *a)
+{
+    Emit *e = g->e;
+    unsigned na = hook_chain(r->scope, HK_AFTER, NULL, 0);
+    const Hook **after = arena_alloc(a, (na + 1) * sizeof *after);
+    hook_chain(r->scope, HK_AFTER, after, 0);
+    const Cors *cors = route_cors(r);
+    emit_fmt(e, "static void srvg_end_%u(struct srv_request *req, struct srv_response *res)\n{\n",
+             r->index);
     if (cors)
         emit_fmt(e, "    " RT_CORS_APPLY "(req, res, &srvg_cors_%u);\n", cors->index);
     for (unsigned i = 0; i < na; i++)
         emit_fmt(e, "    srvg_after_%u(req, res);\n", after[i]->index);
+    if (!cors && na == 0)
+        emit_str(e, "    (void)req;\n    (void)res;\n");
     emit_str(e, "}\n\n");
 }
 
@@ -458,7 +480,7 @@ static void gen_route_table(Gen *g, const Server *s)
     emit_str(e, "\nstatic const struct srv_route srvg_routes[] = {\n");
     for (Route *r = s->routes; r; r = r->next) {
         emit_str(e, "    {");
-        if (has_hooks(r) && !r->dropped)
+        if (has_before(r))
             emit_fmt(e, "srvg_route_%u", r->index);
         else
             emit_handler_name(e, r);
@@ -469,10 +491,15 @@ static void gen_route_table(Gen *g, const Server *s)
         else
             emit_str(e, "\", 0, NULL");
         const Cors *cors = route_cors(r);
-        if (cors)
-            emit_fmt(e, ", &srvg_cors_%u},\n", cors->index);
+        if (cors && !r->dropped)
+            emit_fmt(e, ", &srvg_cors_%u", cors->index);
         else
-            emit_str(e, ", NULL},\n");
+            emit_str(e, ", NULL");
+        if (has_end(r))
+            emit_fmt(e, ", srvg_end_%u", r->index);
+        else
+            emit_str(e, ", NULL");
+        emit_fmt(e, ", %u},\n", route_response_ms(r));
     }
     emit_str(e, "};\n\n");
 }
@@ -1329,9 +1356,12 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
     for (const Scope *sc = s->scopes; sc; sc = sc->next)
         if (sc->cors)
             gen_cors_policy(&g, sc->cors);
-    for (const Route *r = s->routes; r; r = r->next)
-        if (has_hooks(r) && !r->dropped)
+    for (const Route *r = s->routes; r; r = r->next) {
+        if (has_before(r))
             gen_route_chain(&g, r, a);
+        if (has_end(r))
+            gen_route_end(&g, r, a);
+    }
     gen_route_table(&g, s);
     gen_matcher(&g, tree);
     if (s->nhooks[HK_ERROR])

@@ -185,6 +185,8 @@ typedef struct Scope {
     Hook *hooks, **hooks_tail;
     Hook *error;          /* this scope's own `error` block, or NULL */
     Cors *cors;           /* this scope's own `cors` block, or NULL */
+    unsigned response_ms; /* its own `timeouts { response }` (groups), 0 when not set */
+    Token response_key;   /* where that was set */
     struct Scope *next;   /* every scope of the server, in source order */
     /* Filled by check.c: */
     Segment *segs;        /* the whole prefix, from the server down */
@@ -230,6 +232,7 @@ typedef struct Setting {
     SettingGroup group;
     Token key;
     Token value;
+    struct Scope *scope; /* a group's `timeouts { response ...; }`, else the server's */
     struct Setting *next;
 } Setting;
 
@@ -237,7 +240,7 @@ typedef struct Setting {
 enum {
     LIM_REQUEST_LINE, LIM_HEADER_BYTES, LIM_HEADER_COUNT, LIM_BODY,
     LIM_HEADER_TIMEOUT, LIM_BODY_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN_TIMEOUT,
-    LIM_MULTIPART_PARTS, LIM_MULTIPART_HEADER,
+    LIM_MULTIPART_PARTS, LIM_MULTIPART_HEADER, LIM_RESPONSE_TIMEOUT, LIM_SSE_QUEUE,
     LIM_COUNT
 };
 
@@ -291,7 +294,7 @@ Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value);
 void ast_add_server(App *app, Server *s);
 /* Adds R (a route or a mount) to SCOPE of server S. */
 void ast_add_route(Server *s, Scope *scope, Route *r);
-void ast_add_setting(Server *s, Setting *st);
+void ast_add_setting(Server *s, Scope *scope, Setting *st);
 /* Opens `group PREFIX {` inside PARENT; returns the new scope. */
 Scope *ast_open_group(Arena *a, Server *s, Scope *parent, Token kw, Token prefix);
 /* Adds a before/after/error block to SCOPE; a second `error` in one scope

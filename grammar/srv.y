@@ -218,7 +218,7 @@ limits_head:
   ;
 
 timeouts_head:
-    TIMEOUTS '{'                { p->group = SG_TIMEOUTS; ast_server_only(p->scope, p->diag, $1); }
+    TIMEOUTS '{'                { p->group = SG_TIMEOUTS; }
   ;
 
 settings:
@@ -229,7 +229,7 @@ settings:
 /* setting: IDENT value ';'  e.g. `body 1M;`, `idle 60s;` */
 setting:
     IDENT value ';'             {
-                                  ast_add_setting(p->server,
+                                  ast_add_setting(p->server, p->scope,
                                       ast_new_setting(p->arena, p->group, $1, $2));
                                 }
   | error ';'                   { yyerrok; }

@@ -62,13 +62,23 @@
 #define MAX_SLEEP_MS 60000
 #define IDLE_SLACK_MS 1000       /* idle deadlines are this precise (timer_set) */
 
-enum timer_kind { T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT, T_NONE = T_COUNT };
+/* The lists a connection can wait in: the timed ones, each of a fixed
+ * duration, then the untimed ones, kept so a drain or a shutdown finds
+ * every connection (a deferred response keeps its deadline on a loop
+ * timer, whose duration depends on its route). */
+enum timer_kind {
+    T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT,
+    T_DEFERRED = T_COUNT, /* a deferred response, until finished or cancelled */
+    T_ALL,
+    T_NONE = T_ALL,
+};
 
 enum conn_state {
     ST_IDLE,         /* no byte of the next request yet */
     ST_HEAD,         /* part of a request head */
     ST_BODY,         /* head parsed, Content-Length body incomplete */
     ST_BODY_CHUNKED, /* head parsed, chunked body incomplete */
+    ST_DEFERRED,     /* its handler deferred the response (srv_response_defer) */
 };
 
 /* What a connection needs only while it has work: buffers, the request
@@ -82,6 +92,15 @@ enum conn_state {
  * traffic for the common case of a few busy keep-alive connections. */
 struct work {
     struct work *next_free;
+    /* A deferred response: where the NUL after its body went (the byte is
+     * put back when it is finished), the input it consumed, its deadline,
+     * and its place in the list of finished ones (priv.ready). */
+    char *defer_nul;
+    char defer_saved;
+    bool finished;
+    size_t defer_consumed;
+    struct srv_timer *deadline;
+    struct work *ready_next;
     char *in;
     size_t in_cap, in_len, in_off; /* the current request starts at in + in_off */
     char *out;
@@ -130,7 +149,8 @@ struct tlist {
 };
 
 struct priv {
-    struct tlist timers[T_COUNT];
+    struct tlist timers[T_ALL];
+    struct work *ready;     /* deferred responses finished, to be sent (works' ready_next) */
     struct srv__conn *free_list;
     unsigned nfree;
     uint64_t trimmed_ms;    /* when trim_works() last ran */
@@ -167,6 +187,7 @@ static struct work *work_new(struct srv__server *s)
     w->arena_start = w->arena.cur;
     w->req.arena = &w->arena;
     w->req.app = s->app;
+    w->res.req = &w->req;
     w->req.head.headers = w->headers;
     w->req.body = empty_body;
     return w;
@@ -503,6 +524,9 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
     c->w->head_seen = 0;
 }
 
+static void defer_begin(struct srv__conn *c, char *nul, char saved, size_t consumed);
+static void complete_request(struct srv__conn *c, size_t consumed);
+
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
  * queues its response and consumes CONSUMED input bytes. */
 static void run_request(struct srv__conn *c, char *body, size_t len, size_t consumed)
@@ -520,8 +544,21 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     w->res.headers = w->hdr_buf; /* no arena allocation for the usual few headers */
     w->res.headers_cap = sizeof w->hdr_buf;
     srv__dispatch(s->app, req, &w->res);
+    if (SRV__UNLIKELY(w->res.deferred)) {
+        defer_begin(c, body + len, saved, consumed);
+        return;
+    }
     body[len] = saved;
+    complete_request(c, consumed);
+}
 
+/* Queues the response of the request just run and consumes its CONSUMED
+ * input bytes. */
+static void complete_request(struct srv__conn *c, size_t consumed)
+{
+    struct work *w = c->w;
+    struct srv__server *s = c->srv;
+    struct srv_request *req = &w->req;
     bool keep = req->head.keep_alive && !s->draining;
     unsigned flags = req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0;
     if (!keep)
@@ -659,7 +696,7 @@ static void process(struct srv__conn *c)
 {
     struct work *w = c->w;
     struct srv__server *s = c->srv;
-    while (!c->close_after && w->big == NULL) {
+    while (!c->close_after && w->big == NULL && c->state != ST_DEFERRED) {
         if (c->state == ST_BODY || c->state == ST_BODY_CHUNKED) {
             int r = finish_body(c);
             if (r == 0)
@@ -926,6 +963,13 @@ static void settle(struct srv__conn *c)
     struct srv__server *s = c->srv;
     struct priv *p = priv_of(s);
     struct work *w = c->w;
+    if (SRV__UNLIKELY(c->state == ST_DEFERRED)) {
+        /* Only the responses before it to write, and the client's going
+         * away to notice: no further request is read meanwhile. */
+        bool out = w->out_off < w->out_len || w->big != NULL;
+        want(c, EPOLLRDHUP | (out ? EPOLLOUT : 0));
+        return;
+    }
     if (w != NULL && (w->out_off < w->out_len || w->big != NULL)) {
         if (want(c, EPOLLOUT))
             timer_set(p, c, T_WRITE);
@@ -1019,10 +1063,145 @@ static void conn_on_event(struct srv__io *io, uint32_t events)
     struct srv__conn *c = (struct srv__conn *)io;
     if (c->io.fd < 0)
         return; /* closed earlier in this batch */
+    if (SRV__UNLIKELY(c->state == ST_DEFERRED)) {
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            conn_close(c); /* the client went away: conn_close cancels */
+        else if (flush(c))
+            settle(c);
+        return;
+    }
     if (c->io.events & EPOLLOUT)
         on_writable(c);
     else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         on_readable(c);
+}
+
+/* ---- Deferred responses --------------------------------------------------- */
+
+static void defer_expired(struct srv_timer *t, void *arg);
+
+/* The handler deferred its response: the request stays as it is (its input
+ * bytes, its arena) until srv_response_finish() or a cancel. */
+static void defer_begin(struct srv__conn *c, char *nul, char saved, size_t consumed)
+{
+    struct work *w = c->w;
+    struct priv *p = priv_of(c->srv);
+    const struct srv_route *route = w->req.route;
+    w->defer_nul = nul;
+    w->defer_saved = saved;
+    w->defer_consumed = consumed;
+    w->finished = false;
+    c->state = ST_DEFERRED;
+    timer_set(p, c, T_DEFERRED);
+    unsigned ms = route && route->response_timeout_ms ? route->response_timeout_ms
+                                                      : c->srv->limits.response_timeout_ms;
+    w->deadline = srv_timer_start(ms, 0, defer_expired, c);
+}
+
+/* Sends the finished response of C and goes on with what the client
+ * pipelined behind it. */
+static void defer_complete(struct srv__conn *c)
+{
+    struct work *w = c->w;
+    struct priv *p = priv_of(c->srv);
+    srv_timer_stop(w->deadline);
+    w->deadline = NULL;
+    timer_unlink(p, c);
+    *w->defer_nul = w->defer_saved;
+    c->state = ST_HEAD;
+    complete_request(c, w->defer_consumed);
+    serve(c);
+}
+
+void srv_response_finish(struct srv_response *res)
+{
+    struct srv_request *req = res->req;
+    struct srv__conn *c = req ? req->conn : NULL;
+    if (!res->deferred || c == NULL) {
+        srv_log(SRV_LOG_ERROR, "srv_response_finish on a response that is not deferred; ignored");
+        return;
+    }
+    res->deferred = false;
+    if (c->state != ST_DEFERRED)
+        return; /* finished before its handler returned: answered as usual */
+    srv__dispatch_end(req, res);
+    /* Sent from the loop, after the current callback: a finish called from
+     * inside another request's handler must not run this one's pipelined
+     * requests there. */
+    struct priv *p = priv_of(c->srv);
+    struct work *w = c->w;
+    if (!w->finished) {
+        w->finished = true;
+        w->ready_next = p->ready;
+        p->ready = w;
+    }
+}
+
+/* The finished deferred responses, in the order they were finished. */
+static void send_finished(struct srv__server *s)
+{
+    struct priv *p = priv_of(s);
+    while (p->ready != NULL) {
+        /* Reverse the list taken, so responses leave in finish order. */
+        struct work *list = p->ready, *rev = NULL;
+        p->ready = NULL;
+        while (list != NULL) {
+            struct work *next = list->ready_next;
+            list->ready_next = rev;
+            rev = list;
+            list = next;
+        }
+        while (rev != NULL) {
+            struct work *w = rev;
+            rev = w->ready_next;
+            w->finished = false;
+            defer_complete(w->req.conn);
+        }
+    }
+}
+
+/* The request of C ends before its response: its owner is told, once; the
+ * response and the request must not be touched after that. */
+static void defer_cancel(struct srv__conn *c)
+{
+    struct work *w = c->w;
+    srv_timer_stop(w->deadline);
+    w->deadline = NULL;
+    if (w->finished) {
+        /* Finished, but not sent yet: take it off the ready list. */
+        struct priv *p = priv_of(c->srv);
+        for (struct work **link = &p->ready; *link != NULL; link = &(*link)->ready_next) {
+            if (*link == w) {
+                *link = w->ready_next;
+                break;
+            }
+        }
+        w->finished = false;
+        return;
+    }
+    struct srv_response *res = &w->res;
+    if (res->deferred) {
+        res->deferred = false;
+        if (res->cancel != NULL)
+            res->cancel(res->cancel_arg);
+    }
+}
+
+/* The response deadline passed: the owner is cancelled and the client gets
+ * a 503 (the request was whole, so the connection goes on). */
+static void defer_expired(struct srv_timer *t, void *arg)
+{
+    SRV__UNUSED(t);
+    struct srv__conn *c = arg;
+    struct work *w = c->w;
+    w->deadline = NULL; /* a one-shot timer is gone after its call */
+    if (w->finished)
+        return; /* finished in time; about to be sent */
+    defer_cancel(c);
+    srv__respond_error(&w->req, &w->res, 503, 0);
+    srv_log(SRV_LOG_WARN, "%s %s: no response within the deadline; answered 503",
+            w->req.head.method_name, w->req.head.path);
+    defer_complete(c);
 }
 
 /* ---- Opening and closing -------------------------------------------------- */
@@ -1051,6 +1230,8 @@ static void conn_close(struct srv__conn *c)
     struct srv__server *s = c->srv;
     struct priv *p = priv_of(s);
     /* close() alone removes the fd from the epoll set: no EPOLL_CTL_DEL. */
+    if (SRV__UNLIKELY(c->state == ST_DEFERRED))
+        defer_cancel(c);
     close(c->io.fd);
     c->io.fd = -1;
     c->io.events = 0;
@@ -1252,6 +1433,7 @@ int srv__server_run_once(struct srv__server *s, int max_wait_ms)
     if (max_wait_ms >= 0 && (wait < 0 || max_wait_ms < wait))
         wait = max_wait_ms;
     int n = srv__loop_run_once(&s->loop, wait);
+    send_finished(s);
     sweep(s);
     if (s->log != NULL)
         srv__access_log_tick(s->log, srv__now_ms());
@@ -1288,11 +1470,24 @@ void srv__server_close(struct srv__server *s)
     if (s->log != NULL)
         srv__access_log_flush(s->log);
     if (p != NULL) {
-        for (unsigned k = 0; k < T_COUNT; k++) {
-            struct srv__conn *c;
-            while ((c = p->timers[k].head) != NULL)
+        /* Responses still deferred get their 503, as far as the socket
+         * takes it without waiting, before everything is closed. */
+        struct srv__conn *c;
+        while ((c = p->timers[T_DEFERRED].head) != NULL) {
+            struct work *w = c->w;
+            defer_cancel(c);
+            timer_unlink(p, c);
+            *w->defer_nul = w->defer_saved;
+            srv__respond_error(&w->req, &w->res, 503, 0);
+            c->state = ST_HEAD;
+            c->close_after = true;
+            complete_request(c, w->defer_consumed);
+            if (flush(c))
                 conn_close(c);
         }
+        for (unsigned k = 0; k < T_ALL; k++)
+            while ((c = p->timers[k].head) != NULL)
+                conn_close(c);
         while (s->works != NULL) {
             struct work *w = s->works;
             s->works = w->next_free;

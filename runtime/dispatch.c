@@ -60,6 +60,14 @@ void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int i
         srv__respond_error(req, res, 404, 0);
 }
 
+void srv__dispatch_end(struct srv_request *req, struct srv_response *res)
+{
+    if (req->route != NULL && req->route->end != NULL)
+        req->route->end(req, res);
+    if (res->failed)
+        srv__dispatch_failed(req, res);
+}
+
 void srv__dispatch_failed(struct srv_request *req, struct srv_response *res)
 {
     srv_log(SRV_LOG_ERROR, "handler for %s %s: %s; answering 500", req->head.method_name,

@@ -49,6 +49,8 @@ void srv__limits_resolve(struct srv_limits *out, const struct srv_limits *in)
     out->body_timeout_ms = in->body_timeout_ms ? in->body_timeout_ms : 30000;
     out->idle_timeout_ms = in->idle_timeout_ms ? in->idle_timeout_ms : 60000;
     out->shutdown_timeout_ms = in->shutdown_timeout_ms ? in->shutdown_timeout_ms : 10000;
+    out->response_timeout_ms = in->response_timeout_ms ? in->response_timeout_ms : 30000;
+    out->sse_queue = in->sse_queue ? in->sse_queue : 64 * 1024;
     out->multipart_parts = in->multipart_parts ? in->multipart_parts : 128;
     out->multipart_header = in->multipart_header ? in->multipart_header : 8 * 1024;
 }

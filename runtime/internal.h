@@ -460,6 +460,10 @@ struct srv_response {
     int status;
     bool failed;            /* a handler misused the API: answer 500 */
     bool answered;          /* a status or a body was set (srv_response_answered) */
+    bool deferred;          /* srv_response_defer(): answered later, by finish */
+    struct srv_request *req; /* the request it answers (set once, with the work) */
+    srv_cancel_fn cancel;   /* of a deferred response */
+    void *cancel_arg;
     /* The body: BODY_LEN bytes at BODY.  BODY is NULL for a file body (set
      * by srv__response_file): the bytes are then SEGS[0..NSEGS), which
      * whoever set them keeps valid until the request's arena is reset.  Every
@@ -499,6 +503,7 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->status = 200;
     res->failed = false;
     res->answered = false;
+    res->deferred = false;
     res->body = "";
     res->body_len = 0;
     res->headers = NULL;
@@ -575,6 +580,10 @@ void srv__dispatch_miss(struct srv_request *req, struct srv_response *res, int i
 void srv__respond_error(struct srv_request *req, struct srv_response *res, int status,
                         unsigned allow);
 void srv__dispatch_failed(struct srv_request *req, struct srv_response *res);
+/* What srv__dispatch does once the handler's response is built, for a
+ * deferred one at srv_response_finish: the route's end (CORS headers, after
+ * blocks), then a misused API becomes a logged 500. */
+void srv__dispatch_end(struct srv_request *req, struct srv_response *res);
 /* cors.c: answers a CORS preflight (OPTIONS with Origin and
  * Access-Control-Request-Method) for a route with a policy that allows the
  * origin; false when REQ is to be routed as usual. */
@@ -602,7 +611,11 @@ static inline void srv__dispatch(const struct srv_app *app, struct srv_request *
         req->param_cache[i] = NULL;
 
     route->handler(req, res);
-
+    /* A deferred response is finished later (srv__dispatch_end then). */
+    if (SRV__UNLIKELY(res->deferred))
+        return;
+    if (route->end != NULL)
+        route->end(req, res);
     if (SRV__UNLIKELY(res->failed))
         srv__dispatch_failed(req, res);
 }

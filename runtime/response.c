@@ -341,6 +341,23 @@ void srv_response_redirect(struct srv_response *res, int status, const char *loc
 
 /* ---- Reading back (after blocks) ------------------------------------------ */
 
+void srv_response_defer(struct srv_response *res, srv_cancel_fn cancel, void *arg)
+{
+    if (res->deferred || res->req == NULL || res->req->conn == NULL) {
+        srv__response_fail(res, "srv_response_defer", res->deferred ? "called twice" : "outside a connection");
+        return;
+    }
+    res->deferred = true;
+    res->answered = true; /* a before block that defers answers, later */
+    res->cancel = cancel;
+    res->cancel_arg = arg;
+}
+
+struct srv_request *srv_response_request(struct srv_response *res)
+{
+    return res->req;
+}
+
 int srv_response_status(const struct srv_response *res)
 {
     return res->status;

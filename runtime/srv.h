@@ -583,12 +583,16 @@ void srv_cors_apply(struct srv_request *req, struct srv_response *res,
                     const struct srv_cors *policy);
 
 struct srv_route {
-    srv_handler_fn handler;
+    srv_handler_fn handler;          /* the route's before blocks, then its handler */
     unsigned methods;                /* SRV_METHOD_* set */
     const char *pattern;             /* as written, for logs */
     unsigned nparams;
     const char *const *param_names;  /* "name" for ":name", "*" for the tail */
     const struct srv_cors *cors;     /* the route's CORS policy, or NULL */
+    srv_handler_fn end;              /* CORS headers and after blocks, run once the
+                                        response is built (a deferred one: at
+                                        srv_response_finish); or NULL */
+    unsigned response_timeout_ms;    /* deadline of a deferred response; 0: the server's */
 };
 
 /* `log ...;`: the access log. */
@@ -610,6 +614,8 @@ struct srv_limits {
     unsigned shutdown_timeout_ms; /* [10 s] graceful drain before exit */
     unsigned multipart_parts;     /* [128] parts in a multipart body: 413 */
     size_t multipart_header;      /* [8 KiB] header block of one part: 413 */
+    unsigned response_timeout_ms; /* [30 s] a deferred response not finished by then: 503 */
+    size_t sse_queue;             /* [64 KiB] bytes an event stream may have unsent */
 };
 
 #define SRV_WORKERS_AUTO (-1)

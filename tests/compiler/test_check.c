@@ -165,6 +165,22 @@ START_TEST(rejects_bad_static_mounts)
 }
 END_TEST
 
+START_TEST(a_group_may_set_only_its_response_deadline)
+{
+    Run r;
+    App *app = check_body(&r, "timeouts { response 40s; }\n"
+                              "group \"/slow\" { timeouts { response 2m; } GET \"/x\" h; }");
+    ck_assert_msg(r.ok, "%s", run_diags(&r));
+    ck_assert_uint_eq(app->servers->limit_values[LIM_RESPONSE_TIMEOUT], 40000);
+    ck_assert_uint_eq(app->servers->scopes->next->response_ms, 120000);
+    run_close(&r);
+    EXPECT_ERROR("group \"/g\" { timeouts { idle 2s; } }",
+                 "t.srv:2:25: error: only 'response' can be set in a group's timeouts");
+    EXPECT_ERROR("group \"/g\" { timeouts { response 2s; response 3s; } }",
+                 "t.srv:2:38: error: duplicate timeout 'response'");
+}
+END_TEST
+
 START_TEST(rejects_unknown_method)
 {
     EXPECT_ERROR("get \"/\" h;", "error: unknown method 'get'");
@@ -256,6 +272,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_bad_group_prefixes);
     tcase_add_test(tc, a_bad_group_prefix_is_reported_once);
     tcase_add_test(tc, rejects_bad_static_mounts);
+    tcase_add_test(tc, a_group_may_set_only_its_response_deadline);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,7 +37,7 @@ START_TEST(emits_the_documented_shape)
     ck_assert_contains(c, "#line 9 \"t.srv\"\n                       { srv_response_text(res, name); }\n");
     ck_assert_contains(c, "static const char *const srvg_params_0[] = {\"name\"};");
     ck_assert_contains(c, "static const char *const srvg_params_3[] = {\"*\"};");
-    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3, NULL},");
+    ck_assert_contains(c, "{files, SRV_METHOD_GET, \"/files/*\", 1, srvg_params_3, NULL, NULL, 0},");
     ck_assert_contains(c, "    .host = \"a\\\"b?\\?=\",\n");
     ck_assert_contains(c, "    .workers = SRV_WORKERS_AUTO,\n");
     ck_assert_contains(c, "    .setup = srvg_setup,\n    .worker_setup = NULL,\n");
@@ -117,17 +117,20 @@ START_TEST(hook_chains_run_outer_first_before_and_inner_first_after)
     ck_assert_msg(run_compile(&r, hooks_text), "%s", run_diags(&r));
     ck_assert_contains(r.out.buf,
         "static void srvg_route_1(struct srv_request *req, struct srv_response *res)\n{\n"
-        "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
-        "    srvg_before_1(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
-        "    srvg_before_2(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
-        "    srvg_before_3(req, res);\n    if (srv_response_answered(res))\n        goto after;\n"
-        "    y(req, res);\n"
-        "after:\n"
+        "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n        return;\n"
+        "    srvg_before_1(req, res);\n    if (srv_response_answered(res))\n        return;\n"
+        "    srvg_before_2(req, res);\n    if (srv_response_answered(res))\n        return;\n"
+        "    srvg_before_3(req, res);\n    if (srv_response_answered(res))\n        return;\n"
+        "    y(req, res);\n}\n");
+    /* The after blocks run from the route's end, which the runtime calls
+     * once the response is built (later, for a deferred one). */
+    ck_assert_contains(r.out.buf,
+        "static void srvg_end_1(struct srv_request *req, struct srv_response *res)\n{\n"
         "    srvg_after_2(req, res);\n    srvg_after_1(req, res);\n    srvg_after_0(req, res);\n}\n");
     /* Hook numbers follow the file: s1, s3 are before 0 and 1, g2 is 2, h1 is 3. */
     ck_assert_contains(r.out.buf, "static void srvg_before_2(struct srv_request *req, struct srv_response *res)\n");
-    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_route_0, SRV_METHOD_GET, \"/g/x\", 0, NULL, NULL, srvg_end_0, 0},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/h/y\", 0, NULL, NULL, srvg_end_1, 0},");
     ck_assert_not_contains(r.out.buf, "srvg_error");
     run_close(&r);
 }
@@ -138,8 +141,8 @@ START_TEST(routes_without_hooks_call_their_handler_directly)
     Run r;
     ck_assert(run_compile(&r, "server \"h\" 1 {\n GET \"/a\" a;\n"
                               " group \"/g\" { before { x(); } GET \"/b\" b; }\n}\n"));
-    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL, NULL},");
-    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{a, SRV_METHOD_GET, \"/a\", 0, NULL, NULL, NULL, 0},");
+    ck_assert_contains(r.out.buf, "{srvg_route_1, SRV_METHOD_GET, \"/g/b\", 0, NULL, NULL, NULL, 0},");
     ck_assert_not_contains(r.out.buf, "srvg_route_0");
     /* Without after blocks, an answering before block returns at once. */
     ck_assert_contains(r.out.buf, "    srvg_before_0(req, res);\n    if (srv_response_answered(res))\n"
@@ -197,7 +200,7 @@ START_TEST(mounts_become_routes_and_a_table)
     ck_assert_contains(r.out.buf, "static const struct srv_static_mount srvg_mounts[] = {\n"
                                   "    {\"/s/\", \"pub\\\"lic\", \"t.srv:2:2\"},\n"
                                   "    {\"/g/\", \"g\", \"t.srv:3:15\"},\n};\n");
-    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_static_0, SRV_METHOD_GET, \"/s/*\", 1, srvg_params_0, NULL, NULL, 0},");
     ck_assert_contains(r.out.buf, "    .mounts = srvg_mounts,\n    .nmounts = 2,\n");
     run_close(&r);
 }
@@ -210,7 +213,7 @@ START_TEST(a_mount_prefix_without_its_slash_redirects_unless_routed)
                                   " POST \"/b\" { }\n static \"/\" \"root\";\n}\n"), "%s", run_diags(&r));
     /* /a gets a 301 route; /b is the user's (another method, still theirs);
      * "/" has no shorter form. */
-    ck_assert_contains(r.out.buf, "{srvg_slash_4, SRV_METHOD_GET, \"/a\", 0, NULL, NULL},");
+    ck_assert_contains(r.out.buf, "{srvg_slash_4, SRV_METHOD_GET, \"/a\", 0, NULL, NULL, NULL, 0},");
     ck_assert_contains(r.out.buf, "// GET /b: 301 to the static prefix /b/ (unused: a route takes the path)");
     ck_assert_not_contains(r.out.buf, "return 5;");
     ck_assert_contains(r.out.buf, "return 4;");

@@ -85,9 +85,9 @@ START_TEST(server_settings_are_refused_inside_groups)
              "        worker_setup { }\n"
              "    }\n"
              "}\n");
-    ck_assert_int_eq(r.diag.nerrors, 3);
+    /* `timeouts` may hold `response` in a group: check.c judges its lines. */
+    ck_assert_int_eq(r.diag.nerrors, 2);
     ck_assert_contains(run_diags(&r), "t.srv:3:9: error: 'workers' is a server setting; it cannot be inside a group");
-    ck_assert_contains(run_diags(&r), "t.srv:4:9: error: 'timeouts' is a server setting");
     ck_assert_contains(run_diags(&r), "t.srv:5:9: error: 'worker_setup' is a server setting");
     ck_assert_contains(run_diags(&r), "t.srv:2:5: note: inside this group");
     run_close(&r);

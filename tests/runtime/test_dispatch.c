@@ -30,10 +30,10 @@ static void bad_header(struct srv_request *req, struct srv_response *res)
 
 static const char *const user_params[] = {"id"};
 static const struct srv_route routes[] = {
-    {hello, SRV_METHOD_GET, "/", 0, NULL, NULL},
-    {show_user, SRV_METHOD_GET | SRV_METHOD_DELETE, "/users/:id", 1, user_params, NULL},
-    {hello, SRV_METHOD_POST, "/users/:id", 1, user_params, NULL},
-    {bad_header, SRV_METHOD_GET, "/bad", 0, NULL, NULL},
+    {hello, SRV_METHOD_GET, "/", 0, NULL, NULL, NULL, 0},
+    {show_user, SRV_METHOD_GET | SRV_METHOD_DELETE, "/users/:id", 1, user_params, NULL, NULL, 0},
+    {hello, SRV_METHOD_POST, "/users/:id", 1, user_params, NULL, NULL, 0},
+    {bad_header, SRV_METHOD_GET, "/bad", 0, NULL, NULL, NULL, 0},
 };
 
 /* A hand-written matcher in the shape srvc generates. */

@@ -128,7 +128,7 @@ START_TEST(header_lookup_needs_whole_name)
 END_TEST
 
 static const char *const names[] = {"user", "*"};
-static const struct srv_route route = {NULL, SRV_METHOD_GET, "/u/:user/*", 2, names, NULL};
+static const struct srv_route route = {NULL, SRV_METHOD_GET, "/u/:user/*", 2, names, NULL, NULL, 0};
 
 static void set_params(const char *path)
 {

@@ -403,10 +403,10 @@ static void w_bad(struct srv_request *req, struct srv_response *res_)
 }
 
 static const struct srv_route w_routes[] = {
-    {w_hello, SRV_METHOD_GET, "/plaintext", 0, NULL, NULL},
-    {w_echo, SRV_METHOD_POST, "/echo", 0, NULL, NULL},
-    {w_big, SRV_METHOD_GET, "/big", 0, NULL, NULL},
-    {w_bad, SRV_METHOD_GET, "/bad", 0, NULL, NULL},
+    {w_hello, SRV_METHOD_GET, "/plaintext", 0, NULL, NULL, NULL, 0},
+    {w_echo, SRV_METHOD_POST, "/echo", 0, NULL, NULL, NULL, 0},
+    {w_big, SRV_METHOD_GET, "/big", 0, NULL, NULL, NULL, 0},
+    {w_bad, SRV_METHOD_GET, "/bad", 0, NULL, NULL, NULL, 0},
 };
 
 static int w_match(unsigned method, const char *path, size_t len, struct srv_match *m)

@@ -52,9 +52,9 @@ static void plaintext(struct srv_request *req, struct srv_response *res)
 
 static const char *const tail_param[] = {"*"};
 static const struct srv_route routes[] = {
-    {srv_static_0, SRV_METHOD_GET, "/s/*", 1, tail_param, NULL},
-    {srv_static_1, SRV_METHOD_GET, "/*", 1, tail_param, NULL},
-    {plaintext, SRV_METHOD_GET, "/plaintext", 0, NULL, NULL},
+    {srv_static_0, SRV_METHOD_GET, "/s/*", 1, tail_param, NULL, NULL, 0},
+    {srv_static_1, SRV_METHOD_GET, "/*", 1, tail_param, NULL, NULL, 0},
+    {plaintext, SRV_METHOD_GET, "/plaintext", 0, NULL, NULL, NULL, 0},
 };
 
 /* In the shape srvc generates: "/plaintext" beats the "/" mount, "/s/"

@@ -18,7 +18,7 @@ static void srvg_handler_0(struct srv_request *req, struct srv_response *res)
 
 
 static const struct srv_route srvg_routes[] = {
-    {srvg_handler_0, SRV_METHOD_GET, "/", 0, NULL, NULL},
+    {srvg_handler_0, SRV_METHOD_GET, "/", 0, NULL, NULL, NULL, 0},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).

@@ -152,9 +152,12 @@ static void srvg_route_0(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_static_0(req, res);
-after:
+}
+
+static void srvg_end_0(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_0(req, res);
 }
 
@@ -163,9 +166,12 @@ static void srvg_route_1(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_handler_1(req, res);
-after:
+}
+
+static void srvg_end_1(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_0(req, res);
 }
 
@@ -174,12 +180,15 @@ static void srvg_route_2(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_1(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     show_user(req, res);
-after:
+}
+
+static void srvg_end_2(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_1(req, res);
     srvg_after_0(req, res);
 }
@@ -189,15 +198,18 @@ static void srvg_route_3(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_1(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_2(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_handler_3(req, res);
-after:
+}
+
+static void srvg_end_3(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_1(req, res);
     srvg_after_0(req, res);
 }
@@ -207,15 +219,18 @@ static void srvg_route_4(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_1(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_2(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_static_1(req, res);
-after:
+}
+
+static void srvg_end_4(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_1(req, res);
     srvg_after_0(req, res);
 }
@@ -225,9 +240,12 @@ static void srvg_route_5(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_handler_5(req, res);
-after:
+}
+
+static void srvg_end_5(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_0(req, res);
 }
 
@@ -236,9 +254,12 @@ static void srvg_route_6(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_slash_6(req, res);
-after:
+}
+
+static void srvg_end_6(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_0(req, res);
 }
 
@@ -247,15 +268,18 @@ static void srvg_route_7(struct srv_request *req, struct srv_response *res)
 {
     srvg_before_0(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_1(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_before_2(req, res);
     if (srv_response_answered(res))
-        goto after;
+        return;
     srvg_slash_7(req, res);
-after:
+}
+
+static void srvg_end_7(struct srv_request *req, struct srv_response *res)
+{
     srvg_after_1(req, res);
     srvg_after_0(req, res);
 }
@@ -272,14 +296,14 @@ static const char *const srvg_params_4[] = {"uid", "*"};
 static const char *const srvg_params_7[] = {"uid"};
 
 static const struct srv_route srvg_routes[] = {
-    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0, NULL},
-    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL, NULL},
-    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2, NULL},
-    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3, NULL},
-    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4, NULL},
-    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL, NULL},
-    {srvg_route_6, SRV_METHOD_GET, "/assets", 0, NULL, NULL},
-    {srvg_route_7, SRV_METHOD_GET, "/api/u/:uid/files", 1, srvg_params_7, NULL},
+    {srvg_route_0, SRV_METHOD_GET, "/assets/*", 1, srvg_params_0, NULL, srvg_end_0, 0},
+    {srvg_route_1, SRV_METHOD_GET, "/plain", 0, NULL, NULL, srvg_end_1, 0},
+    {srvg_route_2, SRV_METHOD_GET, "/api/users/:id", 1, srvg_params_2, NULL, srvg_end_2, 0},
+    {srvg_route_3, SRV_METHOD_GET, "/api/u/:uid", 1, srvg_params_3, NULL, srvg_end_3, 0},
+    {srvg_route_4, SRV_METHOD_GET, "/api/u/:uid/files/*", 2, srvg_params_4, NULL, srvg_end_4, 0},
+    {srvg_route_5, SRV_METHOD_GET, "/bare", 0, NULL, NULL, srvg_end_5, 0},
+    {srvg_route_6, SRV_METHOD_GET, "/assets", 0, NULL, NULL, srvg_end_6, 0},
+    {srvg_route_7, SRV_METHOD_GET, "/api/u/:uid/files", 1, srvg_params_7, NULL, srvg_end_7, 0},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).

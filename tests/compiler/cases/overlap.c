@@ -27,8 +27,8 @@ static void srvg_handler_1(struct srv_request *req, struct srv_response *res)
 static const char *const srvg_params_0[] = {"x"};
 
 static const struct srv_route srvg_routes[] = {
-    {srvg_handler_0, SRV_METHOD_GET, "/ab/:x", 1, srvg_params_0, NULL},
-    {srvg_handler_1, SRV_METHOD_GET, "/ab-c", 0, NULL, NULL},
+    {srvg_handler_0, SRV_METHOD_GET, "/ab/:x", 1, srvg_params_0, NULL, NULL, 0},
+    {srvg_handler_1, SRV_METHOD_GET, "/ab-c", 0, NULL, NULL, NULL, 0},
 };
 
 // The matcher: a decision tree over path segments (see srv_match_fn).
