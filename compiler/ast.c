@@ -54,6 +54,19 @@ Route *ast_new_mount(Arena *a, Token kw, Token prefix, Token dir, Loc loc)
     return r;
 }
 
+Route *ast_new_sse(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
+                   Loc loc)
+{
+    Route *r = arena_alloc(a, sizeof *r);
+    r->kind = RK_SSE;
+    r->method = kw;
+    r->pattern = pattern;
+    r->options = options;
+    r->blocks = blocks;
+    r->loc = loc;
+    return r;
+}
+
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value)
 {
     Setting *st = arena_alloc(a, sizeof *st);

@@ -817,10 +817,63 @@ static void add_slash_route(Server *s, const Route *mount, Arena *a)
     ast_add_route(s, mount->scope, r);
 }
 
+/* SSE PATTERN [every DURATION] { open {...} tick {...} close {...} } */
+static void check_sse(Route *r, Diag *d, Arena *a)
+{
+    r->method_index = M_GET;
+    check_pattern(r, d, a);
+    /* The blocks bind the parameters next to these. */
+    static const char *const taken[] = {"sse", "last_event_id", "reason"};
+    for (unsigned i = r->scope->nsegs; i < r->nsegs; i++)
+        for (unsigned k = 0; k < 3; k++)
+            if (r->segs[i].kind == SEG_PARAM && text_is((Token){.ptr = r->segs[i].ptr,
+                                                                 .len = r->segs[i].len}, taken[k]))
+                diag_error(d, r->segs[i].loc,
+                           "parameter name '%s' collides with a variable of the SSE blocks",
+                           taken[k]);
+    const Directive *o = r->options;
+    if (o->nargs) {
+        if (o->args[0].kind != T_IDENT || !text_is(o->args[0], "every") || o->nargs != 2) {
+            diag_error(d, o->args[0].loc, "expected 'every DURATION' (or nothing) before '{'");
+        } else {
+            r->every_ms = (unsigned)parse_value(VK_DURATION, 86400000, o->args[0], o->args[1], d);
+        }
+    }
+    static const char *const names[] = {"open", "tick", "close"};
+    Token *slots[] = {&r->sse_open, &r->sse_tick, &r->sse_close};
+    const Directive *first[3] = {NULL, NULL, NULL};
+    for (const Directive *b = r->blocks; b; b = b->next) {
+        int k = -1;
+        for (int i = 0; i < 3; i++)
+            if (text_is(b->keyword, names[i]))
+                k = i;
+        if (k < 0) {
+            diag_error(d, b->keyword.loc,
+                       "unknown SSE block '%.*s' (expected open, tick or close)",
+                       (int)b->keyword.len, b->keyword.ptr);
+            continue;
+        }
+        if (first[k]) {
+            diag_error(d, b->keyword.loc, "duplicate '%s' block", names[k]);
+            diag_note(d, first[k]->keyword.loc, "first defined here");
+            continue;
+        }
+        first[k] = b;
+        *slots[k] = b->args[0];
+    }
+    if (first[1] && !r->every_ms && !o->nargs)
+        diag_error(d, first[1]->keyword.loc,
+                   "a 'tick' block needs 'every DURATION' after the SSE pattern");
+}
+
 static void check_route(Server *s, Route *r, Diag *d, Arena *a)
 {
     if (r->kind == RK_SLASH)
         return; /* made from a checked mount */
+    if (r->kind == RK_SSE) {
+        check_sse(r, d, a);
+        return;
+    }
     if (r->kind == RK_STATIC) {
         int errors = d->nerrors;
         check_mount(r, d);

@@ -32,6 +32,8 @@
 #define RT_ANSWERED "srv_response_answered"
 #define RT_STATIC_SERVE "srv_static_serve"
 #define RT_STATIC_SLASH "srv_static_redirect_slash"
+#define RT_SSE_START "srv_sse_start"
+#define RT_SSE_ROUTE "srv_sse_route"
 #define RT_STATIC_MOUNT "srv_static_mount"
 #define RT_ROUTE_INDEX "srv_request_route"
 #define RT_REQUEST_PATH "srv_request_path"
@@ -162,7 +164,7 @@ static void gen_route_comment(Emit *e, const Route *r)
         emit_str(e, "\"\n");
         return;
     }
-    emit_fmt(e, "// %s ", check_method_names[r->method_index]);
+    emit_fmt(e, "// %s ", r->kind == RK_SSE ? "SSE" : check_method_names[r->method_index]);
     emit_c_string(e, r->path, strlen(r->path));
     emit_str(e, "\n");
 }
@@ -186,6 +188,62 @@ static void gen_static_handler(Gen *g, const Route *r)
     emit_fmt(e, "static void srvg_static_%u(struct srv_request *req, struct srv_response *res)\n{\n"
                 "    " RT_STATIC_SERVE "(req, res, %u);\n}\n\n",
              r->mount, r->mount);
+}
+
+/* An SSE route: its blocks as functions, their table, and the handler that
+ * starts the stream.  `open` sees the request and the path parameters; the
+ * request is gone once it returns, so `tick` and `close` see the stream. */
+static void gen_sse(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    unsigned n = r->index;
+    if (r->sse_open.kind) {
+        gen_route_comment(e, r);
+        emit_fmt(e, "static void srvg_sse_open_%u(struct srv_sse *sse, struct srv_request *req,\n"
+                    "        const char *last_event_id)\n{\n", n);
+        unsigned k = 0;
+        for (unsigned i = 0; i < r->nsegs; i++) {
+            const Segment *sg = &r->segs[i];
+            if (sg->kind == SEG_PARAM)
+                emit_fmt(e, "    const char *%.*s = " RT_PARAM_AT "(req, %u);\n", (int)sg->len,
+                         sg->ptr, k);
+            k += sg->kind != SEG_LITERAL;
+        }
+        emit_str(e, "    (void)sse;\n    (void)req;\n    (void)last_event_id;\n");
+        for (unsigned i = 0; i < r->nsegs; i++)
+            if (r->segs[i].kind == SEG_PARAM)
+                emit_fmt(e, "    (void)%.*s;\n", (int)r->segs[i].len, r->segs[i].ptr);
+        gen_user_block(g, r->sse_open.ptr, r->sse_open.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_tick.kind) {
+        emit_fmt(e, "static void srvg_sse_tick_%u(struct srv_sse *sse)\n{\n    (void)sse;\n", n);
+        gen_user_block(g, r->sse_tick.ptr, r->sse_tick.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_close.kind) {
+        emit_fmt(e, "static void srvg_sse_close_%u(struct srv_sse *sse, int reason)\n{\n"
+                    "    (void)sse;\n    (void)reason;\n", n);
+        gen_user_block(g, r->sse_close.ptr, r->sse_close.len);
+        emit_str(e, "}\n\n");
+    }
+    emit_fmt(e, "static const struct " RT_SSE_ROUTE " srvg_sse_%u = {", n);
+    if (r->sse_open.kind)
+        emit_fmt(e, "srvg_sse_open_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_tick.kind)
+        emit_fmt(e, "srvg_sse_tick_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_close.kind)
+        emit_fmt(e, "srvg_sse_close_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    emit_fmt(e, "%u};\n\n", r->every_ms);
+    emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n"
+                "    " RT_SSE_START "(req, res, &srvg_sse_%u);\n}\n\n",
+             n, n);
 }
 
 /* A mount's prefix without its slash. */
@@ -793,7 +851,9 @@ static void gen_leaf(Gen *g, const Node *n, int level)
     emit_line(e, level, "switch (method) {\n");
     unsigned allow = 0;
     for (int i = 0; i < M_ANY; i++) {
-        int from = i == M_HEAD && !n->leaf[i] ? M_GET : i;
+        /* A GET route answers HEAD too, but an event stream does not. */
+        int from = i == M_HEAD && !n->leaf[i] && n->leaf[M_GET] && n->leaf[M_GET]->kind != RK_SSE
+                       ? M_GET : i;
         if (!n->leaf[from])
             continue;
         allow |= 1u << i;
@@ -1351,6 +1411,8 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_static_handler(&g, r);
         else if (r->kind == RK_SLASH)
             gen_slash_handler(&g, r);
+        else if (r->kind == RK_SSE)
+            gen_sse(&g, r);
     }
     gen_named_decls(&g, s, a);
     for (const Scope *sc = s->scopes; sc; sc = sc->next)

@@ -200,6 +200,7 @@ typedef enum {
     RK_HTTP,   // GET "/path" { ... } or GET "/path" handler;
     RK_STATIC, // static "/prefix/" "dir";  a GET route PREFIX* serving files
     RK_SLASH,  // made for a mount: GET "/prefix" answers 301 to "/prefix/"
+    RK_SSE,    // SSE "/events" every 1s { open {...} tick {...} close {...} }
 } RouteKind;
 
 typedef struct Route {
@@ -220,6 +221,12 @@ typedef struct Route {
     unsigned nparams; /* :params plus the `*` */
     const char *path; /* the whole pattern as text, "/api/users/:id" */
     bool dropped;     /* RK_SLASH: a route the user wrote takes the path */
+    /* RK_SSE: the words before its '{' (`every 1s`), its blocks by name
+     * (open, tick, close: kind 0 when absent), and the tick interval. */
+    Directive *options;
+    Directive *blocks;
+    Token sse_open, sse_tick, sse_close;
+    unsigned every_ms;
     struct Route *next;
 } Route;
 
@@ -290,6 +297,10 @@ Route *ast_new_route(Arena *a, Token method, Token pattern, Token handler, Token
                      Loc loc);
 /* `static PREFIX DIR;` at KW. */
 Route *ast_new_mount(Arena *a, Token kw, Token prefix, Token dir, Loc loc);
+/* `SSE PATTERN words { name { C } ... }` at KW; OPTIONS holds the words,
+ * BLOCKS one directive per named block (its one argument the C block). */
+Route *ast_new_sse(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
+                   Loc loc);
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value);
 void ast_add_server(App *app, Server *s);
 /* Adds R (a route or a mount) to SCOPE of server S. */

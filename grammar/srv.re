@@ -8,7 +8,7 @@
  * with awareness of C strings, character literals and comments, so a '}'
  * inside "..." or a comment does not end it.  Whether a '{' opens a C block
  * or a plain brace is decided by what came before: the braces of `server
- * ... {`, `group ... {`, `limits {`, `timeouts {` and `cors {` are plain,
+ * ... {`, `group ... {`, `SSE ... {`, `limits {`, `timeouts {` and `cors {` are plain,
  * every other '{' is C.
  *
  * The input ends with a NUL sentinel (source.c); re2c's end-of-input rule
@@ -265,7 +265,7 @@ static int keyword(const char *p, size_t n)
         {"server", T_SERVER}, {"workers", T_WORKERS}, {"setup", T_SETUP},
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
-        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB},
+        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB}, {"SSE", T_SSE},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -337,7 +337,7 @@ static int scan(Lexer *lx, Token *tok)
                 TOKEN_END();
                 VIEW();
                 int kind = keyword(tok->ptr, tok->len);
-                if (kind == T_SERVER || kind == T_GROUP)
+                if (kind == T_SERVER || kind == T_GROUP || kind == T_SSE)
                     lx->in_block_head = true;
                 return kind;
             }
@@ -395,6 +395,7 @@ const char *lexer_kind_name(int kind)
     case T_LOG: return "'log'";
     case T_CORS: return "'cors'";
     case T_PUBSUB: return "'pubsub'";
+    case T_SSE: return "'SSE'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

@@ -37,6 +37,8 @@ struct Parser {
     SettingGroup group;  /* limits or timeouts, while inside one */
     Cors *cors;          /* the cors block being parsed (NULL after an error) */
     unsigned syntax_errors; /* lexical and syntax errors (not the AST's own) */
+    Token sse_kw, sse_pattern;  /* the SSE route being parsed */
+    Directive *sse_options, *sse_blocks, **sse_tail;
     Token *args;         /* the words of the directive being parsed */
     unsigned nargs, capargs;
 };
@@ -45,6 +47,12 @@ static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p);
 static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg);
 
 static const Token no_token;
+
+static void end_sse(Parser *p, Loc loc)
+{
+    ast_add_route(p->server, p->scope, ast_new_sse(p->arena, p->sse_kw, p->sse_pattern,
+                                                   p->sse_options, p->sse_blocks, loc));
+}
 
 static void push_arg(Parser *p, Token t)
 {
@@ -77,7 +85,7 @@ static void push_arg(Parser *p, Token t)
 %token PROLOGUE "'%{'" EPILOGUE "'%%'"
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
-%token PUBSUB "'pubsub'"
+%token PUBSUB "'pubsub'" SSE "'SSE'"
 
 %%
 
@@ -153,6 +161,8 @@ item:
                                 }
   | cors_head cors_items '}'
   | cors_head cors_items error '}' { yyerrok; }
+  | sse_head sse_blocks '}'     { end_sse(p, @$); }
+  | sse_head sse_blocks error '}' { yyerrok; end_sse(p, @$); }
   | group_head items '}'        { p->scope = p->scope->parent; }
   | group_head items error '}'  { yyerrok; p->scope = p->scope->parent; }
   | IDENT STRING CBLOCK         {
@@ -170,6 +180,34 @@ item:
 /* group_head: 'group' STRING '{'  opens a scope with a path prefix */
 group_head:
     GROUP STRING '{'            { p->scope = ast_open_group(p->arena, p->server, p->scope, $1, $2); }
+  ;
+
+/* sse_head: 'SSE' STRING word* '{'  a Server-Sent Events route */
+sse_head:
+    SSE STRING args '{'         {
+                                  p->sse_kw = $1;
+                                  p->sse_pattern = $2;
+                                  p->sse_options = ast_new_directive(p->arena, $1, p->args, p->nargs, @1);
+                                  p->sse_blocks = NULL;
+                                  p->sse_tail = &p->sse_blocks;
+                                  p->nargs = 0;
+                                }
+  ;
+
+sse_blocks:
+    %empty
+  | sse_blocks sse_block
+  ;
+
+/* sse_block: IDENT CBLOCK  e.g. `open { ... }` */
+sse_block:
+    IDENT CBLOCK                {
+                                  Directive *d = ast_new_directive(p->arena, $1, &$2, 1, @$);
+                                  *p->sse_tail = d;
+                                  p->sse_tail = &d->next;
+                                }
+  | error CBLOCK                { yyerrok; }
+  | error ';'                   { yyerrok; }
   ;
 
 /* cors_head: 'cors' '{'  a CORS policy for the routes of this scope */

@@ -69,6 +69,7 @@
 enum timer_kind {
     T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT,
     T_DEFERRED = T_COUNT, /* a deferred response, until finished or cancelled */
+    T_STREAM,             /* an event stream (SSE), exempt from the HTTP timeouts */
     T_ALL,
     T_NONE = T_ALL,
 };
@@ -79,6 +80,7 @@ enum conn_state {
     ST_BODY,         /* head parsed, Content-Length body incomplete */
     ST_BODY_CHUNKED, /* head parsed, chunked body incomplete */
     ST_DEFERRED,     /* its handler deferred the response (srv_response_defer) */
+    ST_STREAM,       /* an event stream: no more requests, events out (c->stream) */
 };
 
 /* What a connection needs only while it has work: buffers, the request
@@ -139,6 +141,7 @@ struct srv__conn {
     bool progressed;    /* a request head completed since the last settle() */
     bool continue_sent; /* "100 Continue" already queued for this request */
     struct work *w;     /* NULL while idle (see struct work) */
+    struct srv_sse *stream; /* ST_STREAM: the stream it carries */
     struct srv__peer peer;
 };
 
@@ -151,6 +154,7 @@ struct tlist {
 struct priv {
     struct tlist timers[T_ALL];
     struct work *ready;     /* deferred responses finished, to be sent (works' ready_next) */
+    struct srv_sse *ending; /* streams to end, from the loop (end_next) */
     struct srv__conn *free_list;
     unsigned nfree;
     uint64_t trimmed_ms;    /* when trim_works() last ran */
@@ -525,6 +529,7 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
 }
 
 static void defer_begin(struct srv__conn *c, char *nul, char saved, size_t consumed);
+static bool stream_begin(struct srv__conn *c);
 static void complete_request(struct srv__conn *c, size_t consumed);
 
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
@@ -549,6 +554,8 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
         return;
     }
     body[len] = saved;
+    if (SRV__UNLIKELY(w->res.stream != NULL) && stream_begin(c))
+        return;
     complete_request(c, consumed);
 }
 
@@ -696,7 +703,7 @@ static void process(struct srv__conn *c)
 {
     struct work *w = c->w;
     struct srv__server *s = c->srv;
-    while (!c->close_after && w->big == NULL && c->state != ST_DEFERRED) {
+    while (!c->close_after && w->big == NULL && c->state < ST_DEFERRED) {
         if (c->state == ST_BODY || c->state == ST_BODY_CHUNKED) {
             int r = finish_body(c);
             if (r == 0)
@@ -758,6 +765,8 @@ static void process(struct srv__conn *c)
         if (c->state == ST_HEAD || c->state == ST_IDLE)
             run_request(c, empty_body, 0, (size_t)r);
     }
+    if (c->state == ST_STREAM)
+        return; /* the stream took the connection (and gave its work back) */
     if (w->in_off == w->in_len) {
         w->in_off = w->in_len = 0;
         if (SRV__UNLIKELY(w->in_cap > IN_DEFAULT)) {
@@ -1018,6 +1027,8 @@ static void serve(struct srv__conn *c)
 {
     do {
         process(c);
+        if (SRV__UNLIKELY(c->state == ST_STREAM))
+            return;
         if (!flush(c))
             return;
     } while (SRV__UNLIKELY(resume_input(c)));
@@ -1058,13 +1069,17 @@ static void on_writable(struct srv__conn *c)
         settle(c);
 }
 
+static void stream_event(struct srv__conn *c, uint32_t events);
+
 static void conn_on_event(struct srv__io *io, uint32_t events)
 {
     struct srv__conn *c = (struct srv__conn *)io;
     if (c->io.fd < 0)
         return; /* closed earlier in this batch */
-    if (SRV__UNLIKELY(c->state == ST_DEFERRED)) {
-        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (SRV__UNLIKELY(c->state >= ST_DEFERRED)) {
+        if (c->state == ST_STREAM)
+            stream_event(c, events);
+        else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             conn_close(c); /* the client went away: conn_close cancels */
         else if (flush(c))
             settle(c);
@@ -1204,6 +1219,239 @@ static void defer_expired(struct srv_timer *t, void *arg)
     defer_complete(c);
 }
 
+/* ---- Event streams ---------------------------------------------------------- */
+
+/* Appends N bytes to S's queue; false when that would pass its limit. */
+static bool queue_append(struct srv_sse *s, const char *p, size_t n)
+{
+    if (s->qoff == s->qlen)
+        s->qoff = s->qlen = 0;
+    if (s->qlen - s->qoff + n > s->limit)
+        return false;
+    if (s->qlen + n > s->qcap) {
+        if (s->qoff > 0) {
+            memmove(s->queue, s->queue + s->qoff, s->qlen - s->qoff);
+            s->qlen -= s->qoff;
+            s->qoff = 0;
+        }
+        if (s->qlen + n > s->qcap) {
+            size_t cap = s->qcap ? s->qcap * 2 : 4096;
+            while (cap < s->qlen + n)
+                cap *= 2;
+            s->queue = srv__xrealloc(s->queue, cap);
+            s->qcap = cap;
+        }
+    }
+    memcpy(s->queue + s->qlen, p, n);
+    s->qlen += n;
+    return true;
+}
+
+/* Sends what S's queue holds, as far as the socket takes it.  False when
+ * the client is gone. */
+static bool queue_flush(struct srv_sse *s)
+{
+    struct srv__conn *c = s->conn;
+    while (s->qoff < s->qlen) {
+        ssize_t n = send(c->io.fd, s->queue + s->qoff, s->qlen - s->qoff, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        s->qoff += (size_t)n;
+    }
+    /* Empty: an idle stream keeps no buffer. */
+    free(s->queue);
+    s->queue = NULL;
+    s->qoff = s->qlen = s->qcap = 0;
+    return true;
+}
+
+/* What the stream waits for: the client going away, and room to write. */
+static void stream_settle(struct srv__conn *c)
+{
+    struct srv_sse *s = c->stream;
+    bool pending = s->qoff < s->qlen;
+    if (s->closing && !pending && s->close_ran) {
+        conn_close(c); /* ended, all sent */
+        return;
+    }
+    want(c, EPOLLRDHUP | (pending ? EPOLLOUT : 0));
+}
+
+int srv__stream_write(struct srv_sse *s, const char *p, size_t n)
+{
+    if (s->closing)
+        return -EPIPE;
+    s->sent = true;
+    if (s->corked || s->qoff < s->qlen) {
+        if (!queue_append(s, p, n)) {
+            srv__stream_end(s, SRV_SSE_TOO_SLOW);
+            return -EPIPE;
+        }
+        return 0;
+    }
+    ssize_t w;
+    do
+        w = send(s->conn->io.fd, p, n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        srv__stream_end(s, SRV_SSE_CLIENT_GONE);
+        return -EPIPE;
+    }
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (done == n)
+        return 0;
+    if (!queue_append(s, p + done, n - done)) {
+        srv__stream_end(s, SRV_SSE_TOO_SLOW);
+        return -EPIPE;
+    }
+    want(s->conn, EPOLLRDHUP | EPOLLOUT);
+    return 0;
+}
+
+void srv__stream_end(struct srv_sse *s, int reason)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->reason = reason;
+    struct priv *p = priv_of(s->conn->srv);
+    s->end_next = p->ending;
+    p->ending = s;
+}
+
+/* Runs the `close` block of S, once. */
+static void stream_closed(struct srv_sse *s)
+{
+    if (s->close_ran)
+        return;
+    s->close_ran = true;
+    srv__sse_forget(s);
+    if (s->route->close)
+        s->route->close(s, s->reason);
+}
+
+/* The streams srv__stream_end marked: `close` runs here, from the loop; a
+ * stream ended by its program or a drain sends what it queued first. */
+static void end_streams(struct srv__server *srv)
+{
+    struct priv *p = priv_of(srv);
+    while (p->ending != NULL) {
+        struct srv_sse *s = p->ending;
+        p->ending = s->end_next;
+        struct srv__conn *c = s->conn;
+        stream_closed(s);
+        if (s->reason == SRV_SSE_CLIENT_GONE || s->reason == SRV_SSE_TOO_SLOW ||
+            !queue_flush(s)) {
+            conn_close(c);
+            continue;
+        }
+        /* The last bytes go out under the write timeout. */
+        timer_set(p, c, T_WRITE);
+        stream_settle(c);
+    }
+}
+
+static void stream_free(struct srv__conn *c)
+{
+    struct srv_sse *s = c->stream;
+    struct priv *p = priv_of(c->srv);
+    if (!s->closing) {
+        s->closing = true;
+        s->reason = c->srv->draining ? SRV_SSE_DRAINING : SRV_SSE_CLIENT_GONE;
+    } else {
+        for (struct srv_sse **link = &p->ending; *link != NULL; link = &(*link)->end_next) {
+            if (*link == s) {
+                *link = s->end_next;
+                break;
+            }
+        }
+    }
+    stream_closed(s);
+    free(s->queue);
+    free(s);
+    c->stream = NULL;
+}
+
+static void stream_event(struct srv__conn *c, uint32_t events)
+{
+    struct srv_sse *s = c->stream;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if (!s->closing)
+            s->reason = SRV_SSE_CLIENT_GONE;
+        s->closing = true;
+        conn_close(c); /* runs `close` */
+        return;
+    }
+    if (!queue_flush(s)) {
+        s->reason = SRV_SSE_CLIENT_GONE;
+        s->closing = true;
+        conn_close(c);
+        return;
+    }
+    stream_settle(c);
+}
+
+/* The request just run answers with an event stream: the head (and what
+ * the client pipelined before it) goes first, then `open` runs with the
+ * request, which ends with it; its work goes back to the pool.  False when
+ * the response is not a stream after all (a before or after block, or an
+ * error, made it something else). */
+static bool stream_begin(struct srv__conn *c)
+{
+    struct work *w = c->w;
+    struct srv_request *req = &w->req;
+    struct srv_response *res = &w->res;
+    const struct srv_sse_route *route = res->stream;
+    res->stream = NULL;
+    if (res->status != 200 || res->failed || res->body_len != 0)
+        return false;
+    struct srv_sse *s = srv__sse_new(route, c->srv->limits.sse_queue);
+    s->conn = c;
+    s->corked = true;
+    c->stream = s;
+    c->state = ST_STREAM;
+    /* Responses already queued for earlier pipelined requests go first. */
+    if (w->out_off < w->out_len)
+        queue_append(s, w->out + w->out_off, w->out_len - w->out_off);
+    w->out_off = w->out_len = 0;
+    char head[1024];
+    size_t hmax = srv__response_head_max(res);
+    char *hb = hmax <= sizeof head ? head : srv__xmalloc(hmax);
+    unsigned flags = SRV__RESP_STREAM;
+    size_t hlen = srv__response_head(res, flags, hb);
+    /* The limit is for events: the head always fits. */
+    size_t limit = s->limit;
+    s->limit = SIZE_MAX;
+    queue_append(s, hb, hlen);
+    s->limit = limit;
+    if (hb != head)
+        free(hb);
+    if (SRV__UNLIKELY(c->srv->log != NULL))
+        log_response(c, flags, true);
+    struct priv *p = priv_of(c->srv);
+    timer_set(p, c, T_STREAM);
+    if (route->open)
+        route->open(s, req, srv_request_header(req, "last-event-id"));
+    /* The request is over: whatever the client sent after it is dropped (a
+     * stream takes no more requests). */
+    arena_reset(c);
+    w->in_off = w->in_len = 0;
+    w->head_seen = 0;
+    work_give_back(c);
+    s->corked = false;
+    if (!s->closing)
+        srv__sse_opened(s);
+    /* Closing here would pull the connection from under process():
+     * a client already gone is ended from the loop. */
+    if (!queue_flush(s))
+        srv__stream_end(s, SRV_SSE_CLIENT_GONE);
+    else
+        stream_settle(c);
+    return true;
+}
+
 /* ---- Opening and closing -------------------------------------------------- */
 
 static struct srv__conn *conn_get(struct srv__server *s)
@@ -1232,6 +1480,8 @@ static void conn_close(struct srv__conn *c)
     /* close() alone removes the fd from the epoll set: no EPOLL_CTL_DEL. */
     if (SRV__UNLIKELY(c->state == ST_DEFERRED))
         defer_cancel(c);
+    if (SRV__UNLIKELY(c->stream != NULL))
+        stream_free(c);
     close(c->io.fd);
     c->io.fd = -1;
     c->io.events = 0;
@@ -1434,6 +1684,7 @@ int srv__server_run_once(struct srv__server *s, int max_wait_ms)
         wait = max_wait_ms;
     int n = srv__loop_run_once(&s->loop, wait);
     send_finished(s);
+    end_streams(s);
     sweep(s);
     if (s->log != NULL)
         srv__access_log_tick(s->log, srv__now_ms());
@@ -1457,6 +1708,9 @@ void srv__server_drain(struct srv__server *s)
     struct srv__conn *c;
     while ((c = p->timers[T_IDLE].head) != NULL)
         conn_close(c);
+    /* Event streams end gracefully: `close` runs, what they queued is sent. */
+    for (c = p->timers[T_STREAM].head; c != NULL; c = c->tnext)
+        srv__stream_end(c->stream, SRV_SSE_DRAINING);
 }
 
 bool srv__server_drained(const struct srv__server *s)

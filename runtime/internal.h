@@ -461,6 +461,7 @@ struct srv_response {
     bool failed;            /* a handler misused the API: answer 500 */
     bool answered;          /* a status or a body was set (srv_response_answered) */
     bool deferred;          /* srv_response_defer(): answered later, by finish */
+    const struct srv_sse_route *stream; /* srv_sse_start(): the connection becomes a stream */
     struct srv_request *req; /* the request it answers (set once, with the work) */
     srv_cancel_fn cancel;   /* of a deferred response */
     void *cancel_arg;
@@ -504,6 +505,7 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->failed = false;
     res->answered = false;
     res->deferred = false;
+    res->stream = NULL;
     res->body = "";
     res->body_len = 0;
     res->headers = NULL;
@@ -548,6 +550,7 @@ size_t srv__allow_format(char *buf, unsigned methods);
 #define SRV__RESP_HEAD 1u       /* HEAD request: framing of the GET, no body */
 #define SRV__RESP_CLOSE 2u      /* write "Connection: close" */
 #define SRV__RESP_KEEPALIVE 4u  /* write "Connection: keep-alive" (HTTP/1.0) */
+#define SRV__RESP_STREAM 8u     /* no Content-Length: the body runs until the close */
 /* An upper bound of the bytes srv__response_head() writes for RES: status
  * line (<= 48), Date (37), Content-Length (38), Connection (24), blank line,
  * with room to spare. */
@@ -854,6 +857,41 @@ void srv__filecache_age(uint64_t ms);
 int srv__static_open(const struct srv_app *app);
 /* Closes them (tests). */
 void srv__static_close(void);
+
+/* ===========================================================================
+ * L2: sse.c - Server-Sent Events streams: encoding, ticks, subscriptions.
+ * The stream's connection is conn.c's (srv__stream_*).
+ */
+struct srv__sse_sub;
+struct srv_sse {
+    struct srv__conn *conn;     /* its connection (conn.c) */
+    const struct srv_sse_route *route;
+    void *data;                 /* srv_sse_set_data */
+    char *queue;                /* bytes the client has not taken yet */
+    size_t qoff, qlen, qcap;    /* queue[qoff..qlen) waits */
+    size_t limit;               /* limits.sse_queue */
+    bool corked;                /* during `open`: everything waits in the queue */
+    bool closing;               /* ending: nothing more may be sent */
+    bool close_ran;             /* its `close` block has run */
+    bool sent;                  /* something was sent since its last tick */
+    bool ticking;               /* in its route's tick list */
+    int reason;                 /* enum srv_sse_reason, once closing */
+    struct srv_sse *tick_prev, *tick_next;
+    struct srv_sse *end_next;   /* in conn.c's list of streams to end */
+    struct srv__sse_sub *subs;
+};
+struct srv_sse *srv__sse_new(const struct srv_sse_route *route, size_t limit);
+/* Joins its route's ticks (once `open` has run). */
+void srv__sse_opened(struct srv_sse *s);
+/* Leaves the ticks and drops every subscription (the stream is ending). */
+void srv__sse_forget(struct srv_sse *s);
+/* conn.c: sends N bytes of S (queued when the client is behind: past
+ * s->limit the stream ends, too slow).  0, or -EPIPE once it is ending. */
+int srv__stream_write(struct srv_sse *s, const char *p, size_t n);
+/* conn.c: ends S for REASON from the loop, after the current callback: its
+ * `close` block runs, what is queued is sent when the reason allows, then
+ * the connection closes. */
+void srv__stream_end(struct srv_sse *s, int reason);
 
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.

@@ -451,8 +451,6 @@ size_t srv__allow_format(char *buf, unsigned methods)
 {
     static const char *const names[] = {"GET", "HEAD", "POST", "PUT",
                                         "DELETE", "PATCH", "OPTIONS"};
-    if (methods & SRV_METHOD_GET)
-        methods |= SRV_METHOD_HEAD; /* a GET route answers HEAD too */
     size_t n = 0;
     memcpy(buf, "Allow: ", 7);
     n = 7;
@@ -507,7 +505,7 @@ size_t srv__response_head(const struct srv_response *res, unsigned flags, char *
     }
     memcpy(p, srv__date_line, SRV__DATE_LINE_LEN);
     p += SRV__DATE_LINE_LEN;
-    if (srv__status_has_body(status)) {
+    if (SRV__LIKELY(srv__status_has_body(status)) && !(flags & SRV__RESP_STREAM)) {
         memcpy(p, "Content-Length: ", 16);
         p = srv__put_uint(p + 16, res->body_len);
         *p++ = '\r';

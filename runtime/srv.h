@@ -412,6 +412,51 @@ void srv_response_finish(struct srv_response *res);
 struct srv_request *srv_response_request(struct srv_response *res);
 
 /* ---------------------------------------------------------------------------
+ * Server-Sent Events (`SSE "/events" every 1s { open {...} tick {...}
+ * close {...} }`): a response that stays open and carries events.
+ *
+ * A stream lives from its `open` block to its `close` block, which runs
+ * exactly once, whatever ends the stream (enum srv_sse_reason).  The request
+ * is readable in `open` only.  Events may be sent from anywhere on the
+ * worker - open, tick, a timer, a deferred callback, a subscription - until
+ * `close` has run; after it the stream is gone.  Sending never blocks: what
+ * the client has not taken yet waits in a queue of at most
+ * `limits { sse_queue }` bytes (64 KiB), past which the stream is closed
+ * (SRV_SSE_TOO_SLOW).
+ */
+struct srv_sse;
+
+enum srv_sse_reason {
+    SRV_SSE_CLIENT_GONE, /* the client closed the connection */
+    SRV_SSE_DRAINING,    /* the server is shutting down */
+    SRV_SSE_TOO_SLOW,    /* more than sse_queue bytes waited for the client */
+    SRV_SSE_CLOSED,      /* srv_sse_close() */
+};
+
+/* Sends one event.  EVENT and ID may be NULL; neither may hold CR, LF or
+ * NUL (-EINVAL).  DATA may hold several lines (CR, LF or CRLF each end
+ * one), each sent as its own "data:" line, so nothing in it can start
+ * another field.  Returns 0, or -EPIPE when the stream is closing or was
+ * closed by this send (too slow). */
+int srv_sse_send(struct srv_sse *sse, const char *event, const char *id, const char *data);
+/* The same with DATA of LEN bytes (NULs are sent as they are). */
+int srv_sse_send_n(struct srv_sse *sse, const char *event, const char *id, const void *data,
+                   size_t len);
+/* A comment line (": text"), which clients ignore: a keep-alive. */
+int srv_sse_comment(struct srv_sse *sse, const char *text);
+/* Asks the client to wait MS before reconnecting ("retry:"). */
+int srv_sse_retry(struct srv_sse *sse, unsigned ms);
+/* Sends every message published on CHANNEL as an event named EVENT (NULL:
+ * the default, "message"), until the stream closes.  Returns 0 or -errno. */
+int srv_sse_subscribe(struct srv_sse *sse, const char *channel, const char *event);
+/* Ends the stream once what is queued has been sent; `close` runs with
+ * SRV_SSE_CLOSED.  The stream must not be used after this call. */
+void srv_sse_close(struct srv_sse *sse);
+/* A pointer of the program's own, kept with the stream (free it in `close`). */
+void srv_sse_set_data(struct srv_sse *sse, void *data);
+void *srv_sse_data(const struct srv_sse *sse);
+
+/* ---------------------------------------------------------------------------
  * The worker's event loop: timers and file descriptors.  Everything runs on
  * the one thread of the worker, between requests; callbacks must not block.
  * Usable from worker_setup, handlers and any callback; not from `setup`
@@ -556,6 +601,19 @@ int srv_request_route(const struct srv_request *req);
  * "/users/:id"; a `:name` segment matches any non-empty segment) at a
  * segment boundary: the rest of PATH ("" or "/..."), else NULL. */
 const char *srv_path_prefix(const char *path, const char *prefix);
+
+/* An `SSE` route's blocks, for generated code. */
+struct srv_sse_route {
+    void (*open)(struct srv_sse *sse, struct srv_request *req, const char *last_event_id);
+    void (*tick)(struct srv_sse *sse);
+    void (*close)(struct srv_sse *sse, int reason);
+    unsigned every_ms; /* 0: no ticks */
+};
+/* The handler of an SSE route: answers 200 text/event-stream (HEAD and any
+ * other method: 405) and turns the connection into a stream once the
+ * response's head is built (after blocks and CORS apply to it). */
+void srv_sse_start(struct srv_request *req, struct srv_response *res,
+                   const struct srv_sse_route *route);
 
 /* An `error` block: builds the body and headers of a response the server
  * makes itself (404, 405, 413, ...).  STATUS and its REASON ("Not Found")

@@ -46,13 +46,13 @@ static int match(unsigned method, const char *path, size_t len, struct srv_match
     if (len == 1 && path[0] == '/') {
         if (method == SRV_METHOD_GET)
             return 0;
-        m->allow = SRV_METHOD_GET;
+        m->allow = SRV_METHOD_GET | SRV_METHOD_HEAD;
         return -1;
     }
     if (len == 4 && memcmp(path, "/bad", 4) == 0) {
         if (method == SRV_METHOD_GET)
             return 3;
-        m->allow = SRV_METHOD_GET;
+        m->allow = SRV_METHOD_GET | SRV_METHOD_HEAD;
         return -1;
     }
     if (len > 7 && memcmp(path, "/users/", 7) == 0 && !memchr(path + 7, '/', len - 7)) {
@@ -63,7 +63,7 @@ static int match(unsigned method, const char *path, size_t len, struct srv_match
             return 1;
         if (method == SRV_METHOD_POST)
             return 2;
-        m->allow = SRV_METHOD_GET | SRV_METHOD_DELETE | SRV_METHOD_POST;
+        m->allow = SRV_METHOD_GET | SRV_METHOD_HEAD | SRV_METHOD_DELETE | SRV_METHOD_POST;
         return -1;
     }
     return -1;

@@ -365,7 +365,7 @@ END_TEST
 
 START_TEST(error_405_carries_allow)
 {
-    srv__response_error(&res, 405, SRV_METHOD_GET | SRV_METHOD_POST);
+    srv__response_error(&res, 405, SRV_METHOD_GET | SRV_METHOD_HEAD | SRV_METHOD_POST);
     ck_assert_ptr_nonnull(strstr(head(0), "\r\nAllow: GET, HEAD, POST\r\n"));
 }
 END_TEST
