@@ -402,6 +402,51 @@ class SiteTest(ResponseChecks):
         self.assertEqual((r.status, r.get("Location")), (301, "/members/files/"))
 
 
+class DashboardTest(ResponseChecks):
+    """examples/dashboard.srv: an event stream per browser, a form that
+    publishes to every stream on both workers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(
+            Server(example("dashboard"), cwd=os.path.join(srvtest.SOURCE, "examples")))
+
+    def test_the_page_is_served(self):
+        r = self.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'new EventSource("/events")', r.body)
+
+    def test_a_post_reaches_every_stream_on_both_workers(self):
+        clients, workers = [], set()
+        for _ in range(64):
+            c = srvtest.SseClient(self.server)
+            ev = c.event()
+            self.assertEqual(ev[0], "status")
+            workers.add(ev[1].split(",")[0])
+            clients.append(c)
+            if len(workers) == 2 and len(clients) >= 4:
+                break
+        self.assertEqual(workers, {"connected to worker 0", "connected to worker 1"})
+        r = http(self.server, "POST", "/post", headers=[("Content-Type", "application/x-www-form-urlencoded")],
+                 body=b"text=deploy+done")
+        self.assertEqual(r.status, 200)
+        for c in clients:
+            ev = c.event()
+            self.assertEqual(ev[0], "post")
+            self.assertRegex(ev[1], r"^\d+-[01] deploy done$")
+            c.close()
+
+    def test_an_empty_post_is_refused(self):
+        r = http(self.server, "POST", "/post", headers=[("Content-Type", "application/x-www-form-urlencoded")],
+                 body=b"text=")
+        self.assertEqual(r.status, 400)
+
+    def test_last_event_id_is_seen(self):
+        c = srvtest.SseClient(self.server, headers=[("Last-Event-ID", "7-1")])
+        self.assertRegex(c.event()[1], r"last saw 7-1$")
+        c.close()
+
+
 class RequestApiTest(ResponseChecks):
     """tests/e2e/echo.srv: what a handler sees of the request."""
 

@@ -671,6 +671,98 @@ def read_until_closed(sock, timeout):
 
 
 # ---------------------------------------------------------------------------
+# Server-Sent Events
+
+
+class SseClient:
+    """One event stream: the response head, then events as the WHATWG
+    parser would dispatch them, plus the comments it ignores."""
+
+    def __init__(self, server, path="/events", headers=(), timeout=5):
+        self.sock = connect(server, timeout)
+        self.sock.sendall(format_request(server, "GET", path, headers))
+        self.buf = b""
+        self.closed = False
+        head = self._until(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            self.headers.setdefault(k.strip().lower(), []).append(v.strip())
+        self.comments = 0
+        self.retry = None
+        self.last_id = None
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.closed = True
+            return False
+        self.buf += chunk
+        return True
+
+    def _until(self, sep, timeout=5):
+        deadline = time.monotonic() + timeout
+        while sep not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                raise AssertionError("no %r in %r" % (sep, self.buf[:300]))
+        i = self.buf.index(sep)
+        out, self.buf = self.buf[:i], self.buf[i + len(sep):]
+        return out
+
+    def _line(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(rb"\r\n|\r(?=[^\n])|\n", self.buf)
+            if m and not (m.group() == b"\r" and m.end() == len(self.buf)):
+                line, self.buf = self.buf[:m.start()], self.buf[m.end():]
+                return line.decode("utf-8")
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._fill(left):
+                return None
+
+    def event(self, timeout=5):
+        """The next dispatched event as (type, data, id), or None if the
+        stream closed or TIMEOUT passed."""
+        etype, data = "", []
+        while True:
+            line = self._line(timeout)
+            if line is None:
+                return None
+            if line == "":
+                if data:
+                    return (etype or "message", "\n".join(data), self.last_id)
+                etype = ""
+                continue
+            if line.startswith(":"):
+                self.comments += 1
+                continue
+            field, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if field == "event":
+                etype = value
+            elif field == "data":
+                data.append(value)
+            elif field == "id":
+                self.last_id = value
+            elif field == "retry":
+                self.retry = int(value)
+
+    def close(self):
+        self.sock.close()
+
+
+
+# ---------------------------------------------------------------------------
 # Assertions shared by several test files
 
 HTTP_DATE_RE = re.compile(
