@@ -49,6 +49,14 @@ else
     echo "FAIL: generated hook chains do not compile"; status=1
 fi
 
+"$srvc" "$dir/cases/sse_route.srv" -o "$tmp/sse_route.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -fsyntax-only "$tmp/sse_route.c"; then
+    echo "ok: sse_route.srv compiles cleanly against srv.h"
+else
+    echo "FAIL: generated SSE route does not compile"; status=1
+fi
+
 "$srvc" "$dir/cases/overlap.srv" -o "$tmp/overlap.c" || exit 1
 # shellcheck disable=SC2086
 if "$@" $flags -O2 -c "$tmp/overlap.c" -o "$tmp/overlap.o"; then
