@@ -67,6 +67,14 @@ Route *ast_new_sse(Arena *a, Token kw, Token pattern, Directive *options, Direct
     return r;
 }
 
+Route *ast_new_ws(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
+                  Loc loc)
+{
+    Route *r = ast_new_sse(a, kw, pattern, options, blocks, loc);
+    r->kind = RK_WS;
+    return r;
+}
+
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value)
 {
     Setting *st = arena_alloc(a, sizeof *st);

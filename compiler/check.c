@@ -866,12 +866,75 @@ static void check_sse(Route *r, Diag *d, Arena *a)
                    "a 'tick' block needs 'every DURATION' after the SSE pattern");
 }
 
+/* WS PATTERN [protocols "a" "b" ...] { open {...} message {...} close {...} } */
+static void check_ws(Route *r, Diag *d, Arena *a)
+{
+    r->method_index = M_GET;
+    check_pattern(r, d, a);
+    static const char *const taken[] = {"ws", "protocol"};
+    for (unsigned i = r->scope->nsegs; i < r->nsegs; i++)
+        for (unsigned k = 0; k < 2; k++)
+            if (r->segs[i].kind == SEG_PARAM && text_is((Token){.ptr = r->segs[i].ptr,
+                                                                 .len = r->segs[i].len}, taken[k]))
+                diag_error(d, r->segs[i].loc,
+                           "parameter name '%s' collides with a variable of the WS blocks",
+                           taken[k]);
+    const Directive *o = r->options;
+    if (o->nargs) {
+        if (o->args[0].kind != T_IDENT || !text_is(o->args[0], "protocols") || o->nargs < 2) {
+            diag_error(d, o->args[0].loc,
+                       "expected 'protocols \"NAME\" ...' (or nothing) before '{'");
+        } else {
+            for (unsigned i = 1; i < o->nargs; i++) {
+                Token t = o->args[i];
+                if (t.kind != T_STRING || !is_token(t)) {
+                    diag_error(d, t.loc, "a subprotocol is a token in a string, e.g. \"chat.v2\"");
+                    continue;
+                }
+                for (unsigned k = 1; k < i; k++) {
+                    if (o->args[k].len == t.len && memcmp(o->args[k].ptr, t.ptr, t.len) == 0) {
+                        diag_error(d, t.loc, "subprotocol \"%.*s\" listed twice", (int)t.len, t.ptr);
+                        diag_note(d, o->args[k].loc, "first listed here");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    static const char *const names[] = {"open", "message", "close"};
+    Token *slots[] = {&r->sse_open, &r->sse_tick, &r->sse_close};
+    const Directive *first[3] = {NULL, NULL, NULL};
+    for (const Directive *b = r->blocks; b; b = b->next) {
+        int k = -1;
+        for (int i = 0; i < 3; i++)
+            if (text_is(b->keyword, names[i]))
+                k = i;
+        if (k < 0) {
+            diag_error(d, b->keyword.loc,
+                       "unknown WS block '%.*s' (expected open, message or close)",
+                       (int)b->keyword.len, b->keyword.ptr);
+            continue;
+        }
+        if (first[k]) {
+            diag_error(d, b->keyword.loc, "duplicate '%s' block", names[k]);
+            diag_note(d, first[k]->keyword.loc, "first defined here");
+            continue;
+        }
+        first[k] = b;
+        *slots[k] = b->args[0];
+    }
+}
+
 static void check_route(Server *s, Route *r, Diag *d, Arena *a)
 {
     if (r->kind == RK_SLASH)
         return; /* made from a checked mount */
     if (r->kind == RK_SSE) {
         check_sse(r, d, a);
+        return;
+    }
+    if (r->kind == RK_WS) {
+        check_ws(r, d, a);
         return;
     }
     if (r->kind == RK_STATIC) {

@@ -34,6 +34,8 @@
 #define RT_STATIC_SLASH "srv_static_redirect_slash"
 #define RT_SSE_START "srv_sse_start"
 #define RT_SSE_ROUTE "srv_sse_route"
+#define RT_WS_START "srv_ws_start"
+#define RT_WS_ROUTE "srv_ws_route"
 #define RT_STATIC_MOUNT "srv_static_mount"
 #define RT_ROUTE_INDEX "srv_request_route"
 #define RT_REQUEST_PATH "srv_request_path"
@@ -164,7 +166,9 @@ static void gen_route_comment(Emit *e, const Route *r)
         emit_str(e, "\"\n");
         return;
     }
-    emit_fmt(e, "// %s ", r->kind == RK_SSE ? "SSE" : check_method_names[r->method_index]);
+    emit_fmt(e, "// %s ", r->kind == RK_SSE  ? "SSE"
+                          : r->kind == RK_WS ? "WS"
+                                             : check_method_names[r->method_index]);
     emit_c_string(e, r->path, strlen(r->path));
     emit_str(e, "\n");
 }
@@ -243,6 +247,79 @@ static void gen_sse(Gen *g, const Route *r)
     emit_fmt(e, "%u};\n\n", r->every_ms);
     emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n"
                 "    " RT_SSE_START "(req, res, &srvg_sse_%u);\n}\n\n",
+             n, n);
+}
+
+/* A WebSocket route: its blocks as functions, its subprotocols, and the
+ * handler that answers the upgrade.  `open` sees the request, the path
+ * parameters and the chosen subprotocol; the request is gone once it
+ * returns. */
+static void gen_ws(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    unsigned n = r->index;
+    if (r->sse_open.kind) {
+        gen_route_comment(e, r);
+        emit_fmt(e, "static void srvg_ws_open_%u(struct srv_ws *ws, struct srv_request *req,\n"
+                    "        const char *protocol)\n{\n", n);
+        unsigned k = 0;
+        for (unsigned i = 0; i < r->nsegs; i++) {
+            const Segment *sg = &r->segs[i];
+            if (sg->kind == SEG_PARAM)
+                emit_fmt(e, "    const char *%.*s = " RT_PARAM_AT "(req, %u);\n", (int)sg->len,
+                         sg->ptr, k);
+            k += sg->kind != SEG_LITERAL;
+        }
+        emit_str(e, "    (void)ws;\n    (void)req;\n    (void)protocol;\n");
+        for (unsigned i = 0; i < r->nsegs; i++)
+            if (r->segs[i].kind == SEG_PARAM)
+                emit_fmt(e, "    (void)%.*s;\n", (int)r->segs[i].len, r->segs[i].ptr);
+        gen_user_block(g, r->sse_open.ptr, r->sse_open.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_tick.kind) {
+        emit_fmt(e, "static void srvg_ws_message_%u(struct srv_ws *ws, const char *msg, size_t len,\n"
+                    "        bool binary)\n{\n"
+                    "    (void)ws;\n    (void)msg;\n    (void)len;\n    (void)binary;\n", n);
+        gen_user_block(g, r->sse_tick.ptr, r->sse_tick.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_close.kind) {
+        emit_fmt(e, "static void srvg_ws_close_%u(struct srv_ws *ws, int code, const char *reason)\n{\n"
+                    "    (void)ws;\n    (void)code;\n    (void)reason;\n", n);
+        gen_user_block(g, r->sse_close.ptr, r->sse_close.len);
+        emit_str(e, "}\n\n");
+    }
+    const Directive *o = r->options;
+    unsigned np = o->nargs > 1 ? o->nargs - 1 : 0;
+    if (np) {
+        emit_fmt(e, "static const char *const srvg_ws_protocols_%u[] = {", n);
+        for (unsigned i = 1; i < o->nargs; i++) {
+            emit_str(e, i > 1 ? ", \"" : "\"");
+            emit_c_string(e, o->args[i].ptr, o->args[i].len);
+            emit_str(e, "\"");
+        }
+        emit_str(e, "};\n");
+    }
+    emit_fmt(e, "static const struct " RT_WS_ROUTE " srvg_ws_%u = {", n);
+    if (r->sse_open.kind)
+        emit_fmt(e, "srvg_ws_open_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_tick.kind)
+        emit_fmt(e, "srvg_ws_message_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_close.kind)
+        emit_fmt(e, "srvg_ws_close_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (np)
+        emit_fmt(e, "srvg_ws_protocols_%u, %u};\n\n", n, np);
+    else
+        emit_str(e, "NULL, 0};\n\n");
+    emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n"
+                "    " RT_WS_START "(req, res, &srvg_ws_%u);\n}\n\n",
              n, n);
 }
 
@@ -852,7 +929,8 @@ static void gen_leaf(Gen *g, const Node *n, int level)
     unsigned allow = 0;
     for (int i = 0; i < M_ANY; i++) {
         /* A GET route answers HEAD too, but an event stream does not. */
-        int from = i == M_HEAD && !n->leaf[i] && n->leaf[M_GET] && n->leaf[M_GET]->kind != RK_SSE
+        int from = i == M_HEAD && !n->leaf[i] && n->leaf[M_GET] && n->leaf[M_GET]->kind != RK_SSE &&
+                           n->leaf[M_GET]->kind != RK_WS
                        ? M_GET : i;
         if (!n->leaf[from])
             continue;
@@ -1413,6 +1491,8 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_slash_handler(&g, r);
         else if (r->kind == RK_SSE)
             gen_sse(&g, r);
+        else if (r->kind == RK_WS)
+            gen_ws(&g, r);
     }
     gen_named_decls(&g, s, a);
     for (const Scope *sc = s->scopes; sc; sc = sc->next)

@@ -159,10 +159,11 @@ static void report_duplicate(const Route *r, const Route *first, Diag *d)
         diag_error(d, r->loc, "static prefix \"%.*s\" and route %s \"%s\" take the same requests",
                    (int)strlen(mount->path) - 1, mount->path, m, route->path);
         diag_note(d, first->loc, "%s here", first == mount ? "mounted" : "route defined");
-    } else if (r->kind == RK_SSE || first->kind == RK_SSE) {
+    } else if (r->kind == RK_SSE || first->kind == RK_SSE || r->kind == RK_WS ||
+               first->kind == RK_WS) {
         diag_error(d, r->loc, "%s \"%s\" and %s \"%s\" take the same requests",
-                   first->kind == RK_SSE ? "SSE" : m, first->path,
-                   r->kind == RK_SSE ? "SSE" : m, r->path);
+                   first->kind == RK_SSE ? "SSE" : first->kind == RK_WS ? "WS" : m, first->path,
+                   r->kind == RK_SSE ? "SSE" : r->kind == RK_WS ? "WS" : m, r->path);
         diag_note(d, first->loc, "first defined here");
     } else {
         diag_error(d, r->loc, "route %s \"%s\" defined twice", m, r->path);

@@ -201,6 +201,7 @@ typedef enum {
     RK_STATIC, // static "/prefix/" "dir";  a GET route PREFIX* serving files
     RK_SLASH,  // made for a mount: GET "/prefix" answers 301 to "/prefix/"
     RK_SSE,    // SSE "/events" every 1s { open {...} tick {...} close {...} }
+    RK_WS,     // WS "/chat/:room" protocols "v2" "v1" { open {...} message {...} close {...} }
 } RouteKind;
 
 typedef struct Route {
@@ -221,8 +222,9 @@ typedef struct Route {
     unsigned nparams; /* :params plus the `*` */
     const char *path; /* the whole pattern as text, "/api/users/:id" */
     bool dropped;     /* RK_SLASH: a route the user wrote takes the path */
-    /* RK_SSE: the words before its '{' (`every 1s`), its blocks by name
-     * (open, tick, close: kind 0 when absent), and the tick interval. */
+    /* RK_SSE, RK_WS: the words before its '{' (`every 1s`, `protocols "a"`),
+     * its blocks by name (kind 0 when absent: SSE open/tick/close, WS
+     * open/message/close), and the SSE tick interval. */
     Directive *options;
     Directive *blocks;
     Token sse_open, sse_tick, sse_close;
@@ -301,6 +303,9 @@ Route *ast_new_mount(Arena *a, Token kw, Token prefix, Token dir, Loc loc);
  * BLOCKS one directive per named block (its one argument the C block). */
 Route *ast_new_sse(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
                    Loc loc);
+/* The same for `WS`. */
+Route *ast_new_ws(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
+                  Loc loc);
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value);
 void ast_add_server(App *app, Server *s);
 /* Adds R (a route or a mount) to SCOPE of server S. */

@@ -50,8 +50,10 @@ static const Token no_token;
 
 static void end_sse(Parser *p, Loc loc)
 {
-    ast_add_route(p->server, p->scope, ast_new_sse(p->arena, p->sse_kw, p->sse_pattern,
-                                                   p->sse_options, p->sse_blocks, loc));
+    Route *r = p->sse_kw.kind == T_WS
+                   ? ast_new_ws(p->arena, p->sse_kw, p->sse_pattern, p->sse_options, p->sse_blocks, loc)
+                   : ast_new_sse(p->arena, p->sse_kw, p->sse_pattern, p->sse_options, p->sse_blocks, loc);
+    ast_add_route(p->server, p->scope, r);
 }
 
 static void push_arg(Parser *p, Token t)
@@ -85,7 +87,7 @@ static void push_arg(Parser *p, Token t)
 %token PROLOGUE "'%{'" EPILOGUE "'%%'"
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
-%token PUBSUB "'pubsub'" SSE "'SSE'"
+%token PUBSUB "'pubsub'" SSE "'SSE'" WS "'WS'"
 
 %%
 
@@ -182,9 +184,15 @@ group_head:
     GROUP STRING '{'            { p->scope = ast_open_group(p->arena, p->server, p->scope, $1, $2); }
   ;
 
-/* sse_head: 'SSE' STRING word* '{'  a Server-Sent Events route */
+/* stream_kw: the routes whose connection outlives the request */
+stream_kw:
+    SSE
+  | WS
+  ;
+
+/* sse_head: ('SSE' | 'WS') STRING word* '{'  an event stream or a WebSocket route */
 sse_head:
-    SSE STRING args '{'         {
+    stream_kw STRING args '{'   {
                                   p->sse_kw = $1;
                                   p->sse_pattern = $2;
                                   p->sse_options = ast_new_directive(p->arena, $1, p->args, p->nargs, @1);

@@ -457,6 +457,41 @@ void srv_sse_set_data(struct srv_sse *sse, void *data);
 void *srv_sse_data(const struct srv_sse *sse);
 
 /* ---------------------------------------------------------------------------
+ * WebSocket (RFC 6455) routes: `WS "/chat/:room" protocols "chat.v2" {
+ * open {...} message {...} close {...} }`.
+ *
+ * A connection lives from its `open` block to its `close` block, which runs
+ * exactly once with the close code and reason (1006 and "" when the
+ * connection ended without a close frame: the peer vanished, a dead-peer
+ * timeout).  The request is readable in `open` only.  Messages arrive whole
+ * in `message` (reassembled from their fragments, decompressed, text checked
+ * for UTF-8); MSG is valid until the block returns.  Sending works from any
+ * callback of the worker until `close` has run; it never blocks: what the
+ * client has not taken waits in a queue of at most `limits { ws_queue }`
+ * bytes, past which the server closes the connection with 1008.
+ */
+struct srv_ws;
+
+/* Sends a text message (TEXT must be valid UTF-8: -EINVAL otherwise) or a
+ * binary one.  Returns 0, or -EPIPE once the connection is closing. */
+int srv_ws_send_text(struct srv_ws *ws, const char *text);
+int srv_ws_send(struct srv_ws *ws, const void *msg, size_t len, bool binary);
+/* A ping with up to 125 bytes of payload (the pong is the peer's business). */
+int srv_ws_ping(struct srv_ws *ws, const void *data, size_t len);
+/* Starts the close handshake with CODE (1000-4999, not a reserved one) and
+ * REASON (may be NULL; cut at 123 bytes on a UTF-8 boundary).  `close` runs
+ * when the handshake ends. */
+void srv_ws_close(struct srv_ws *ws, int code, const char *reason);
+/* Sends every message published on CHANNEL to this client, as a text
+ * message (BINARY false) or a binary one, until the connection closes. */
+int srv_ws_subscribe(struct srv_ws *ws, const char *channel, bool binary);
+/* The subprotocol chosen in the handshake, or NULL. */
+const char *srv_ws_protocol(const struct srv_ws *ws);
+/* A pointer of the program's own, kept with the connection. */
+void srv_ws_set_data(struct srv_ws *ws, void *data);
+void *srv_ws_data(const struct srv_ws *ws);
+
+/* ---------------------------------------------------------------------------
  * The worker's event loop: timers and file descriptors.  Everything runs on
  * the one thread of the worker, between requests; callbacks must not block.
  * Usable from worker_setup, handlers and any callback; not from `setup`
@@ -614,6 +649,19 @@ struct srv_sse_route {
  * response's head is built (after blocks and CORS apply to it). */
 void srv_sse_start(struct srv_request *req, struct srv_response *res,
                    const struct srv_sse_route *route);
+
+/* A `WS` route's blocks and subprotocols, for generated code. */
+struct srv_ws_route {
+    void (*open)(struct srv_ws *ws, struct srv_request *req, const char *protocol);
+    void (*message)(struct srv_ws *ws, const char *msg, size_t len, bool binary);
+    void (*close)(struct srv_ws *ws, int code, const char *reason);
+    const char *const *protocols; /* in the server's order of preference */
+    unsigned nprotocols;
+};
+/* The handler of a WS route: answers the upgrade (101), or 426 for a
+ * request that is not one, 400 for a broken one, 405 for another method. */
+void srv_ws_start(struct srv_request *req, struct srv_response *res,
+                  const struct srv_ws_route *route);
 
 /* An `error` block: builds the body and headers of a response the server
  * makes itself (404, 405, 413, ...).  STATUS and its REASON ("Not Found")
