@@ -7,6 +7,8 @@
  *   1. parse --host/--port/--workers; bad usage exits 2;
  *      read the cookie secrets the app names from the environment (a
  *      missing or short one exits 1 here, with nothing started);
+ *      look up the `user` and group (privileges.c): an unknown one exits 1
+ *      here, before anything is bound;
  *   2. open every `static` mount's directory (static.c), relative to the
  *      working directory now: a missing one is reported with its .srv
  *      location and the program exits 1 before binding anything; workers
@@ -16,6 +18,8 @@
  *      host:port) here, before setup and before any fork: a port that cannot
  *      be bound is reported once and the program exits 1 with nothing
  *      started; and a setup that drops privileges can still have a low port;
+ *   3b. `user`: switch from root to that user for good (privileges.c), so
+ *      `setup`, workers and handlers never run as root;
  *   4. run `setup` once (in the master: workers inherit its state);
  *   5. block the signals the master and workers manage, so from here on a
  *      signal is an event read from a signalfd, never a window in which the
@@ -201,6 +205,9 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         return rc;
     if (srv__secrets_load(app) < 0)
         return 1;
+    /* privileges.c (`user`): names looked up before anything is bound. */
+    if (srv__privileges_resolve(app) < 0)
+        return 1;
     int workers = o.workers == SRV_WORKERS_AUTO ? srv__cpu_count() : o.workers;
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;
@@ -222,6 +229,15 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     int *fds = srv__xcalloc((size_t)nlisten, sizeof *fds);
     if (open_listeners(o.host, &o.port, fds, nlisten) < 0) {
         free(fds);
+        return 1;
+    }
+    /* privileges.c (`user`): drop root now that the ports, the static
+     * directories and the access log are open, before `setup` and any fork. */
+    if (srv__privileges_drop() < 0) {
+        for (int i = 0; i < nlisten; i++)
+            close(fds[i]);
+        free(fds);
+        srv__access_log_close(&srv__access_log_main);
         return 1;
     }
 
