@@ -1,6 +1,6 @@
 /*
  * check.c - the fourth pass: whole-file checks on the AST the parser built.
- * Validates every value (port, workers, limits, timeouts), every name
+ * Validates every value (port, workers, limits, timeouts, user), every name
  * (methods, handler names, parameter names) and every route pattern, which
  * it splits into segments for routes.c.  It reports every error it finds
  * and resolves values into the Server (port_value, workers_value,
@@ -425,6 +425,51 @@ static void check_pubsub(Server *s, const Directive *dir, Diag *d)
     }
     s->redis_host = host.ptr;
     s->redis_port = (int)v;
+}
+
+/* user: NAME [GROUP]  - the account the server drops to once its sockets
+ * are open (runtime/privileges.c).  The names are looked up when the server
+ * starts, not here: the machine that compiles is rarely the one that runs. */
+static void check_user(Server *s, const Directive *dir, Diag *d)
+{
+    static const char *const what[] = {"user", "group"};
+    if (dir->nargs == 0) {
+        diag_error(d, dir->keyword.loc,
+                   "'user' needs a user name: user \"NAME\"; or user \"NAME\" \"GROUP\";");
+        return;
+    }
+    if (dir->nargs > 2) {
+        diag_error(d, dir->args[2].loc,
+                   "'user' takes a user name and an optional group, nothing more");
+        return;
+    }
+    const char *names[2] = {NULL, NULL};
+    for (unsigned i = 0; i < dir->nargs; i++) {
+        Token t = dir->args[i];
+        if (t.kind != T_STRING) {
+            diag_error(d, t.loc, "%s name must be a string (write \"%.*s\")", what[i], (int)t.len,
+                       t.ptr);
+            return;
+        }
+        if (t.len == 0) {
+            diag_error(d, t.loc, "%s name must not be empty", what[i]);
+            return;
+        }
+        /* Bytes no passwd or group entry can hold: the name could never be
+         * found, or would be cut short at a NUL. */
+        for (size_t k = 0; k < t.len; k++) {
+            unsigned char c = (unsigned char)t.ptr[k];
+            if (c < 0x20 || c == 0x7f || c == ':') {
+                char b[8];
+                diag_error(d, string_loc(t, k, 1), "bad character '%s' in %s name",
+                           show_byte(c, b), what[i]);
+                return;
+            }
+        }
+        names[i] = t.ptr;
+    }
+    s->user_name = names[0];
+    s->group_name = names[1];
 }
 
 /* An origin as browsers send it: scheme "://" host [":" port], lower case,
@@ -983,6 +1028,8 @@ bool check_app(App *app, Diag *d, Arena *a)
             check_log(s, s->log, d);
         if (s->pubsub)
             check_pubsub(s, s->pubsub, d);
+        if (s->user)
+            check_user(s, s->user, d);
         for (Scope *g = s->scopes; g; g = g->next)
             if (g->cors)
                 check_cors(g->cors, d);

@@ -1441,6 +1441,16 @@ static void gen_app_struct(Gen *g, const Server *s)
     }
     if (s->ncors)
         emit_str(e, "    .has_cors = true,\n");
+    if (s->user_name) {
+        emit_str(e, "    .user = \"");
+        emit_c_string(e, s->user_name, strlen(s->user_name));
+        emit_str(e, "\",\n");
+        if (s->group_name) {
+            emit_str(e, "    .group = \"");
+            emit_c_string(e, s->group_name, strlen(s->group_name));
+            emit_str(e, "\",\n");
+        }
+    }
     if (s->redis_host) {
         emit_str(e, "    .pubsub_redis_host = \"");
         emit_c_string(e, s->redis_host, strlen(s->redis_host));

@@ -271,6 +271,7 @@ typedef struct Server {
     Directive *secret;    /* `secret env "NAME" ...;`, NULL when absent */
     Directive *log;       /* `log ...;`, NULL when absent */
     Directive *pubsub;    /* `pubsub redis "HOST" PORT;`, NULL when absent */
+    Directive *user;      /* `user "NAME" ["GROUP"];`, NULL when absent */
     Setting *settings, **settings_tail;
     /* Filled by check.c: */
     int port_value;
@@ -280,6 +281,8 @@ typedef struct Server {
     const char *log_path; /* NULL: stderr */
     const char *redis_host; /* from `pubsub redis`, NULL without */
     int redis_port;
+    const char *user_name;  /* from `user`: the user to run as, NULL without */
+    const char *group_name; /* its optional group, NULL without */
     struct Server *next;
 } Server;
 
@@ -330,6 +333,8 @@ Directive *ast_new_directive(Arena *a, Token kw, const Token *args, unsigned nar
 void ast_set_secret(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir);
+/* `user "NAME" ["GROUP"];`: one, at server level. */
+void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir);
 /* Opens `cors {` in SCOPE (one per scope); NULL after an error, and then
  * its lines are dropped. */
 Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw);

@@ -88,6 +88,7 @@ static void push_arg(Parser *p, Token t)
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
 %token PUBSUB "'pubsub'" SSE "'SSE'" WS "'WS'"
+%token USER "'user'"
 
 %%
 
@@ -158,6 +159,11 @@ item:
                                 }
   | PUBSUB args ';'             {
                                   ast_set_pubsub(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | USER args ';'               {
+                                  ast_set_user(p->server, p->scope, p->diag,
                                       ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
                                   p->nargs = 0;
                                 }
@@ -257,6 +263,7 @@ handler_name:
   | SECRET                      { $$ = $1; $$.kind = T_IDENT; }
   | CORS                        { $$ = $1; $$.kind = T_IDENT; }
   | PUBSUB                      { $$ = $1; $$.kind = T_IDENT; }
+  | USER                        { $$ = $1; $$.kind = T_IDENT; }
   ;
 
 limits_head:
@@ -365,7 +372,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
                 expected[i] != YYSYMBOL_ERROR_KW && expected[i] != YYSYMBOL_GROUP &&
                 expected[i] != YYSYMBOL_STATIC && expected[i] != YYSYMBOL_LOG &&
                 expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS &&
-                expected[i] != YYSYMBOL_PUBSUB)
+                expected[i] != YYSYMBOL_PUBSUB && expected[i] != YYSYMBOL_USER)
                 expected[k++] = expected[i];
         n = k;
     }

@@ -11,6 +11,7 @@
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
+ *       privileges                      (the `user` directive: dropping root)
  *       bus  redis                      (pubsub transports: between workers,
  *                                       between servers; redis.c links hiredis)
  *
@@ -1092,6 +1093,20 @@ void srv__next_close(struct srv__next *g);
 int srv__systemd_listen_fds(struct srv__sockets *out);
 /* sd_notify(3): sends STATE ("READY=1", ...) to NOTIFY_SOCKET if set. */
 int srv__systemd_notify(const char *state);
+
+/* privileges.c: the `user` directive.  srv__privileges_resolve() looks up
+ * APP's user and group, first thing at start-up (before anything is bound):
+ * unknown names, or a process that is neither root nor already that user,
+ * give one boot line and -errno.  srv__privileges_drop() then switches for
+ * good, once the listeners, the `static` directories and the access log
+ * are open and before `setup` and any fork: hands the access log file to
+ * the user, sets the supplementary groups, the gid and the uid, checks that
+ * root is out of reach, sets no_new_privs.  Root without `user`: it says so
+ * instead, in one line (not in a generation re-executed by a reload,
+ * SRV_RELOADS > 0).  0 when there is nothing to do or it worked; -errno
+ * after a boot line.  Each does its work once per resolve. */
+int srv__privileges_resolve(const struct srv_app *app);
+int srv__privileges_drop(void);
 
 /* Forks and supervises WORKERS workers on SOCKS.  Returns the exit status. */
 int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,

@@ -7,6 +7,8 @@
  *   1. parse --host/--port/--workers; bad usage exits 2;
  *      read the cookie secrets the app names from the environment (a
  *      missing or short one exits 1 here, with nothing started);
+ *      look up the `user` and group (privileges.c): an unknown one exits 1
+ *      here, before anything is bound;
  *   2. open every `static` mount's directory (static.c), relative to the
  *      working directory now: a missing one is reported with its .srv
  *      location and the program exits 1 before binding anything; workers
@@ -15,7 +17,12 @@
  *   3. open every worker's listener (one per worker, SO_REUSEPORT, same
  *      host:port) here, before setup and before any fork: a port that cannot
  *      be bound is reported once and the program exits 1 with nothing
- *      started; and a setup that drops privileges can still have a low port;
+ *      started; and a setup that drops privileges can still have a low port.
+ *      A generation started by a reload adopts the previous one's sockets
+ *      instead, and a server started by systemd the ones it passed
+ *      (reload.c, systemd.c: the sockets are never bound twice);
+ *   3b. `user`: switch from root to that user for good (privileges.c), so
+ *      `setup`, workers and handlers never run as root;
  *   4. run `setup` once (in the master: workers inherit its state);
  *   5. block the signals the master and workers manage, so from here on a
  *      signal is an event read from a signalfd, never a window in which the
@@ -61,7 +68,9 @@ static void usage(FILE *out, const struct srv_app *app)
     fprintf(out,
             "  --help            show this help and exit\n"
             "\n"
-            "SIGTERM or SIGINT drains gracefully; a second one stops at once.\n");
+            "SIGTERM or SIGINT drains gracefully; a second one stops at once.\n"
+            "SIGHUP reloads: the binary is started again on the same sockets and\n"
+            "takes over once it is ready.  SIGUSR1 reopens the access log.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -278,6 +287,11 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         srv__sockets_free(&socks);
         return 1;
     }
+    /* privileges.c (`user`): names looked up before anything is bound. */
+    if (srv__privileges_resolve(app) < 0) {
+        srv__sockets_free(&socks);
+        return 1;
+    }
     int workers = o.workers == SRV_WORKERS_AUTO ? srv__cpu_count() : o.workers;
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;
@@ -303,6 +317,15 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         adopt_sockets(&socks, nlisten, &o);
     else if (open_listeners(o.host, &o.port, &socks, nlisten) < 0)
         return 1;
+    /* privileges.c (`user`): drop root now that the ports, the static
+     * directories and the access log are open, before `setup` and any fork. */
+    if (srv__privileges_drop() < 0) {
+        for (int i = 0; i < socks.n; i++)
+            close(socks.fds[i]);
+        srv__sockets_free(&socks);
+        srv__access_log_close(&srv__access_log_main);
+        return 1;
+    }
 
     srv__worker_id_value = 0;
     srv__worker_count_value = nlisten;

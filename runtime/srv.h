@@ -754,6 +754,17 @@ struct srv_app {
     bool has_cors;                /* some route has a CORS policy: answer preflights */
     const char *pubsub_redis_host; /* `pubsub redis "HOST" PORT;`, or NULL */
     int pubsub_redis_port;
+    /* `user "NAME" "GROUP";`: the account the server runs as.  Started as
+     * root, srv_main() opens the listeners, the `static` directories and
+     * the access log, then switches to USER (its supplementary groups, and
+     * GROUP or else USER's own group as the group) and sets no_new_privs,
+     * before `setup` and before any worker forks: no setup, hook or handler
+     * ever runs as root.  Both are looked up at start-up; an unknown one stops
+     * the program with one line, exit 1.  NULL USER: no switch (a server
+     * started as root then says once that it runs as root); GROUP may be
+     * NULL. */
+    const char *user;
+    const char *group;
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a

@@ -1,7 +1,7 @@
 /*
  * test_check.c - tests compiler/check.c: values resolved for codegen and
  * one diagnostic per rule (port, workers, methods, patterns, parameter
- * names, limits and timeouts).
+ * names, limits and timeouts, user).
  */
 #include "support.h"
 
@@ -237,6 +237,45 @@ START_TEST(rejects_bad_limits_and_timeouts)
 }
 END_TEST
 
+START_TEST(resolves_user_and_group)
+{
+    Run r;
+    /* `user` leads a statement only: a handler may still be called so. */
+    App *app = check_body(&r, "user \"www-data\";\nGET \"/me\" user;");
+    ck_assert(r.ok);
+    ck_assert_str_eq(app->servers->user_name, "www-data");
+    ck_assert_ptr_null(app->servers->group_name);
+    ck_assert_mem_eq(app->servers->routes->handler.ptr, "user", 4);
+    run_close(&r);
+    app = check_body(&r, "user \"nobody\" \"nogroup\";");
+    ck_assert(r.ok);
+    ck_assert_str_eq(app->servers->user_name, "nobody");
+    ck_assert_str_eq(app->servers->group_name, "nogroup");
+    run_close(&r);
+    app = check_body(&r, "GET \"/\" h;");
+    ck_assert(r.ok);
+    ck_assert_ptr_null(app->servers->user_name);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_user)
+{
+    EXPECT_ERROR("user;", "t.srv:2:1: error: 'user' needs a user name");
+    EXPECT_ERROR("user \"\";", "t.srv:2:6: error: user name must not be empty");
+    EXPECT_ERROR("user \"a\" \"\";", "t.srv:2:10: error: group name must not be empty");
+    EXPECT_ERROR("user \"a\" \"b\" \"c\";", "t.srv:2:14: error: 'user' takes a user name and an "
+                                          "optional group, nothing more");
+    EXPECT_ERROR("user www;", "t.srv:2:6: error: user name must be a string (write \"www\")");
+    EXPECT_ERROR("user \"a\" 1;", "t.srv:2:10: error: group name must be a string (write \"1\")");
+    EXPECT_ERROR("user \"a\\0b\";", "error: bad character '\\x00' in user name");
+    EXPECT_ERROR("user \"a:b\";", "t.srv:2:8: error: bad character ':' in user name");
+    EXPECT_ERROR("user \"a\";\nuser \"b\";", "t.srv:3:1: error: duplicate 'user' setting");
+    EXPECT_ERROR("group \"/g\" { user \"a\"; }",
+                 "t.srv:2:14: error: 'user' is a server setting; it cannot be inside a group");
+}
+END_TEST
+
 START_TEST(reports_every_error_in_file_order)
 {
     Run r;
@@ -260,6 +299,8 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_port_out_of_range);
     tcase_add_test(tc, rejects_bad_workers);
     tcase_add_test(tc, rejects_bad_limits_and_timeouts);
+    tcase_add_test(tc, resolves_user_and_group);
+    tcase_add_test(tc, rejects_bad_user);
     tcase_add_test(tc, reports_every_error_in_file_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("routes");

@@ -15,7 +15,7 @@ This module holds everything those tests share:
   raw() for exact bytes, read_response()/parse_response() for reading
   responses (pipelined ones included) off a socket or out of a byte string;
 - /proc helpers for leftover and zombie checks: proc_stat(),
-  pids_in_group(), children_of();
+  pids_in_group(), children_of(), worker_pids();
 - main(): unittest with verbosity 2, non-zero exit status on any failure.
 
 Nothing here sleeps to synchronise: waits are for a condition with a
@@ -404,6 +404,14 @@ def pids_in_group(pgid):
 def children_of(pid):
     """PIDs of every process (zombies included) whose parent is PID."""
     return sorted(st["pid"] for st in _all_stats() if st["ppid"] == pid)
+
+
+def worker_pids(server, n, timeout=10):
+    """The N worker pids of SERVER's master, once all N are running."""
+    kids = wait_until(lambda: (lambda k: k if len(k) == n else None)(children_of(server.pid)),
+                      timeout)
+    assert kids, "expected %d workers, found %s" % (n, children_of(server.pid))
+    return kids
 
 
 def zombies_among(pids):
