@@ -86,13 +86,6 @@ def who(server):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", r.text())}
 
 
-def free_port():
-    """A port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def refused(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -160,7 +153,7 @@ class Drop(unittest.TestCase):
                                'group "srv-no-such-group": no such group')):
             with self.subTest(line=line):
                 binary = program(line)
-                port = free_port()
+                port = srvtest.free_port()
                 r = run([binary, "--port", str(port)], timeout=30)
                 err = r.stderr.decode()
                 self.assertEqual(r.returncode, 1, err)

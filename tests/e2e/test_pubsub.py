@@ -219,12 +219,6 @@ class OneProcess(unittest.TestCase):
 # Redis
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RedisServer:
     """redis-server on 127.0.0.1:PORT in a temporary directory, no
     persistence; ready once it answers PING; stopped by PID."""
@@ -283,7 +277,7 @@ class RedisServer:
 class Redis(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        port = free_port()
+        port = srvtest.free_port()
         cls.binary = redis_program(port)
         cls.redis = RedisServer(port)
 
@@ -415,7 +409,7 @@ class RedisCounterExample(unittest.TestCase):
         if not os.access(path, os.X_OK):
             self.skipTest("examples/redis_counter is not built until srv_response_defer "
                           "exists (examples/meson.build)")
-        redis = RedisServer(free_port())
+        redis = RedisServer(srvtest.free_port())
         try:
             with Server(path, env={"REDIS_PORT": str(redis.port)}) as s:
                 # Each worker connects in worker_setup; until then it answers 503.

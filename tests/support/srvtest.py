@@ -108,6 +108,14 @@ def run_checked(cmd, what=None, timeout=120, **kw):
     return r
 
 
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing listens on right now, for programs that cannot be
+    given port 0 (redis-server, systemd-socket-activate, nginx)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def wait_until(cond, timeout, interval=0.01):
     """Poll COND until it returns a true value or TIMEOUT seconds pass.
 
