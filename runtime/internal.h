@@ -980,7 +980,7 @@ int srv__cpu_count(void);
 int srv__cpu_count_at(const char *proc_cgroup, const char *cgroup_root, int affinity);
 
 /* The signals the master waits for on its signalfd (SIGTERM, SIGINT, SIGQUIT,
- * SIGCHLD, and SIGHUP unless it is ignored, as under nohup). */
+ * SIGCHLD, SIGUSR1 and SIGHUP). */
 void srv__managed_signals(sigset_t *set);
 
 struct srv__sockets;

@@ -9,7 +9,8 @@
  * first fork (server.c), so none can arrive between two steps and kill or
  * confuse the master while it has children.
  *
- * The master keeps every worker's listening socket open.  SO_REUSEPORT gives
+ * The master keeps every listening socket open (and hands them all to the
+ * next generation on a reload).  SO_REUSEPORT gives
  * each socket its own accept queue; if a worker dies, the connections the
  * kernel already queued on its socket stay there (the socket lives on in the
  * master) and the replacement, which gets the same id and the same socket,
@@ -17,10 +18,13 @@
  * is a shutdown's: connections the kernel queues on a draining worker's
  * socket between its last accept and its close are reset.
  *
- *   SIGTERM, SIGINT, SIGHUP   graceful: close the master's listener copies,
+ *   SIGTERM, SIGINT           graceful: close the master's listener copies,
  *                             SIGTERM every worker, wait for all (no
  *                             respawns), exit 0.  A second one during the
  *                             drain SIGKILLs the workers; exit 1.
+ *   SIGHUP                    reload (reload.c): start the next generation
+ *                             on our sockets; when it serves, stop as on
+ *                             SIGTERM; when it fails, log it and go on.
  *   SIGQUIT                   SIGQUIT every worker (they exit at once); exit 1.
  *   a worker dies             log id, pid and cause; respawn it with the same
  *                             id, unless it is crash-looping (below): then

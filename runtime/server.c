@@ -146,17 +146,13 @@ static int parse_args(int argc, char **argv, const struct srv_app *app,
 
 void srv__managed_signals(sigset_t *set)
 {
-    struct sigaction sa;
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGQUIT);
     sigaddset(set, SIGCHLD);
     sigaddset(set, SIGUSR1); /* reopen log files */
-    /* Under nohup SIGHUP stays ignored; otherwise it stops the server like
-     * SIGTERM (the terminal went away). */
-    if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
-        sigaddset(set, SIGHUP);
+    sigaddset(set, SIGHUP);  /* reload */
 }
 
 static void block_managed_signals(void)
@@ -165,6 +161,10 @@ static void block_managed_signals(void)
     srv__managed_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP means reload, under nohup too (which ignores it: an ignored
+     * signal is dropped, never read from the signalfd).  Blocked first, so
+     * the default action can never end the process. */
+    signal(SIGHUP, SIG_DFL);
 }
 
 /* Opens N listeners on HOST:PORT; *PORT becomes the real port. */

@@ -9,7 +9,11 @@
  * Signals are read from a signalfd registered in the server's own event loop,
  * so a signal is just another event and nothing runs in a handler context:
  *
- *   SIGTERM, SIGINT (and SIGHUP unless it was ignored at start-up)
+ *   SIGHUP
+ *       a single process reloads (reload.c): it starts the next generation
+ *       on its sockets and drains once that one serves; a worker ignores
+ *       it (a terminal hang-up reaches the whole group: the master acts).
+ *   SIGTERM, SIGINT
  *       graceful drain: stop accepting, close idle keep-alive connections,
  *       finish in-flight requests, exit 0.  Repeats are ignored in a worker:
  *       Ctrl-C sends SIGINT to the whole process group, and the master then
@@ -73,12 +77,6 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static bool hup_ignored(void)
-{
-    struct sigaction sa;
-    return sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
-}
-
 /* The signals a serving process reads from its signalfd. */
 static void managed_signals(sigset_t *set)
 {
@@ -86,8 +84,7 @@ static void managed_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGUSR1); /* reopen log files */
-    if (!hup_ignored())
-        sigaddset(set, SIGHUP);
+    sigaddset(set, SIGHUP);  /* reload (single process) */
 }
 
 /* For "at once": _exit is async-signal-safe and the kernel closes every
@@ -99,7 +96,7 @@ static void exit_now(int sig)
 }
 
 /* Makes the stop signals (and SIGQUIT) end the process on delivery;
- * SIGUSR1 stays blocked and read from the signalfd. */
+ * SIGUSR1 and SIGHUP stay blocked and read from the signalfd. */
 static void exit_on_next_signal(bool with_stop_signals)
 {
     struct sigaction sa;
@@ -113,9 +110,8 @@ static void exit_on_next_signal(bool with_stop_signals)
     managed_signals(&set);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    if (sigismember(&set, SIGHUP))
-        sigaction(SIGHUP, &sa, NULL);
     sigdelset(&set, SIGUSR1);
+    sigdelset(&set, SIGHUP);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 

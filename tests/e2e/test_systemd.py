@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,24 @@ class SocketActivationTest(unittest.TestCase):
         os.kill(new, signal.SIGTERM)
         self.assertTrue(wait_until(lambda: not srvtest.pids_in_group(s.pid), 15),
                         srvtest.pids_in_group(s.pid))
+
+    def test_unix_socket(self):
+        path = os.path.join(tempfile.mkdtemp(dir=_tmp.name), "app.sock")
+        s = Server(ACTIVATE, args=["-l", path, self.app, "--workers", "1"], port=None,
+                   wait_ready=False)
+        self.addCleanup(s._cleanup)
+        self.assertIsNotNone(s.wait_for_stderr(r"Listening on .*app\.sock", 10), s.stderr_text())
+        for _ in range(3):  # keep-alive aside, each on its own connection
+            with socket.socket(socket.AF_UNIX) as c:
+                c.settimeout(10)
+                c.connect(path)
+                c.sendall(b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n")
+                r = srvtest.read_response(c)
+                self.assertEqual(r.status, 200)
+                self.assertIn("master=%d" % s.pid, r.text())
+        self.assertIsNotNone(s.wait_for_stderr(
+            r"listening on unix:%s \(1 process; 1 socket from systemd" % re.escape(path), 5))
+        self.assertEqual(s.stop(signal.SIGTERM), 0)
 
     def test_variables_for_another_process_are_ignored(self):
         # LISTEN_PID names someone else: bind as usual (port 0), and do not
