@@ -1529,12 +1529,11 @@ bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_n
     if (app->syntax_errors)
         return false;
     /* Errors the AST constructors found (a repeated setting) do not stop
-     * the checks: one run reports them all. */
+     * the checks, and check errors do not stop the search for duplicate
+     * routes: one run reports them all. */
     check_app(app, &d, a);
-    if (d.nerrors)
-        return false;
-    RouteTree *tree = routes_build(app->servers, &d, a);
-    if (!tree)
+    RouteTree *tree = app->servers ? routes_build(app->servers, &d, a) : NULL;
+    if (d.nerrors || !tree)
         return false;
     gen_app(out, app, src, tree, out_name);
     return true;

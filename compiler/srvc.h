@@ -82,6 +82,17 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "srvc: error: msg" for errors that belong to no source position. */
 void diag_tool_error(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The word of CANDS[0..N) that NAME[0..LEN) most likely misspells: the same
+ * word in another case, else the closest within an edit distance of a
+ * third of the longer word (two letters swapped count as one edit); NULL
+ * when none is that close.  Ties go to the earlier candidate.  Every
+ * "did you mean" of srvc comes from here. */
+const char *diag_suggest(const char *name, size_t len, const char *const *cands, size_t n);
+/* "unknown WHAT 'NAME'; did you mean 'X'?" when diag_suggest finds X in
+ * CANDS, else "unknown WHAT 'NAME' (expected EXPECTED)", or without the
+ * parenthesis when EXPECTED is NULL. */
+void diag_unknown(Diag *d, Loc loc, const char *what, const char *name, size_t len,
+                  const char *const *cands, size_t n, const char *expected);
 
 /* --------------------------------------------------- lexer (grammar/srv.re) */
 
@@ -222,6 +233,7 @@ typedef struct Route {
     unsigned nparams; /* :params plus the `*` */
     const char *path; /* the whole pattern as text, "/api/users/:id" */
     bool dropped;     /* RK_SLASH: a route the user wrote takes the path */
+    bool bad;         /* its pattern or method had errors: routes.c leaves it out */
     /* RK_SSE, RK_WS: the words before its '{' (`every 1s`, `protocols "a"`),
      * its blocks by name (kind 0 when absent: SSE open/tick/close, WS
      * open/message/close), and the SSE tick interval. */
@@ -343,6 +355,9 @@ void ast_dump(const App *app, FILE *out);
  * cannot be checked further) and d->nerrors (which also counts errors the
  * AST constructors found, such as a repeated `workers`). */
 App *parse_app(const Source *src, Diag *d, Arena *a);
+/* The names of the language's keywords (`workers`, `limits`, `SSE`...), as
+ * the grammar declares them: the candidates of "did you mean". */
+const char *const *parse_keywords(size_t *n);
 
 /* ---------------------------------------------------------------- check.c */
 
@@ -351,6 +366,11 @@ extern const char *const check_method_names[M_COUNT];
 /* Validates every value and name, splits patterns into segments; reports
  * every error.  Returns true when there were none. */
 bool check_app(App *app, Diag *d, Arena *a);
+/* Reports W, a word where a directive or (ROUTE) a route's method goes
+ * that is neither, with a "did you mean" when a method or a keyword is
+ * close to it.  With CLOSE_ONLY it reports nothing unless one is, and
+ * returns whether it reported. */
+bool check_unknown_word(Diag *d, Token w, bool route, bool close_only);
 /* True when NAME is a C keyword (or a macro srv.h makes one). */
 bool check_is_c_keyword(const char *name, size_t len);
 
@@ -375,7 +395,8 @@ typedef struct {
 } RouteTree;
 
 /* Builds the segment tree of the checked SERVER's routes; reports duplicate
- * routes (with a note at the first).  Returns NULL after errors. */
+ * routes (with a note at the first).  Returns NULL after errors.  Also
+ * runs when check_app() found errors: routes marked bad are left out. */
 RouteTree *routes_build(Server *server, Diag *d, Arena *a);
 
 /* ----------------------------------------------------------------- emit.c */
