@@ -528,7 +528,8 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
                     const Source *src, Arena *a)
 {
     const Request *rq = &q->rq;
-    emit_fmt(e, "%s\n", q->line);
+    emit_shown(e, q->line, strlen(q->line), false);
+    emit_str(e, "\n");
     if (rq->status) {
         emit_fmt(e, "  %d %s\n", rq->status, status_text(rq->status));
         return false;

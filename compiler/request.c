@@ -50,7 +50,17 @@ bool request_parse(Request *rq, const char *line, const Server *s, Arena *a)
     const char *method = next_word(&p, &mlen);
     const char *target = next_word(&p, &tlen);
     const char *version = next_word(&p, &vlen);
-    if (mlen == 0 || tlen == 0 || *p != '\0' || (vlen && (vlen < 5 || memcmp(version, "HTTP/", 5))))
+    rq->method_name = arena_strndup(a, method, mlen);
+    /* A control character in the request line is a 400 for the server; here
+     * it could also end the line early and make another request of it. */
+    for (const char *c = line; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            rq->status = 400;
+            return true;
+        }
+    }
+    if (mlen == 0 || tlen == 0 || *p != '\0' ||
+        (vlen && (vlen < 5 || memcmp(version, "HTTP/", 5) != 0)))
         return false;
     if (vlen == 0) {
         version = "HTTP/1.1";
@@ -76,7 +86,6 @@ bool request_parse(Request *rq, const char *line, const Server *s, Arena *a)
     memset(&h, 0, sizeof h);
     h.headers = arena_alloc(a, (lim.header_count + 1) * sizeof *h.headers);
     int r = srv__http_parse_head(buf, n, &lim, &h);
-    rq->method_name = arena_strndup(a, method, mlen);
     if (r <= 0) {
         /* An incomplete head cannot happen: it ends with its empty line. */
         rq->status = r < 0 ? -r : 400;

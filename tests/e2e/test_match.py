@@ -167,10 +167,14 @@ class MatchTest(unittest.TestCase):
             self.assertEqual(os.listdir(tmp), [])
 
     def test_requests_refused_before_routing_need_no_compiler(self):
-        r = self.match([("GET", "/../x"), ("FOO", "/")], env=dict(os.environ, CC="/nonexistent"))
+        r = self.match([("GET", "/../x"), ("FOO", "/"), ("GET", "/a\r\nX: y")],
+                       env=dict(os.environ, CC="/nonexistent"))
         self.assertEqual(r.returncode, 2, r.stderr.decode())
-        self.assertIn(b"400 Bad Request", r.stdout)
-        self.assertIn(b"501 Not Implemented", r.stdout)
+        blocks = r.stdout.decode().split("\n\n")
+        self.assertIn("400 Bad Request", blocks[0])
+        self.assertIn("501 Not Implemented", blocks[1])
+        # A control character is shown escaped, and is a 400 as for the server.
+        self.assertTrue(blocks[2].startswith("GET /a\\x0d\\x0aX: y\n  400 Bad Request"), blocks[2])
 
     def test_routes_lists_every_route_in_match_order(self):
         r = subprocess.run([SRVC, "--routes", SRV], capture_output=True, timeout=60)
