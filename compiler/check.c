@@ -344,7 +344,7 @@ static void check_secret(const Directive *dir, Diag *d)
         if (w.kind != T_IDENT || !text_is(w, "env")) {
             static const char *const sources[] = {"env"};
             diag_unknown(d, w.loc, "secret source", w.ptr, w.len, sources,
-                         w.kind == T_IDENT, "env \"NAME\"");
+                         w.kind == T_IDENT ? 1 : 0, "env \"NAME\"");
             return;
         }
         if (i + 1 >= dir->nargs || dir->args[i + 1].kind != T_STRING) {
