@@ -178,6 +178,7 @@ static const struct {
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "idle", VK_DURATION, LIM_IDLE_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "shutdown", VK_DURATION, LIM_SHUTDOWN_TIMEOUT, 86400000},
+    {SG_TIMEOUTS, "reload", VK_DURATION, LIM_RELOAD_TIMEOUT, 86400000},
 };
 
 enum { NSETTINGS = sizeof settings / sizeof settings[0] };
@@ -311,7 +312,7 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
         diag_unknown(d, st->key.loc, group, st->key.ptr, st->key.len, names, n,
                      st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
                                               "multipart_parts, multipart_header or sse_queue"
-                                            : "header, body, idle, shutdown or response");
+                                            : "header, body, idle, shutdown, reload or response");
         return;
     }
     if (first[found]) {

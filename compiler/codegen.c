@@ -49,6 +49,7 @@ static const char *const rt_limit_field[LIM_COUNT] = {
     "request_line",      "header_bytes",    "header_count",    "body",
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
     "multipart_parts",   "multipart_header", "response_timeout_ms", "sse_queue",
+    "reload_timeout_ms",
 };
 
 typedef struct {

@@ -722,6 +722,7 @@ struct srv_limits {
     size_t multipart_header;      /* [8 KiB] header block of one part: 413 */
     unsigned response_timeout_ms; /* [30 s] a deferred response not finished by then: 503 */
     size_t sse_queue;             /* [64 KiB] bytes an event stream may have unsent */
+    unsigned reload_timeout_ms;   /* [60 s] a new generation (SIGHUP) not serving by then fails */
 };
 
 #define SRV_WORKERS_AUTO (-1)

@@ -416,6 +416,65 @@ def zombies_among(pids):
     return out
 
 
+class NotifySocket:
+    """A stand-in for systemd's notification socket (sd_notify(3)): pass
+    env=notify.env() to a Server and wait for what it reports, e.g.
+    notify.wait_for("READY=1").  Messages are kept as dicts of their
+    KEY=VALUE lines, in arrival order."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify-%d.sock" % id(self))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+        self.messages = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def env(self):
+        return {"NOTIFY_SOCKET": self.path}
+
+    def _read(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            with self._lock:
+                self.messages.append(fields)
+
+    def count(self):
+        with self._lock:
+            return len(self.messages)
+
+    def wait_for(self, key_value, timeout=10, start=0):
+        """The first message from index START on that has KEY=VALUE (a
+        string "KEY=VALUE"), or None after TIMEOUT seconds."""
+        key, value = key_value.split("=", 1)
+
+        def find():
+            with self._lock:
+                for m in self.messages[start:]:
+                    if m.get(key) == value:
+                        return m
+            return None
+        return wait_until(find, timeout)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
 # ---------------------------------------------------------------------------
 # HTTP client
 
