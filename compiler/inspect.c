@@ -45,7 +45,7 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 /* P[0..N) for a terminal: printable ASCII and UTF-8 as they are, with '"'
  * and '\\' escaped when QUOTED, any other byte as \xHH, so a path or a
  * value can never disturb the output. */
-static void emit_shown(Emit *e, const char *p, size_t n, bool quoted)
+static void put_shown(Emit *e, const char *p, size_t n, bool quoted)
 {
     const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
@@ -65,22 +65,22 @@ static void emit_shown(Emit *e, const char *p, size_t n, bool quoted)
     }
 }
 
-static void emit_quoted(Emit *e, const char *p, size_t n)
+static void put_quoted(Emit *e, const char *p, size_t n)
 {
     emit_str(e, "\"");
-    emit_shown(e, p, n, true);
+    put_shown(e, p, n, true);
     emit_str(e, "\"");
 }
 
 /* "app.srv:12" */
-static void emit_where(Emit *e, const Source *src, Loc loc)
+static void put_where(Emit *e, const Source *src, Loc loc)
 {
     unsigned line, col;
     source_line_col(src, loc.off, &line, &col);
     emit_fmt(e, "%s:%u", src->name, line);
 }
 
-static void emit_duration(Emit *e, unsigned ms)
+static void put_duration(Emit *e, unsigned ms)
 {
     if (ms % 60000 == 0)
         emit_fmt(e, "%um", ms / 60000);
@@ -98,7 +98,7 @@ static const char *route_method(const Route *r)
 
 /* Its handler's name, "inline at app.srv:12", or what a mount, its slash
  * redirect, an SSE or a WS route does. */
-static void emit_handler(Emit *e, const Source *src, const Route *r)
+static void put_handler(Emit *e, const Source *src, const Route *r)
 {
     switch (r->kind) {
     case RK_HTTP:
@@ -106,39 +106,39 @@ static void emit_handler(Emit *e, const Source *src, const Route *r)
             emit_bytes(e, r->handler.ptr, r->handler.len);
         } else {
             emit_str(e, "inline at ");
-            emit_where(e, src, r->body.loc);
+            put_where(e, src, r->body.loc);
         }
         return;
     case RK_STATIC:
         emit_str(e, "static files from ");
-        emit_quoted(e, r->dir.ptr, r->dir.len);
+        put_quoted(e, r->dir.ptr, r->dir.len);
         emit_str(e, " (");
-        emit_where(e, src, r->loc);
+        put_where(e, src, r->loc);
         emit_str(e, ")");
         return;
     case RK_SLASH:
         emit_str(e, "301 to ");
-        emit_shown(e, r->path, strlen(r->path), false);
+        put_shown(e, r->path, strlen(r->path), false);
         emit_str(e, "/ (static at ");
-        emit_where(e, src, r->loc);
+        put_where(e, src, r->loc);
         emit_str(e, ")");
         return;
     case RK_SSE:
         emit_str(e, "SSE stream at ");
-        emit_where(e, src, r->loc);
+        put_where(e, src, r->loc);
         if (r->every_ms) {
             emit_str(e, ", tick every ");
-            emit_duration(e, r->every_ms);
+            put_duration(e, r->every_ms);
         }
         return;
     case RK_WS:
         emit_str(e, "WebSocket at ");
-        emit_where(e, src, r->loc);
+        put_where(e, src, r->loc);
         if (r->options->nargs > 1) {
             emit_str(e, ", protocols");
             for (unsigned i = 1; i < r->options->nargs; i++) {
                 emit_str(e, " ");
-                emit_quoted(e, r->options->args[i].ptr, r->options->args[i].len);
+                put_quoted(e, r->options->args[i].ptr, r->options->args[i].len);
             }
         }
         return;
@@ -147,7 +147,7 @@ static void emit_handler(Emit *e, const Source *src, const Route *r)
 
 /* "before: app.srv:5, app.srv:9  after: app.srv:6  cors: app.srv:3
  * error: app.srv:7": the hooks in the order they run, then the policies. */
-static void emit_hooks(Emit *e, const Source *src, const Route *r, Arena *a)
+static void put_hooks(Emit *e, const Source *src, const Route *r, Arena *a)
 {
     const char *sep = "";
     static const char *const names[] = {"before", "after"};
@@ -160,25 +160,25 @@ static void emit_hooks(Emit *e, const Source *src, const Route *r, Arena *a)
         emit_fmt(e, "%s%s: ", sep, names[k]);
         for (unsigned i = 0; i < n; i++) {
             emit_str(e, i ? ", " : "");
-            emit_where(e, src, chain[i]->keyword.loc);
+            put_where(e, src, chain[i]->keyword.loc);
         }
         sep = "  ";
     }
     const Cors *c = gen_route_cors(r);
     if (c) {
         emit_fmt(e, "%scors: ", sep);
-        emit_where(e, src, c->keyword.loc);
+        put_where(e, src, c->keyword.loc);
         sep = "  ";
     }
     const Hook *h = gen_error_hook(r->scope);
     if (h) {
         emit_fmt(e, "%serror: ", sep);
-        emit_where(e, src, h->keyword.loc);
+        put_where(e, src, h->keyword.loc);
     }
 }
 
 /* Ends the text in E with a NUL (not counted) and returns it. */
-static const char *emit_text(Emit *e)
+static const char *text_of(Emit *e)
 {
     emit_bytes(e, "", 1);
     e->len--;
@@ -247,16 +247,16 @@ int inspect_routes(FILE *out, const App *app, const Source *src, const RouteTree
         const char **row = cells + (size_t)(i + 1) * COLS;
         row[0] = route_method(r);
         emit_init(&e);
-        emit_shown(&e, r->path, strlen(r->path), false);
-        row[1] = arena_strndup(a, emit_text(&e), e.len);
+        put_shown(&e, r->path, strlen(r->path), false);
+        row[1] = arena_strndup(a, text_of(&e), e.len);
         emit_free(&e);
         emit_init(&e);
-        emit_handler(&e, src, r);
-        row[2] = arena_strndup(a, emit_text(&e), e.len);
+        put_handler(&e, src, r);
+        row[2] = arena_strndup(a, text_of(&e), e.len);
         emit_free(&e);
         emit_init(&e);
-        emit_hooks(&e, src, r, a);
-        row[3] = arena_strndup(a, emit_text(&e), e.len);
+        put_hooks(&e, src, r, a);
+        row[3] = arena_strndup(a, text_of(&e), e.len);
         emit_free(&e);
     }
     for (unsigned i = 0; i <= n; i++)
@@ -497,7 +497,7 @@ done:
 
 /* ", " between the methods of MASK (SRV_METHOD_* bits), as an Allow
  * header lists them. */
-static void emit_methods(Emit *e, unsigned mask)
+static void put_methods(Emit *e, unsigned mask)
 {
     const char *sep = "";
     for (int m = 0; m < M_ANY; m++) {
@@ -528,7 +528,7 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
                     const Source *src, Arena *a)
 {
     const Request *rq = &q->rq;
-    emit_shown(e, q->line, strlen(q->line), false);
+    put_shown(e, q->line, strlen(q->line), false);
     emit_str(e, "\n");
     if (rq->status) {
         emit_fmt(e, "  %d %s\n", rq->status, status_text(rq->status));
@@ -541,7 +541,7 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
     size_t tlen = target ? strcspn(target, " ?") : 0;
     if (!target || tlen != rq->path_len || memcmp(target, rq->path, tlen) != 0) {
         emit_str(e, "  path:    ");
-        emit_quoted(e, rq->path, rq->path_len);
+        put_quoted(e, rq->path, rq->path_len);
         emit_str(e, " (decoded and normalised, as handlers see it)\n");
     }
     if (q->route < 0 || (unsigned)q->route >= s->nroutes || !by_index[q->route]) {
@@ -550,7 +550,7 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
         } else {
             emit_str(e, "  405 Method Not Allowed: the path is routed for other methods\n"
                         "  Allow:   ");
-            emit_methods(e, q->allow);
+            put_methods(e, q->allow);
             emit_str(e, "\n");
         }
         if (rq->method_index == M_OPTIONS && s->ncors)
@@ -561,14 +561,14 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
     }
     const Route *r = by_index[q->route];
     emit_fmt(e, "  route:   %s ", route_method(r));
-    emit_shown(e, r->path, strlen(r->path), false);
+    put_shown(e, r->path, strlen(r->path), false);
     emit_str(e, " (");
-    emit_where(e, src, r->loc);
+    put_where(e, src, r->loc);
     emit_str(e, ")");
     if (r->method_index == M_GET && rq->method_index == M_HEAD)
         emit_str(e, "; HEAD is answered as GET, without the body");
     emit_str(e, "\n  handler: ");
-    emit_handler(e, src, r);
+    put_handler(e, src, r);
     emit_str(e, "\n");
     if (q->nparams) {
         emit_str(e, "  params:  ");
@@ -583,14 +583,14 @@ static bool explain(Emit *e, const Query *q, Route *const *by_index, const Serve
             else
                 emit_bytes(e, sg->ptr, sg->len);
             emit_str(e, " = ");
-            emit_quoted(e, rq->path + q->params[2 * k], q->params[2 * k + 1]);
+            put_quoted(e, rq->path + q->params[2 * k], q->params[2 * k + 1]);
             k++;
         }
         emit_str(e, "\n");
     }
     Emit hooks;
     emit_init(&hooks);
-    emit_hooks(&hooks, src, r, a);
+    put_hooks(&hooks, src, r, a);
     if (hooks.len) {
         emit_str(e, "  hooks:   ");
         emit_bytes(e, hooks.buf, hooks.len);
