@@ -27,8 +27,11 @@ import srvtest
 
 class Load:
     def __init__(self, host, port, path="/id", keepalive=3, fresh=2, host_header=None,
-                 timeout=5):
+                 timeout=5, source=None):
+        """SOURCE: the local address to connect from (another loopback
+        address, say, to tell this client from others in a log)."""
         self.host, self.port, self.path = host, port, path
+        self.source = (source, 0) if source else None
         self.timeout = timeout
         hh = host_header or "%s:%d" % (host, port)
         self.request = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, hh)).encode()
@@ -69,7 +72,8 @@ class Load:
         return "closed"
 
     def _connect(self):
-        s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        s = socket.create_connection((self.host, self.port), timeout=self.timeout,
+                                     source_address=self.source)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
