@@ -762,11 +762,11 @@ void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n
  * within one read (it is delivered in place); otherwise its message buffer
  * grows to the largest message seen (at most the message limit), reused,
  * and srv__ws_decoder_trim() gives it back.  permessage-deflate adds a
- * struct srv__ws_deflate (~100 bytes) when negotiated, an inflate state at
+ * struct srv__ws_deflate (~140 bytes) when negotiated, an inflate state at
  * the first compressed message received (about 7 KiB + 2^client_window_bits:
  * 39 KiB at 15 bits, 8 KiB at 9), and a compressor at the first compressed
  * message sent: with server context takeover its own (2^(w+2) +
- * 2^(mem_level+9) + ~6 KiB: 262 KiB at 15 bits and level 8, 22 KiB at 10
+ * 2^(mem_level+9) + ~6 KiB: 262 KiB at 15 bits and level 8, 18 KiB at 10
  * bits and level 4), without it (the default) none: the worker shares one
  * compressor per window size among its connections.
  */

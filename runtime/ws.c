@@ -657,7 +657,9 @@ void srv__ws_decoder_trim(struct srv__ws_decoder *d)
         srv__ws_decoder_free(d);
 }
 
-/* Room for N more bytes in the message buffer (N within the limit). */
+/* Room for N more bytes in the message buffer (the message stays within
+ * the limit), doubling so a message gathered a read at a time is copied a
+ * bounded number of times. */
 static void reserve(struct srv__ws_decoder *d, size_t n)
 {
     size_t need = d->msg_len + n;
@@ -819,6 +821,9 @@ static int data_bytes(struct srv__ws_decoder *d, unsigned char *p, size_t n)
             return -SRV__WS_INVALID_DATA;
         return r;
     }
+    /* Grown by what arrives, not by what a header announces: a client
+     * cannot make us hold a buffer of the limit's size for 14 bytes. */
+    reserve(d, n);
     unmask((unsigned char *)d->msg + before, p, n, d->mask, d->mask_off);
     d->msg_len += n;
     if (d->msg_op == SRV__WS_TEXT && !srv__utf8_check(&d->utf8, d->msg + before, n))
@@ -884,8 +889,6 @@ static void frame_begin(struct srv__ws_decoder *d)
         d->utf8 = 0;
     }
     d->wire += d->remaining;
-    if (!d->compressed)
-        reserve(d, (size_t)d->remaining);
 }
 
 ssize_t srv__ws_decode(struct srv__ws_decoder *d, char *buf, size_t len,

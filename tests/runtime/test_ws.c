@@ -491,7 +491,7 @@ END_TEST
 
 /* ---- Decoder: valid streams ------------------------------------------------------ */
 
-static unsigned char sbuf[1 << 18];
+static unsigned char sbuf[(1 << 20) + 64];
 
 /* Checks S[0..N) decodes, whole and cut anyhow, without error; returns
  * the events in *O (caller frees). */
@@ -881,6 +881,37 @@ START_TEST(the_message_buffer_stays_within_the_limit)
 }
 END_TEST
 
+START_TEST(buffers_grow_with_what_arrives_not_what_is_announced)
+{
+    /* a header announcing 1 MiB, then 10 bytes: no 1 MiB buffer */
+    static unsigned char p[1 << 20];
+    size_t n = ws_frame(sbuf, WF_FIN, SRV__WS_BINARY, p, sizeof p);
+    struct srv__ws_decoder d;
+    srv__ws_decoder_init(&d, NULL, NULL);
+    struct srv__ws_event ev;
+    ck_assert_int_eq(srv__ws_decode(&d, (char *)sbuf, 14 + 10, &ev), 24);
+    ck_assert_uint_le(d.msg_cap, 256);
+    /* the rest in reads of 4 KiB: the buffer doubles to the message */
+    size_t off = 24;
+    while (off < n) {
+        size_t k = n - off < 4096 ? n - off : 4096;
+        ck_assert_int_eq(srv__ws_decode(&d, (char *)sbuf + off, k, &ev), (ssize_t)k);
+        off += k;
+    }
+    ck_assert_uint_eq(ev.opcode, SRV__WS_BINARY);
+    ck_assert_uint_eq(ev.len, sizeof p);
+    ck_assert_uint_eq(d.msg_cap, sizeof p);
+    /* reused by the next message that needs it */
+    const char *buf = d.msg;
+    n = ws_frame(sbuf, 0, SRV__WS_TEXT, "re", 2);
+    n += ws_frame(sbuf + n, WF_FIN, SRV__WS_CONT, "used", 4);
+    ck_assert_int_eq(srv__ws_decode(&d, (char *)sbuf, n, &ev), (ssize_t)n);
+    ck_assert_ptr_eq(ev.data, buf);
+    ck_assert(ev.len == 6 && memcmp(ev.data, "reused", 6) == 0);
+    srv__ws_decoder_free(&d);
+}
+END_TEST
+
 /* ---- Decoder: UTF-8 in text messages ------------------------------------------ */
 
 START_TEST(text_must_be_utf8_failing_at_once)
@@ -1067,6 +1098,7 @@ Suite *ws_suite(void)
     tcase_add_test(t, lengths_must_be_minimal_and_below_2_63);
     tcase_add_test(t, limits_are_decided_from_the_header);
     tcase_add_test(t, the_message_buffer_stays_within_the_limit);
+    tcase_add_test(t, buffers_grow_with_what_arrives_not_what_is_announced);
     tcase_add_test(t, text_must_be_utf8_failing_at_once);
     tcase_add_test(t, binary_is_not_checked);
     tcase_add_test(t, a_failed_decoder_stays_failed);
