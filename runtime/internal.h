@@ -734,28 +734,47 @@ void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n
  *
  * How conn.c uses it:
  *   1. A request reaches a WebSocket route: srv__ws_handshake(&req->head,
- *      &opts, &hs).  hs.status 101: send "HTTP/1.1 101 Switching
- *      Protocols\r\n", hs.headers, "\r\n" (no Content-Length, no
- *      Transfer-Encoding, no Connection line of its own); 400/405/426:
- *      answer that status with hs.headers among its header lines (see
- *      srv__ws_handshake).
- *   2. After a 101: when hs.deflate, pmd = srv__ws_deflate_new(&hs.pmd,
- *      &opts) (NULL otherwise); srv__ws_decoder_init(&dec, limits, pmd).
- *      Bytes the client sent after the request head are WebSocket bytes.
- *   3. On every read: srv__ws_decode(&dec, buf, len, &ev) in a loop, each
- *      call taking the bytes the last one left, until it returns an error
- *      or has consumed everything with ev.opcode == 0.  Each event is
- *      handled before the next call (its data may point into BUF):
- *      TEXT/BINARY to the route's `message` block, PING answered with a
- *      PONG of the same payload, PONG ignored, CLOSE answered with
- *      srv__ws_close_frame(ev.code) (an empty one when ev.code is 0), then
- *      the connection is closed once that is written.  An error -CODE:
- *      send srv__ws_close_frame(CODE, ...) and close (RFC 6455 7.1.7).
- *   4. Sending: srv__ws_frame_header() then the payload; for a text or
- *      binary message with pmd, srv__ws_deflate_message() first (RSV1 set
- *      on the frame when it compressed).
+ *      &opts, &hs), OPTS made from the route (`protocols "a" "b"` in its
+ *      order; deflate on or off).  hs.status 101: send "HTTP/1.1 101
+ *      Switching Protocols\r\n", any Date/Server lines, hs.headers, "\r\n"
+ *      - no Content-Length, Transfer-Encoding or Connection line of its
+ *      own (RFC 9110 8.6: none in a 1xx).  400/405/426: an ordinary error
+ *      response with hs.headers among its header lines.
+ *   2. After a 101: pmd = hs.deflate ? srv__ws_deflate_new(&hs.pmd, &opts)
+ *      : NULL; srv__ws_decoder_init(&dec, &lim, pmd), LIM from `limits {
+ *      ws_message ...; ws_frame ...; }` (zeros: 1 MiB, and the message
+ *      limit).  Bytes the client sent after the request head are already
+ *      WebSocket bytes: decode them first.
+ *   3. On every read, the bytes in the buffer from OFF to LEN:
+ *          for (;;) {
+ *              ssize_t n = srv__ws_decode(&dec, buf + off, len - off, &ev);
+ *              if (n < 0) { fail with -n; break; }
+ *              off += n;
+ *              if (!ev.opcode) break;      // all consumed, nothing complete
+ *              handle ev;                  // before the next call
+ *          }
+ *      All of BUF is consumed by then: the buffer can be reused for the
+ *      next read (the decoder keeps what it needs of a cut frame).  TEXT and
+ *      BINARY go to the route's `message` block (TEXT is valid UTF-8, not
+ *      NUL-terminated); PING is answered with a PONG of the same payload;
+ *      PONG is ignored; CLOSE is answered with srv__ws_close_frame(out,
+ *      ev.code, NULL, 0) (echoing the code; an empty close frame when
+ *      ev.code is 0) unless we sent a close first, then the connection is
+ *      closed once that is written (the decoder ignores whatever follows).
+ *      An error -CODE (1002, 1007, 1009, 1011): send srv__ws_close_frame(
+ *      out, CODE, NULL, 0), stop reading, close once written (RFC 6455
+ *      7.1.7).
+ *   4. Sending a message: for TEXT/BINARY with PMD, c =
+ *      srv__ws_deflate_message(pmd, p, n, &zp, &zn) first (c 1: send zp[0..
+ *      zn) with RSV1; 0: send p[0..n) as it is; < 0: fail with 1011); then
+ *      srv__ws_frame_header(hdr, opcode, c == 1, len) and the payload.
+ *      Control frames (PING, PONG, CLOSE) are never compressed, at most 125
+ *      bytes.  Closing from the server: srv__ws_close_frame(out, 1000 or
+ *      1001 on shutdown, reason, len), then wait (with a timeout) for the
+ *      client's close before closing the socket.
  *   5. conn_close(): srv__ws_decoder_free(&dec), srv__ws_deflate_free(pmd).
- *      At worker exit: srv__ws_deflate_shutdown().
+ *      A connection gone idle may call srv__ws_decoder_trim(&dec).  At
+ *      worker exit: srv__ws_deflate_shutdown().
  *
  * Memory per connection (x86-64, zlib 1.2.13): the decoder is a struct of
  * ~230 bytes and allocates nothing while each message arrives in one frame
@@ -940,10 +959,13 @@ void srv__ws_decoder_init(struct srv__ws_decoder *d, const struct srv__ws_limits
  * of memory) with the connection failed: every later call returns the
  * same.  Each error is reported by the call that is given the byte that
  * decides it: a header's fields at their last byte (the bits and opcode at
- * byte 2, a length at its last byte, before the mask arrives), an invalid
- * UTF-8 byte at that byte, a size over the limit at the header that
- * announces it, a text ending mid-character at its last byte.  So BUF cut
- * anywhere gives the same events and the same error as BUF whole.
+ * byte 2, a length at its last byte, before the mask arrives), a size over
+ * a limit at the header that announces it (a compressed message's
+ * decompressed size at the byte whose output passes it), an invalid UTF-8
+ * byte at that byte (in a compressed message: as soon as it comes out of
+ * the inflater), a text ending mid-character at its last byte, a close
+ * code at its second byte.  So BUF cut anywhere gives the same events and
+ * the same error as BUF whole.
  *
  * EV->data points into BUF (a whole unfragmented uncompressed message, or
  * a control frame, within these LEN bytes: unmasked in place) or into D's

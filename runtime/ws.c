@@ -807,6 +807,15 @@ static int control_bytes(struct srv__ws_decoder *d, const char *p, size_t n)
     return 0;
 }
 
+/* Whether the message's bytes from BEFORE on continue valid UTF-8, for a
+ * text message (anything else is not checked). */
+static bool text_ok(struct srv__ws_decoder *d, size_t before)
+{
+    if (d->msg_op != SRV__WS_TEXT || d->msg_len == before)
+        return true;
+    return srv__utf8_check(&d->utf8, d->msg + before, d->msg_len - before);
+}
+
 /* The next N payload bytes of a data frame, at P (still masked). */
 static int data_bytes(struct srv__ws_decoder *d, unsigned char *p, size_t n)
 {
@@ -816,10 +825,7 @@ static int data_bytes(struct srv__ws_decoder *d, unsigned char *p, size_t n)
         int r = srv__ws_inflate(d, (const char *)p, n, false);
         /* What came out before any error is checked first, so the answer
          * does not depend on how the input was cut. */
-        if (d->msg_op == SRV__WS_TEXT &&
-            !srv__utf8_check(&d->utf8, d->msg + before, d->msg_len - before))
-            return -SRV__WS_INVALID_DATA;
-        return r;
+        return text_ok(d, before) ? r : -SRV__WS_INVALID_DATA;
     }
     /* Grown by what arrives, not by what a header announces: a client
      * cannot make us hold a buffer of the limit's size for 14 bytes. */
@@ -858,8 +864,7 @@ static int frame_end(struct srv__ws_decoder *d, struct srv__ws_event *ev)
     if (d->compressed) {
         size_t before = d->msg_len;
         int r = srv__ws_inflate(d, NULL, 0, true);
-        if (d->msg_op == SRV__WS_TEXT &&
-            !srv__utf8_check(&d->utf8, d->msg + before, d->msg_len - before))
+        if (!text_ok(d, before))
             return -SRV__WS_INVALID_DATA;
         if (r < 0)
             return r;
