@@ -148,14 +148,21 @@ static void decode_every_way(const uint8_t *s, size_t n, uint32_t seed, const st
             break;
         cuts[nc++] = at;
     }
+    /* With an inflate window below 32 KiB, a stream that refers beyond it
+     * may be accepted or refused depending on the cuts (zlib checks the
+     * distance against its window and what the current call produced):
+     * such runs must only be safe, not agree. */
+    bool agree = !c->deflate || c->pmd.client_bits == 15;
     run(s, n, cuts, nc, c, &other);
-    same(&whole, &other);
+    if (agree)
+        same(&whole, &other);
 
     if (n <= 4096) {
         for (size_t k = 0; k + 1 < n; k++)
             cuts[k] = k + 1;
         run(s, n, cuts, n ? n - 1 : 0, c, &other);
-        same(&whole, &other);
+        if (agree)
+            same(&whole, &other);
     }
     free(cuts);
 }
@@ -285,7 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.deflate = sel & 4;
     c.pmd.client_no_takeover = sel & 8;
     c.pmd.server_no_takeover = true;
-    c.pmd.client_bits = (uint8_t)(8 + (sel2 & 7));
+    /* the full window (runs must agree) unless asked for a small one */
+    c.pmd.client_bits = (uint8_t)(sel2 & 4 ? 15 : 8 + (sel2 & 7));
     c.pmd.server_bits = 15;
     if (sel & 16) {
         c.lim.message = 1 + (sel2 >> 3) * 37u;

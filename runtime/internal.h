@@ -840,7 +840,10 @@ struct srv__ws_options {
     bool client_no_takeover;      /* ask the client not to keep its context */
     uint8_t server_window_bits;   /* 9..15 [15]: the compressor's window */
     uint8_t client_window_bits;   /* 9..15 [15]: asked of clients that allow it (the
-                                     inflate window: 2^N bytes per connection) */
+                                     inflate window: 2^N bytes per connection).
+                                     Below 15, a client that breaks the limit
+                                     may have a message accepted or refused
+                                     (1007) depending on how reads cut it */
     uint8_t mem_level;            /* 1..9 [8]: zlib memLevel of an own compressor */
     uint32_t compress_min;        /* [64] messages shorter than this go uncompressed */
 };
@@ -850,7 +853,7 @@ struct srv__ws_pmd {
     bool server_no_takeover;  /* server_no_context_takeover: reset ours per message */
     bool client_no_takeover;  /* client_no_context_takeover: the client resets its */
     uint8_t server_bits;      /* window of our compressor, 8..15 (8: never compress) */
-    uint8_t client_bits;      /* the client's window at most: 8..15 */
+    uint8_t client_bits;      /* the window we inflate with (the client's at most): 8..15 */
 };
 
 #define SRV__WS_HEADERS_MAX 512

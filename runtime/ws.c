@@ -446,13 +446,18 @@ static char *agree_deflate(const struct offer *o, const struct srv__ws_options *
      * compress for (raw deflate starts at 9): the messages then go out
      * uncompressed, which the extension allows. */
     pmd->server_bits = o->has_server_bits && o->server_bits < ours ? o->server_bits : ours;
-    /* Without client_max_window_bits in the offer, the client may use the
-     * full 32 KiB window and cannot be asked otherwise. */
+    /* The window we inflate with: the full 32 KiB unless we ask for less,
+     * which only a client that offered client_max_window_bits can be asked
+     * (its own value, a promise, may be lower still).  A client's promise
+     * alone does not shrink our window: zlib refuses a reference beyond
+     * the window only when it crosses what earlier calls produced, so a
+     * client breaking it would get a verdict that depends on how reads cut
+     * its data.  With the full window every reference is in reach. */
     uint8_t client = 15;
-    if (o->has_client_bits) {
-        client = o->client_bits ? o->client_bits : 15;
-        if (client_want < client)
-            client = client_want;
+    if (o->has_client_bits && client_want < 15) {
+        client = client_want;
+        if (o->client_bits && o->client_bits < client)
+            client = o->client_bits;
     }
     pmd->client_bits = client;
 
@@ -471,7 +476,7 @@ static char *agree_deflate(const struct offer *o, const struct srv__ws_options *
         memcpy(p, "; server_max_window_bits=", 25);
         p = srv__put_uint(p + 25, pmd->server_bits);
     }
-    if (o->has_client_bits && client < 15) {
+    if (client < 15) {
         memcpy(p, "; client_max_window_bits=", 25);
         p = srv__put_uint(p + 25, client);
     }

@@ -404,9 +404,9 @@ START_TEST(accepts_permessage_deflate_offers)
     ck_assert_int_eq(hs.pmd.server_bits, 10);
     offer("permessage-deflate; server_max_window_bits=\"12\"", &o,
           EXT "; server_no_context_takeover; server_max_window_bits=12\r\n");
-    offer("permessage-deflate; client_max_window_bits=9", &o,
-          EXT "; server_no_context_takeover; client_max_window_bits=9\r\n");
-    ck_assert_int_eq(hs.pmd.client_bits, 9);
+    /* a client's own limit is noted, not echoed: we inflate with 32 KiB */
+    offer("permessage-deflate; client_max_window_bits=9", &o, EXT "; server_no_context_takeover\r\n");
+    ck_assert_int_eq(hs.pmd.client_bits, 15);
     /* 8: accepted; our messages then go uncompressed */
     offer("permessage-deflate; server_max_window_bits=8", &o,
           EXT "; server_no_context_takeover; server_max_window_bits=8\r\n");
@@ -425,6 +425,10 @@ START_TEST(accepts_permessage_deflate_offers)
           EXT "; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11\r\n");
     ck_assert_int_eq(hs.pmd.server_bits, 10);
     ck_assert_int_eq(hs.pmd.client_bits, 11);
+    /* asked of a client that promised less: its value */
+    offer("permessage-deflate; client_max_window_bits=9", &small,
+          EXT "; client_no_context_takeover; client_max_window_bits=9\r\n");
+    ck_assert_int_eq(hs.pmd.client_bits, 9);
     /* a client that did not offer client_max_window_bits cannot be told */
     offer("permessage-deflate", &small, EXT "; client_no_context_takeover\r\n");
     ck_assert_int_eq(hs.pmd.client_bits, 15);
@@ -454,7 +458,7 @@ START_TEST(declines_bad_offers_and_takes_the_first_good_one)
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
         offer(bad[i], &o, NULL);
     offer("permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits=10",
-          &o, EXT "; server_no_context_takeover; client_max_window_bits=10\r\n");
+          &o, EXT "; server_no_context_takeover\r\n");
     offer("x-webkit-deflate-frame; no_context_takeover, permessage-deflate", &o,
           EXT "; server_no_context_takeover\r\n");
     /* across lines: the first line's offer is the first */

@@ -158,6 +158,48 @@ START_TEST(bad_compressed_data_is_1007)
 }
 END_TEST
 
+/* Found by fuzz_ws: a message whose references reach further back than a
+ * 9-bit window.  With the full window it inflates the same however it is
+ * cut; with the small one zlib's verdict depends on the cuts, and either
+ * verdict is safe. */
+START_TEST(references_past_a_small_window)
+{
+    static const unsigned char frame[] = {
+        /* "Hello" compressed (7.2.3.1), masked with zeros, then the message */
+        0xc1, 0x87, 0, 0, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00,
+        0xc1, 0xfa, 0x21, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82,
+        0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x21,
+        0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82,
+        0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x21, 0xfe, 0x88, 0x88, 0x88,
+        0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x9b, 0x88,
+        0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88,
+        0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88,
+        0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x23, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88,
+        0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88,
+        0x88, 0x88
+    };
+    struct ws_out o;
+    inflates(frame, sizeof frame, pmd_takeover, NULL, &o);
+    ck_assert_uint_eq(o.n, 2);
+    ck_assert_uint_eq(o.opcode[1], SRV__WS_TEXT);
+    ck_assert_uint_eq(o.len[1], 2210);
+    ws_out_free(&o);
+    struct srv__ws_pmd small = {.server_bits = 15, .client_bits = 9};
+    for (size_t step = 1; step <= sizeof frame; step += step < 8 ? 1 : 40) {
+        size_t cuts[sizeof frame];
+        size_t nc = 0;
+        for (size_t at = step; at < sizeof frame; at += step)
+            cuts[nc++] = at;
+        struct srv__ws_deflate *z = srv__ws_deflate_new(&small, NULL);
+        ws_run(frame, sizeof frame, cuts, nc, NULL, z, &o);
+        srv__ws_deflate_free(z);
+        ck_assert(o.n >= 1 && o.len[0] == 5);
+        ck_assert(o.error == -1007 || (o.error == 0 && o.n == 2 && o.len[1] == 2210));
+        ws_out_free(&o);
+    }
+}
+END_TEST
+
 /* Compresses LEN bytes of zeros with zlib, raw, sync-flushed, tail cut. */
 static size_t bomb(unsigned char *out, size_t cap, size_t len)
 {
@@ -434,6 +476,7 @@ Suite *ws_deflate_suite(void)
     tcase_add_test(t, inflates_the_rfc_examples);
     tcase_add_test(t, compressed_frames_follow_the_rsv1_rules);
     tcase_add_test(t, bad_compressed_data_is_1007);
+    tcase_add_test(t, references_past_a_small_window);
     tcase_add_test(t, a_zip_bomb_stops_at_the_limit);
     tcase_add_test(t, compressed_wire_bytes_have_a_limit_too);
     suite_add_tcase(s, t);
