@@ -185,18 +185,18 @@ int srv__ws_deflate_message(struct srv__ws_deflate *z, const char *p, size_t len
 /* ---- Inflating ----------------------------------------------------------------- */
 
 /* Restarts the inflate stream after the client ended one with a final
- * block (BFINAL), which 7.2.3.x allows: with context takeover the window
- * carries over into the next stream as a preset dictionary. */
+ * block (BFINAL), which 7.2.3.4 allows.  What was inflated so far stays in
+ * the window as a preset dictionary: the rest of the message, and with
+ * context takeover the next ones, may refer to it (without takeover the
+ * message's end resets the stream anyway). */
 static int restart(struct srv__ws_deflate *z)
 {
     static unsigned char window[1u << 15];
     uInt n = 0;
-    if (!z->pmd.client_no_takeover && inflateGetDictionary(&z->inf, window, &n) != Z_OK)
-        return -SRV__WS_INVALID_DATA;
-    if (inflateReset(&z->inf) != Z_OK)
+    if (inflateGetDictionary(&z->inf, window, &n) != Z_OK || inflateReset(&z->inf) != Z_OK)
         return -SRV__WS_INTERNAL;
     if (n && inflateSetDictionary(&z->inf, window, n) != Z_OK)
-        return -SRV__WS_INVALID_DATA;
+        return -SRV__WS_INTERNAL;
     return 0;
 }
 

@@ -91,6 +91,16 @@ START_TEST(inflates_the_rfc_examples)
     ck_assert_str_eq(o.data[4], "plain");
     ws_out_free(&o);
 
+    /* BFINAL in the middle of a message: the rest may refer back to what
+     * came before it, with or without context takeover */
+    static const unsigned char final_then_more[] = {0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00,
+                                                    0xf2, 0x00, 0x11, 0x00, 0x00};
+    n = ws_frame(sbuf, WF_FIN | WF_RSV1, SRV__WS_TEXT, final_then_more, sizeof final_then_more);
+    inflates(sbuf, n, pmd_no_takeover, NULL, &o);
+    ck_assert_uint_eq(o.n, 1);
+    ck_assert_str_eq(o.data[0], "HelloHello");
+    ws_out_free(&o);
+
     /* 7.2.3.6: an empty message is a single 00 byte (an empty stored
      * block's start); and an empty payload is fine too */
     n = ws_frame(sbuf, WF_FIN | WF_RSV1, SRV__WS_TEXT, "\x00", 1);
