@@ -67,6 +67,14 @@ Route *ast_new_sse(Arena *a, Token kw, Token pattern, Directive *options, Direct
     return r;
 }
 
+Route *ast_new_ws(Arena *a, Token kw, Token pattern, Directive *options, Directive *blocks,
+                  Loc loc)
+{
+    Route *r = ast_new_sse(a, kw, pattern, options, blocks, loc);
+    r->kind = RK_WS;
+    return r;
+}
+
 Setting *ast_new_setting(Arena *a, SettingGroup group, Token key, Token value)
 {
     Setting *st = arena_alloc(a, sizeof *st);
@@ -194,6 +202,11 @@ void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir)
     set_once(&s->pubsub, scope, d, dir);
 }
 
+void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->user, scope, d, dir);
+}
+
 Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw)
 {
     if (scope->cors) {
@@ -280,6 +293,8 @@ void ast_dump(const App *app, FILE *out)
         for (const Directive *dir = s->log; dir; dir = NULL)
             dump_directive(out, "  ", dir);
         for (const Directive *dir = s->pubsub; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->user; dir; dir = NULL)
             dump_directive(out, "  ", dir);
         for (const Setting *st = s->settings; st; st = st->next)
             fprintf(out, "  %s %.*s %.*s\n", st->group == SG_LIMITS ? "limit" : "timeout",

@@ -34,6 +34,8 @@
 #define RT_STATIC_SLASH "srv_static_redirect_slash"
 #define RT_SSE_START "srv_sse_start"
 #define RT_SSE_ROUTE "srv_sse_route"
+#define RT_WS_START "srv_ws_start"
+#define RT_WS_ROUTE "srv_ws_route"
 #define RT_STATIC_MOUNT "srv_static_mount"
 #define RT_ROUTE_INDEX "srv_request_route"
 #define RT_REQUEST_PATH "srv_request_path"
@@ -47,6 +49,7 @@ static const char *const rt_limit_field[LIM_COUNT] = {
     "request_line",      "header_bytes",    "header_count",    "body",
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
     "multipart_parts",   "multipart_header", "response_timeout_ms", "sse_queue",
+    "reload_timeout_ms",
 };
 
 typedef struct {
@@ -164,7 +167,9 @@ static void gen_route_comment(Emit *e, const Route *r)
         emit_str(e, "\"\n");
         return;
     }
-    emit_fmt(e, "// %s ", r->kind == RK_SSE ? "SSE" : check_method_names[r->method_index]);
+    emit_fmt(e, "// %s ", r->kind == RK_SSE  ? "SSE"
+                          : r->kind == RK_WS ? "WS"
+                                             : check_method_names[r->method_index]);
     emit_c_string(e, r->path, strlen(r->path));
     emit_str(e, "\n");
 }
@@ -246,6 +251,79 @@ static void gen_sse(Gen *g, const Route *r)
              n, n);
 }
 
+/* A WebSocket route: its blocks as functions, its subprotocols, and the
+ * handler that answers the upgrade.  `open` sees the request, the path
+ * parameters and the chosen subprotocol; the request is gone once it
+ * returns. */
+static void gen_ws(Gen *g, const Route *r)
+{
+    Emit *e = g->e;
+    unsigned n = r->index;
+    if (r->sse_open.kind) {
+        gen_route_comment(e, r);
+        emit_fmt(e, "static void srvg_ws_open_%u(struct srv_ws *ws, struct srv_request *req,\n"
+                    "        const char *protocol)\n{\n", n);
+        unsigned k = 0;
+        for (unsigned i = 0; i < r->nsegs; i++) {
+            const Segment *sg = &r->segs[i];
+            if (sg->kind == SEG_PARAM)
+                emit_fmt(e, "    const char *%.*s = " RT_PARAM_AT "(req, %u);\n", (int)sg->len,
+                         sg->ptr, k);
+            k += sg->kind != SEG_LITERAL;
+        }
+        emit_str(e, "    (void)ws;\n    (void)req;\n    (void)protocol;\n");
+        for (unsigned i = 0; i < r->nsegs; i++)
+            if (r->segs[i].kind == SEG_PARAM)
+                emit_fmt(e, "    (void)%.*s;\n", (int)r->segs[i].len, r->segs[i].ptr);
+        gen_user_block(g, r->sse_open.ptr, r->sse_open.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_tick.kind) {
+        emit_fmt(e, "static void srvg_ws_message_%u(struct srv_ws *ws, const char *msg, size_t len,\n"
+                    "        bool binary)\n{\n"
+                    "    (void)ws;\n    (void)msg;\n    (void)len;\n    (void)binary;\n", n);
+        gen_user_block(g, r->sse_tick.ptr, r->sse_tick.len);
+        emit_str(e, "}\n\n");
+    }
+    if (r->sse_close.kind) {
+        emit_fmt(e, "static void srvg_ws_close_%u(struct srv_ws *ws, int code, const char *reason)\n{\n"
+                    "    (void)ws;\n    (void)code;\n    (void)reason;\n", n);
+        gen_user_block(g, r->sse_close.ptr, r->sse_close.len);
+        emit_str(e, "}\n\n");
+    }
+    const Directive *o = r->options;
+    unsigned np = o->nargs > 1 ? o->nargs - 1 : 0;
+    if (np) {
+        emit_fmt(e, "static const char *const srvg_ws_protocols_%u[] = {", n);
+        for (unsigned i = 1; i < o->nargs; i++) {
+            emit_str(e, i > 1 ? ", \"" : "\"");
+            emit_c_string(e, o->args[i].ptr, o->args[i].len);
+            emit_str(e, "\"");
+        }
+        emit_str(e, "};\n");
+    }
+    emit_fmt(e, "static const struct " RT_WS_ROUTE " srvg_ws_%u = {", n);
+    if (r->sse_open.kind)
+        emit_fmt(e, "srvg_ws_open_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_tick.kind)
+        emit_fmt(e, "srvg_ws_message_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (r->sse_close.kind)
+        emit_fmt(e, "srvg_ws_close_%u, ", n);
+    else
+        emit_str(e, "NULL, ");
+    if (np)
+        emit_fmt(e, "srvg_ws_protocols_%u, %u};\n\n", n, np);
+    else
+        emit_str(e, "NULL, 0};\n\n");
+    emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n"
+                "    " RT_WS_START "(req, res, &srvg_ws_%u);\n}\n\n",
+             n, n);
+}
+
 /* A mount's prefix without its slash. */
 static void gen_slash_handler(Gen *g, const Route *r)
 {
@@ -286,16 +364,12 @@ static void gen_hook(Gen *g, const Hook *h)
     emit_str(e, "}\n\n");
 }
 
-/* The hooks of KIND that apply to a route of SCOPE, in the order they run,
- * into OUT (may be NULL) from index N: before blocks from the server
- * inwards, after blocks from the innermost group outwards, source order
- * within a scope.  Returns the new count. */
-static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n)
+unsigned gen_hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n)
 {
     if (!scope)
         return n;
     if (kind == HK_BEFORE)
-        n = hook_chain(scope->parent, kind, out, n);
+        n = gen_hook_chain(scope->parent, kind, out, n);
     for (const Hook *h = scope->hooks; h; h = h->next) {
         if (h->kind != kind)
             continue;
@@ -304,12 +378,11 @@ static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, 
         n++;
     }
     if (kind == HK_AFTER)
-        n = hook_chain(scope->parent, kind, out, n);
+        n = gen_hook_chain(scope->parent, kind, out, n);
     return n;
 }
 
-/* The CORS policy of a route: its innermost scope's. */
-static const Cors *route_cors(const Route *r)
+const Cors *gen_route_cors(const Route *r)
 {
     for (const Scope *sc = r->scope; sc; sc = sc->parent)
         if (sc->cors)
@@ -330,12 +403,13 @@ static unsigned route_response_ms(const Route *r)
 /* Whether a route needs a chain before its handler, and one after it. */
 static bool has_before(const Route *r)
 {
-    return !r->dropped && hook_chain(r->scope, HK_BEFORE, NULL, 0) > 0;
+    return !r->dropped && gen_hook_chain(r->scope, HK_BEFORE, NULL, 0) > 0;
 }
 
 static bool has_end(const Route *r)
 {
-    return !r->dropped && (hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 || route_cors(r) != NULL);
+    return !r->dropped &&
+           (gen_hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 || gen_route_cors(r) != NULL);
 }
 
 /* The name of the function that does a route's own work. */
@@ -425,9 +499,9 @@ static void gen_cors_policy(Gen *g, const Cors *c)
 static void gen_route_chain(Gen *g, const Route *r, Arena *a)
 {
     Emit *e = g->e;
-    unsigned nb = hook_chain(r->scope, HK_BEFORE, NULL, 0);
+    unsigned nb = gen_hook_chain(r->scope, HK_BEFORE, NULL, 0);
     const Hook **before = arena_alloc(a, (nb + 1) * sizeof *before);
-    hook_chain(r->scope, HK_BEFORE, before, 0);
+    gen_hook_chain(r->scope, HK_BEFORE, before, 0);
     gen_route_comment(e, r);
     emit_fmt(e, "static void srvg_route_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
@@ -445,10 +519,10 @@ static void gen_route_chain(Gen *g, const Route *r, Arena *a)
 static void gen_route_end(Gen *g, const Route *r, Arena *a)
 {
     Emit *e = g->e;
-    unsigned na = hook_chain(r->scope, HK_AFTER, NULL, 0);
+    unsigned na = gen_hook_chain(r->scope, HK_AFTER, NULL, 0);
     const Hook **after = arena_alloc(a, (na + 1) * sizeof *after);
-    hook_chain(r->scope, HK_AFTER, after, 0);
-    const Cors *cors = route_cors(r);
+    gen_hook_chain(r->scope, HK_AFTER, after, 0);
+    const Cors *cors = gen_route_cors(r);
     emit_fmt(e, "static void srvg_end_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
     if (cors)
@@ -548,7 +622,7 @@ static void gen_route_table(Gen *g, const Server *s)
             emit_fmt(e, "\", %u, srvg_params_%u", r->nparams, r->index);
         else
             emit_str(e, "\", 0, NULL");
-        const Cors *cors = route_cors(r);
+        const Cors *cors = gen_route_cors(r);
         if (cors && !r->dropped)
             emit_fmt(e, ", &srvg_cors_%u", cors->index);
         else
@@ -852,7 +926,8 @@ static void gen_leaf(Gen *g, const Node *n, int level)
     unsigned allow = 0;
     for (int i = 0; i < M_ANY; i++) {
         /* A GET route answers HEAD too, but an event stream does not. */
-        int from = i == M_HEAD && !n->leaf[i] && n->leaf[M_GET] && n->leaf[M_GET]->kind != RK_SSE
+        int from = i == M_HEAD && !n->leaf[i] && n->leaf[M_GET] && n->leaf[M_GET]->kind != RK_SSE &&
+                           n->leaf[M_GET]->kind != RK_WS
                        ? M_GET : i;
         if (!n->leaf[from])
             continue;
@@ -1231,9 +1306,7 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
 
 /* --- error blocks ------------------------------------------------------ */
 
-/* The error block that applies in scope SC: its own or the nearest
- * enclosing scope's; NULL when none does. */
-static const Hook *error_hook(const Scope *sc)
+const Hook *gen_error_hook(const Scope *sc)
 {
     for (; sc; sc = sc->parent)
         if (sc->error)
@@ -1254,7 +1327,7 @@ static bool subtree_has_error(const Server *s, const Scope *sc)
 
 static int error_index(const Scope *sc)
 {
-    const Hook *h = error_hook(sc);
+    const Hook *h = gen_error_hook(sc);
     return h ? (int)h->index : -1;
 }
 
@@ -1362,6 +1435,16 @@ static void gen_app_struct(Gen *g, const Server *s)
     }
     if (s->ncors)
         emit_str(e, "    .has_cors = true,\n");
+    if (s->user_name) {
+        emit_str(e, "    .user = \"");
+        emit_c_string(e, s->user_name, strlen(s->user_name));
+        emit_str(e, "\",\n");
+        if (s->group_name) {
+            emit_str(e, "    .group = \"");
+            emit_c_string(e, s->group_name, strlen(s->group_name));
+            emit_str(e, "\",\n");
+        }
+    }
     if (s->redis_host) {
         emit_str(e, "    .pubsub_redis_host = \"");
         emit_c_string(e, s->redis_host, strlen(s->redis_host));
@@ -1413,6 +1496,8 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
             gen_slash_handler(&g, r);
         else if (r->kind == RK_SSE)
             gen_sse(&g, r);
+        else if (r->kind == RK_WS)
+            gen_ws(&g, r);
     }
     gen_named_decls(&g, s, a);
     for (const Scope *sc = s->scopes; sc; sc = sc->next)
@@ -1438,22 +1523,37 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
     arena_free(a);
 }
 
+void gen_matcher_only(Emit *out, const Source *src, const RouteTree *tree)
+{
+    Arena *a = arena_new();
+    Gen g = {out, src, "<matcher>", a, NULL, NULL, NULL, NULL, 0, false, false};
+    gen_matcher(&g, tree);
+    arena_free(a);
+}
+
 /* --- the whole pipeline --------------------------------------------------- */
+
+RouteTree *srvc_analyze(const Source *src, Arena *a, Diag *d, App **app_out)
+{
+    App *app = parse_app(src, d, a);
+    *app_out = app;
+    if (app->syntax_errors)
+        return NULL;
+    /* Errors the AST constructors found (a repeated setting) do not stop
+     * the checks, and check errors do not stop the search for duplicate
+     * routes: one run reports them all. */
+    check_app(app, d, a);
+    RouteTree *tree = app->servers ? routes_build(app->servers, d, a) : NULL;
+    return d->nerrors ? NULL : tree;
+}
 
 bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_name,
                   Emit *out)
 {
     Diag d;
     diag_init(&d, src, diag_out);
-    App *app = parse_app(src, &d, a);
-    if (app->syntax_errors)
-        return false;
-    /* Errors the AST constructors found (a repeated setting) do not stop
-     * the checks: one run reports them all. */
-    check_app(app, &d, a);
-    if (d.nerrors)
-        return false;
-    RouteTree *tree = routes_build(app->servers, &d, a);
+    App *app;
+    RouteTree *tree = srvc_analyze(src, a, &d, &app);
     if (!tree)
         return false;
     gen_app(out, app, src, tree, out_name);

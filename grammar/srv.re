@@ -265,7 +265,8 @@ static int keyword(const char *p, size_t n)
         {"server", T_SERVER}, {"workers", T_WORKERS}, {"setup", T_SETUP},
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
-        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB}, {"SSE", T_SSE},
+        {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB}, {"SSE", T_SSE}, {"WS", T_WS},
+        {"user", T_USER},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -337,7 +338,7 @@ static int scan(Lexer *lx, Token *tok)
                 TOKEN_END();
                 VIEW();
                 int kind = keyword(tok->ptr, tok->len);
-                if (kind == T_SERVER || kind == T_GROUP || kind == T_SSE)
+                if (kind == T_SERVER || kind == T_GROUP || kind == T_SSE || kind == T_WS)
                     lx->in_block_head = true;
                 return kind;
             }
@@ -395,7 +396,9 @@ const char *lexer_kind_name(int kind)
     case T_LOG: return "'log'";
     case T_CORS: return "'cors'";
     case T_PUBSUB: return "'pubsub'";
+    case T_USER: return "'user'";
     case T_SSE: return "'SSE'";
+    case T_WS: return "'WS'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

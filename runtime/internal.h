@@ -13,6 +13,7 @@
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
+ *       privileges                      (the `user` directive: dropping root)
  *       bus  redis                      (pubsub transports: between workers,
  *                                       between servers; redis.c links hiredis)
  *
@@ -1204,11 +1205,19 @@ void srv__stream_end(struct srv_sse *s, int reason);
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.
  */
+/* One listening socket a server accepts from. */
+struct srv__listener {
+    struct srv__io io;         /* fd -1 once closed */
+    struct srv__server *srv;
+    bool shared;               /* other processes accept from it too (EPOLLEXCLUSIVE) */
+};
+
 struct srv__server {
     const struct srv_app *app;
     struct srv_limits limits;  /* resolved */
     struct srv__loop loop;
-    struct srv__io listen_io;  /* fd -1 once closed */
+    struct srv__listener *listeners;
+    unsigned nlisteners;
     bool draining;             /* graceful shutdown under way */
     struct srv__access_log *log; /* NULL: no access log */
     void *works;               /* conn.c's pool of idle works */
@@ -1217,17 +1226,23 @@ struct srv__server {
 };
 
 /* Sets up the loop and starts accepting on LISTEN_FD (non-blocking, already
- * listening).  Returns 0 or -errno. */
+ * listening; -1: none yet).  Returns 0 or -errno. */
 int srv__server_init(struct srv__server *s, const struct srv_app *app, int listen_fd);
+/* Accepts from one more listening socket FD too; SHARED: other processes
+ * accept from it at the same time (a socket systemd passed to every worker),
+ * so each connection wakes only one of them.  Returns 0 or -errno. */
+int srv__server_listen(struct srv__server *s, int fd, bool shared);
 
 /* One loop iteration: waits for events (at most MAX_WAIT_MS, -1 = until the
  * next timer), handles them and the timers that expired. */
 int srv__server_run_once(struct srv__server *s, int max_wait_ms);
 
-/* Starts a graceful drain: stop accepting (the listener is removed from the
- * loop and closed, after accepting what is already queued), close idle
- * keep-alive connections, and let in-flight requests finish, each then
- * closed.  srv__server_drained() becomes true when no connection is left. */
+/* Starts a graceful drain: stop accepting (the listeners are removed from
+ * the loop and closed, after accepting what is already queued), let
+ * in-flight requests finish, each then closed, answer what idle keep-alive
+ * connections send within a short grace (with Connection: close) and close
+ * the rest after it.  srv__server_drained() becomes true when no connection
+ * is left. */
 void srv__server_drain(struct srv__server *s);
 bool srv__server_drained(const struct srv__server *s);
 
@@ -1254,6 +1269,15 @@ int srv__listen_open(const char *host, int port, char *err, size_t errlen);
 int srv__listen_join(const char *host, int port, char *err, size_t errlen);
 /* The port a socket is bound to (for --port 0). */
 int srv__listen_port(int fd);
+/* A socket bound to the address LIKE is bound to, in its SO_REUSEPORT
+ * group, not listening yet (a new generation adding workers).  Returns the
+ * fd or -errno. */
+int srv__listen_bind_like(int like);
+/* listen() on a socket from srv__listen_bind_like.  Returns 0 or -errno. */
+int srv__listen_start(int fd);
+/* "http://127.0.0.1:8080", "http://[::1]:8080" or "unix:/run/app.sock"
+ * for the socket FD. */
+void srv__listen_describe(int fd, char *buf, size_t size);
 
 /* The CPUs this process may use: affinity mask, capped by the cgroup v2
  * cpu.max quota (or v1 cfs quota) rounded up; at least 1. */
@@ -1264,14 +1288,18 @@ int srv__cpu_count(void);
 int srv__cpu_count_at(const char *proc_cgroup, const char *cgroup_root, int affinity);
 
 /* The signals the master waits for on its signalfd (SIGTERM, SIGINT, SIGQUIT,
- * SIGCHLD, and SIGHUP unless it is ignored, as under nohup). */
+ * SIGCHLD, SIGUSR1 and SIGHUP). */
 void srv__managed_signals(sigset_t *set);
 
-/* Runs one worker (or the single process) until shutdown: worker_setup,
- * serve LISTEN_FD, drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a
- * second signal in single-process mode).  Returns the exit status. */
+struct srv__sockets;
+/* Runs worker ID of WORKERS (or the single process) until shutdown:
+ * worker_setup, serve the sockets of SOCKS it owns (srv__sockets_owns),
+ * drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a second signal in
+ * single-process mode); a single process also reloads on SIGHUP.  Returns
+ * the exit status. */
 int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
-                    int listen_fd, bool single_process);
+                    struct srv__sockets *socks, int id, int workers,
+                    bool single_process);
 /* worker.c: in a forked worker, the pipe to the master on which the worker
  * writes its pid (a pid_t) once worker_setup has run and it is about to accept (the
  * master's crash-loop guard tells "died during start-up" from "died while
@@ -1301,9 +1329,95 @@ uint64_t srv__bus_dropped(void);
 void srv__redis_start(const char *host, int port);
 void srv__redis_stop(void);
 
-/* Forks and supervises WORKERS workers, one listener each (LISTEN_FDS).
- * Returns the exit status. */
+/* The listening sockets of one generation of the server: opened by
+ * server.c, adopted from the previous generation after a reload, or passed
+ * by systemd. */
+struct srv__sockets {
+    int *fds;          /* -1 once closed */
+    char **names;      /* LISTEN_FDNAMES (NULL entries when not from systemd) */
+    int n;
+    /* fds[first_pending..n) were bound by this generation to grow the
+     * SO_REUSEPORT group but do not listen yet: the worker that owns one
+     * calls srv__listen_start() once its worker_setup is done, so a
+     * generation that fails before that never had connections queued on
+     * sockets that die with it. */
+    int first_pending;
+    /* Fewer sockets than workers (systemd passed one): every worker accepts
+     * from all of them, each connection waking one (EPOLLEXCLUSIVE). */
+    bool shared;
+    const char *from;  /* NULL (opened here), "systemd", "the previous generation" */
+};
+/* Whether worker ID of WORKERS accepts from socket I: socket i belongs to
+ * worker i mod WORKERS, so with more sockets than workers (after a reload
+ * that lowered the count) every socket still has a worker. */
+static inline bool srv__sockets_owns(const struct srv__sockets *s, int i, int id,
+                                     int workers)
+{
+    return s->shared || workers <= 1 || i % workers == id;
+}
+void srv__sockets_free(struct srv__sockets *s);
+
+/* reload.c: generations (see reload.c for the protocol). */
+extern unsigned srv__generation;      /* reloads before this process: 0 at first */
+/* At start-up: remembers the binary's path and ARGV for the next generation. */
+void srv__reload_init(char **argv);
+/* The sockets a previous generation handed over, else those systemd passed
+ * (systemd.c), made non-blocking and close-on-exec, with the protocol's
+ * variables removed from the environment.  Returns how many (0: none, bind
+ * as usual) or -1 after a boot error (not a listening socket, bad list). */
+int srv__sockets_inherit(struct srv__sockets *out);
+/* This generation serves: tells the previous one (which then drains) and
+ * systemd (MAINPID, READY=1). */
+void srv__generation_ready(void);
+/* Forked workers must not hold the previous generation's pipe. */
+void srv__generation_close_ready_fd(void);
+/* The previous generation has not finished draining (it is our parent):
+ * a reload now would make three generations. */
+bool srv__previous_generation_alive(void);
+
+/* A next generation being started (on the serving side). */
+struct srv__next {
+    pid_t pid;          /* 0: none */
+    int ready_fd;       /* the pipe's read end */
+    int pidfd;          /* readable when the child exits (-1 if unsupported) */
+    uint64_t deadline;  /* srv__clock_ms() by which it must be ready */
+    bool reported;      /* its failure was logged */
+};
+/* Forks and executes the next generation with SOCKS, to be ready within
+ * TIMEOUT_MS.  Logs and returns -1 when it cannot even start; 0 with G
+ * filled in. */
+int srv__next_start(struct srv__next *g, const struct srv__sockets *socks,
+                    unsigned timeout_ms);
+/* Reads G's pipe when readable: 1 it is ready, 0 nothing yet, -1 it
+ * failed (the caller still reaps it and calls srv__next_failed). */
+int srv__next_read(struct srv__next *g);
+/* Logs, once, that G failed for CAUSE ("exited with status 1"). */
+void srv__next_failed(struct srv__next *g, const char *cause);
+void srv__next_close(struct srv__next *g);
+
+/* systemd.c: socket activation: the sockets passed for this process
+ * (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES), variables removed.  Returns
+ * their number, 0 when none, -1 after a boot error. */
+int srv__systemd_listen_fds(struct srv__sockets *out);
+/* sd_notify(3): sends STATE ("READY=1", ...) to NOTIFY_SOCKET if set. */
+int srv__systemd_notify(const char *state);
+
+/* privileges.c: the `user` directive.  srv__privileges_resolve() looks up
+ * APP's user and group, first thing at start-up (before anything is bound):
+ * unknown names, or a process that is neither root nor already that user,
+ * give one boot line and -errno.  srv__privileges_drop() then switches for
+ * good, once the listeners, the `static` directories and the access log
+ * are open and before `setup` and any fork: hands the access log file to
+ * the user, sets the supplementary groups, the gid and the uid, checks that
+ * root is out of reach, sets no_new_privs.  Root without `user`: it says so
+ * instead, in one line (not in a generation re-executed by a reload,
+ * SRV_RELOADS > 0).  0 when there is nothing to do or it worked; -errno
+ * after a boot line.  Each does its work once per resolve. */
+int srv__privileges_resolve(const struct srv_app *app);
+int srv__privileges_drop(void);
+
+/* Forks and supervises WORKERS workers on SOCKS.  Returns the exit status. */
 int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
-                    int *listen_fds, int workers);
+                    struct srv__sockets *socks, int workers);
 
 #endif /* SRV_INTERNAL_H */

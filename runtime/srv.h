@@ -457,6 +457,41 @@ void srv_sse_set_data(struct srv_sse *sse, void *data);
 void *srv_sse_data(const struct srv_sse *sse);
 
 /* ---------------------------------------------------------------------------
+ * WebSocket (RFC 6455) routes: `WS "/chat/:room" protocols "chat.v2" {
+ * open {...} message {...} close {...} }`.
+ *
+ * A connection lives from its `open` block to its `close` block, which runs
+ * exactly once with the close code and reason (1006 and "" when the
+ * connection ended without a close frame: the peer vanished, a dead-peer
+ * timeout).  The request is readable in `open` only.  Messages arrive whole
+ * in `message` (reassembled from their fragments, decompressed, text checked
+ * for UTF-8); MSG is valid until the block returns.  Sending works from any
+ * callback of the worker until `close` has run; it never blocks: what the
+ * client has not taken waits in a queue of at most `limits { ws_queue }`
+ * bytes, past which the server closes the connection with 1008.
+ */
+struct srv_ws;
+
+/* Sends a text message (TEXT must be valid UTF-8: -EINVAL otherwise) or a
+ * binary one.  Returns 0, or -EPIPE once the connection is closing. */
+int srv_ws_send_text(struct srv_ws *ws, const char *text);
+int srv_ws_send(struct srv_ws *ws, const void *msg, size_t len, bool binary);
+/* A ping with up to 125 bytes of payload (the pong is the peer's business). */
+int srv_ws_ping(struct srv_ws *ws, const void *data, size_t len);
+/* Starts the close handshake with CODE (1000-4999, not a reserved one) and
+ * REASON (may be NULL; cut at 123 bytes on a UTF-8 boundary).  `close` runs
+ * when the handshake ends. */
+void srv_ws_close(struct srv_ws *ws, int code, const char *reason);
+/* Sends every message published on CHANNEL to this client, as a text
+ * message (BINARY false) or a binary one, until the connection closes. */
+int srv_ws_subscribe(struct srv_ws *ws, const char *channel, bool binary);
+/* The subprotocol chosen in the handshake, or NULL. */
+const char *srv_ws_protocol(const struct srv_ws *ws);
+/* A pointer of the program's own, kept with the connection. */
+void srv_ws_set_data(struct srv_ws *ws, void *data);
+void *srv_ws_data(const struct srv_ws *ws);
+
+/* ---------------------------------------------------------------------------
  * The worker's event loop: timers and file descriptors.  Everything runs on
  * the one thread of the worker, between requests; callbacks must not block.
  * Usable from worker_setup, handlers and any callback; not from `setup`
@@ -615,6 +650,19 @@ struct srv_sse_route {
 void srv_sse_start(struct srv_request *req, struct srv_response *res,
                    const struct srv_sse_route *route);
 
+/* A `WS` route's blocks and subprotocols, for generated code. */
+struct srv_ws_route {
+    void (*open)(struct srv_ws *ws, struct srv_request *req, const char *protocol);
+    void (*message)(struct srv_ws *ws, const char *msg, size_t len, bool binary);
+    void (*close)(struct srv_ws *ws, int code, const char *reason);
+    const char *const *protocols; /* in the server's order of preference */
+    unsigned nprotocols;
+};
+/* The handler of a WS route: answers the upgrade (101), or 426 for a
+ * request that is not one, 400 for a broken one, 405 for another method. */
+void srv_ws_start(struct srv_request *req, struct srv_response *res,
+                  const struct srv_ws_route *route);
+
 /* An `error` block: builds the body and headers of a response the server
  * makes itself (404, 405, 413, ...).  STATUS and its REASON ("Not Found")
  * are fixed; REQ has at least the method and path. */
@@ -674,6 +722,7 @@ struct srv_limits {
     size_t multipart_header;      /* [8 KiB] header block of one part: 413 */
     unsigned response_timeout_ms; /* [30 s] a deferred response not finished by then: 503 */
     size_t sse_queue;             /* [64 KiB] bytes an event stream may have unsent */
+    unsigned reload_timeout_ms;   /* [60 s] a new generation (SIGHUP) not serving by then fails */
 };
 
 #define SRV_WORKERS_AUTO (-1)
@@ -705,6 +754,17 @@ struct srv_app {
     bool has_cors;                /* some route has a CORS policy: answer preflights */
     const char *pubsub_redis_host; /* `pubsub redis "HOST" PORT;`, or NULL */
     int pubsub_redis_port;
+    /* `user "NAME" "GROUP";`: the account the server runs as.  Started as
+     * root, srv_main() opens the listeners, the `static` directories and
+     * the access log, then switches to USER (its supplementary groups, and
+     * GROUP or else USER's own group as the group) and sets no_new_privs,
+     * before `setup` and before any worker forks: no setup, hook or handler
+     * ever runs as root.  Both are looked up at start-up; an unknown one stops
+     * the program with one line, exit 1.  NULL USER: no switch (a server
+     * started as root then says once that it runs as root); GROUP may be
+     * NULL. */
+    const char *user;
+    const char *group;
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a

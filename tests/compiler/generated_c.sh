@@ -57,6 +57,14 @@ else
     echo "FAIL: generated SSE route does not compile"; status=1
 fi
 
+"$srvc" "$dir/cases/ws_route.srv" -o "$tmp/ws_route.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -fsyntax-only "$tmp/ws_route.c"; then
+    echo "ok: ws_route.srv compiles cleanly against srv.h"
+else
+    echo "FAIL: generated WS route does not compile"; status=1
+fi
+
 "$srvc" "$dir/cases/overlap.srv" -o "$tmp/overlap.c" || exit 1
 # shellcheck disable=SC2086
 if "$@" $flags -O2 -c "$tmp/overlap.c" -o "$tmp/overlap.o"; then
