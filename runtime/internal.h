@@ -8,6 +8,8 @@
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
  *       media  form  multipart  json  json_write  cookie   (request bodies,
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
+ *       ws  ws_deflate          (WebSocket frames and handshake, nettle;
+ *                               permessage-deflate, zlib)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
@@ -724,6 +726,312 @@ int srv__secrets_load(const struct srv_app *app);
 /* Sets the secrets directly (tests, fuzzing): N of them, at most
  * SRV__SECRETS_MAX; N 0 forgets them. */
 void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
+
+/* ===========================================================================
+ * L1: WebSocket - the protocol of RFC 6455 and permessage-deflate (RFC
+ * 7692), with no sockets in it: ws.c decides the handshake, decodes client
+ * frames and encodes server frames; ws_deflate.c compresses and inflates
+ * messages (zlib).  conn.c owns the connection and calls these.
+ *
+ * How conn.c uses it:
+ *   1. A request reaches a WebSocket route: srv__ws_handshake(&req->head,
+ *      &opts, &hs), OPTS made from the route (`protocols "a" "b"` in its
+ *      order; deflate on or off).  hs.status 101: send "HTTP/1.1 101
+ *      Switching Protocols\r\n", any Date/Server lines, hs.headers, "\r\n"
+ *      - no Content-Length, Transfer-Encoding or Connection line of its
+ *      own (RFC 9110 8.6: none in a 1xx).  400/405/426: an ordinary error
+ *      response with hs.headers among its header lines.
+ *   2. After a 101: pmd = hs.deflate ? srv__ws_deflate_new(&hs.pmd, &opts)
+ *      : NULL; srv__ws_decoder_init(&dec, &lim, pmd), LIM from `limits {
+ *      ws_message ...; ws_frame ...; }` (zeros: 1 MiB, and the message
+ *      limit).  Bytes the client sent after the request head are already
+ *      WebSocket bytes: decode them first.
+ *   3. On every read, the bytes in the buffer from OFF to LEN:
+ *          for (;;) {
+ *              ssize_t n = srv__ws_decode(&dec, buf + off, len - off, &ev);
+ *              if (n < 0) { fail with -n; break; }
+ *              off += n;
+ *              if (!ev.opcode) break;      // all consumed, nothing complete
+ *              handle ev;                  // before the next call
+ *          }
+ *      All of BUF is consumed by then: the buffer can be reused for the
+ *      next read (the decoder keeps what it needs of a cut frame).  TEXT and
+ *      BINARY go to the route's `message` block (TEXT is valid UTF-8, not
+ *      NUL-terminated); PING is answered with a PONG of the same payload;
+ *      PONG is ignored; CLOSE is answered with srv__ws_close_frame(out,
+ *      ev.code, NULL, 0) (echoing the code; an empty close frame when
+ *      ev.code is 0) unless we sent a close first, then the connection is
+ *      closed once that is written (the decoder ignores whatever follows).
+ *      An error -CODE (1002, 1007, 1009, 1011): send srv__ws_close_frame(
+ *      out, CODE, NULL, 0), stop reading, close once written (RFC 6455
+ *      7.1.7).
+ *   4. Sending a message: for TEXT/BINARY with PMD, c =
+ *      srv__ws_deflate_message(pmd, p, n, &zp, &zn) first (c 1: send zp[0..
+ *      zn) with RSV1; 0: send p[0..n) as it is; < 0: fail with 1011); then
+ *      srv__ws_frame_header(hdr, opcode, c == 1, len) and the payload.
+ *      Control frames (PING, PONG, CLOSE) are never compressed, at most 125
+ *      bytes.  Closing from the server: srv__ws_close_frame(out, 1000 or
+ *      1001 on shutdown, reason, len), then wait (with a timeout) for the
+ *      client's close before closing the socket.
+ *   5. conn_close(): srv__ws_decoder_free(&dec), srv__ws_deflate_free(pmd).
+ *      A connection gone idle may call srv__ws_decoder_trim(&dec).  At
+ *      worker exit: srv__ws_deflate_shutdown().
+ *
+ * Memory per connection (x86-64, zlib 1.2.13): the decoder is a struct of
+ * ~230 bytes and allocates nothing while each message arrives in one frame
+ * within one read (it is delivered in place); otherwise its message buffer
+ * grows to the largest message seen (at most the message limit), reused,
+ * and srv__ws_decoder_trim() gives it back.  permessage-deflate adds a
+ * struct srv__ws_deflate (~140 bytes) when negotiated, an inflate state at
+ * the first compressed message received (about 7 KiB + 2^client_window_bits:
+ * 39 KiB at 15 bits, 8 KiB at 9), and a compressor at the first compressed
+ * message sent: with server context takeover its own (2^(w+2) +
+ * 2^(mem_level+9) + ~6 KiB: 262 KiB at 15 bits and level 8, 18 KiB at 10
+ * bits and level 4), without it (the default) none: the worker shares one
+ * compressor per window size among its connections.
+ */
+
+enum {
+    SRV__WS_CONT = 0x0,
+    SRV__WS_TEXT = 0x1,
+    SRV__WS_BINARY = 0x2,
+    SRV__WS_CLOSE = 0x8,
+    SRV__WS_PING = 0x9,
+    SRV__WS_PONG = 0xA,
+};
+
+/* Close codes (RFC 6455 7.4.1) the runtime sends itself. */
+enum {
+    SRV__WS_NORMAL = 1000,       /* orderly close */
+    SRV__WS_GOING_AWAY = 1001,   /* server shutting down */
+    SRV__WS_PROTOCOL = 1002,     /* a frame breaking RFC 6455 */
+    SRV__WS_INVALID_DATA = 1007, /* invalid UTF-8 text or close reason, bad deflate data */
+    SRV__WS_POLICY = 1008,
+    SRV__WS_TOO_BIG = 1009,      /* over a frame or message limit */
+    SRV__WS_INTERNAL = 1011,     /* the server failed (zlib out of memory) */
+};
+
+#define SRV__WS_HEADER_MAX 10      /* bytes in a server frame's header */
+#define SRV__WS_CONTROL_MAX 125    /* payload of a control frame */
+#define SRV__WS_CLOSE_FRAME_MAX (2 + SRV__WS_CONTROL_MAX)
+#define SRV__WS_PROTOCOL_NAME_MAX 128 /* bytes in one of the server's subprotocol names */
+
+/* Whether CODE may be sent in a close frame by an endpoint (RFC 6455
+ * 7.4.1-2 and the IANA registry): 1000-1003, 1007-1014, 3000-4999. */
+bool srv__ws_close_code_valid(unsigned code);
+
+/* UTF-8, checked a chunk at a time: *STATE starts at 0 and carries an
+ * unfinished sequence from one chunk to the next.  Returns false when
+ * P[0..N) cannot continue valid UTF-8 (an overlong form, a surrogate,
+ * above U+10FFFF, a stray or missing continuation byte); *STATE is then
+ * unspecified.  The text ends valid when *STATE is 0 at its end. */
+bool srv__utf8_check(uint32_t *state, const char *p, size_t n);
+
+/* ---- Handshake (ws.c) ----------------------------------------------------- */
+
+/* What a WebSocket route accepts.  Zero is the default everywhere. */
+struct srv__ws_options {
+    const char *const *protocols; /* the server's subprotocols, most wanted first */
+    unsigned nprotocols;          /* each a token of at most SRV__WS_PROTOCOL_NAME_MAX bytes */
+    bool deflate;                 /* accept permessage-deflate offers */
+    /* permessage-deflate, when accepted: */
+    bool server_takeover;         /* keep the compressor's context between messages
+                                     (better ratio, a compressor per connection);
+                                     false: server_no_context_takeover, a shared one */
+    bool client_no_takeover;      /* ask the client not to keep its context */
+    uint8_t server_window_bits;   /* 9..15 [15]: the compressor's window */
+    uint8_t client_window_bits;   /* 9..15 [15]: asked of clients that allow it (the
+                                     inflate window: 2^N bytes per connection).
+                                     Below 15, a client that breaks the limit
+                                     may have a message accepted or refused
+                                     (1007) depending on how reads cut it */
+    uint8_t mem_level;            /* 1..9 [8]: zlib memLevel of an own compressor */
+    uint32_t compress_min;        /* [64] messages shorter than this go uncompressed */
+};
+
+/* The permessage-deflate parameters agreed (RFC 7692 7.1). */
+struct srv__ws_pmd {
+    bool server_no_takeover;  /* server_no_context_takeover: reset ours per message */
+    bool client_no_takeover;  /* client_no_context_takeover: the client resets its */
+    uint8_t server_bits;      /* window of our compressor, 8..15 (8: never compress) */
+    uint8_t client_bits;      /* the window we inflate with (the client's at most): 8..15 */
+};
+
+#define SRV__WS_HEADERS_MAX 512
+struct srv__ws_handshake {
+    int status;               /* 101, or the error to answer: 400, 405, 426 */
+    const char *protocol;     /* 101: the subprotocol chosen (one of OPTS's), or NULL */
+    bool deflate;             /* 101: permessage-deflate accepted, with PMD */
+    struct srv__ws_pmd pmd;
+    /* Header lines for the response, each ending in CRLF, not
+     * NUL-terminated:
+     *   101: Upgrade, Connection, Sec-WebSocket-Accept, and
+     *        Sec-WebSocket-Protocol / Sec-WebSocket-Extensions when agreed;
+     *   426: "Upgrade: websocket" and "Sec-WebSocket-Version: 13" (RFC 9110
+     *        7.8 wants "upgrade" in the response's Connection field too:
+     *        "Connection: upgrade" or "Connection: upgrade, close");
+     *   405: "Allow: GET"; 400: none. */
+    char headers[SRV__WS_HEADERS_MAX];
+    size_t headers_len;
+};
+
+/* Decides what to answer to the request H on a WebSocket route (RFC 6455
+ * 4.2), given OPTS; fills OUT and returns OUT->status.  Never allocates.
+ *   405  the method is not GET;
+ *   426  not an upgrade to WebSocket version 13: HTTP/1.0, no "websocket"
+ *        token in Upgrade or no "upgrade" token in Connection (tokens in
+ *        comma lists, any case, over any number of lines), a
+ *        Sec-WebSocket-Version other than exactly one line "13";
+ *   400  Sec-WebSocket-Key missing, repeated, or not the base64 encoding
+ *        (canonical, padded) of 16 bytes; a Sec-WebSocket-Protocol that is
+ *        not a list of tokens;
+ *   101  otherwise.  The subprotocol is the first of OPTS->protocols that
+ *        the client offered (none offered or none in common: no protocol,
+ *        as RFC 6455 4.2.2 says); permessage-deflate is the client's first
+ *        offer that is well-formed and acceptable (unknown, repeated or
+ *        invalid parameters decline an offer, a malformed header declines
+ *        them all), when OPTS->deflate. */
+int srv__ws_handshake(const struct srv__head *h, const struct srv__ws_options *opts,
+                      struct srv__ws_handshake *out);
+
+/* Sec-WebSocket-Accept for KEY[0..LEN) (RFC 6455 4.2.2: base64 of the SHA-1
+ * of the key and the GUID): 28 characters written at OUT, no NUL. */
+#define SRV__WS_ACCEPT_LEN 28
+void srv__ws_accept_key(const char *key, size_t len, char out[SRV__WS_ACCEPT_LEN]);
+/* Whether KEY[0..LEN) is a valid Sec-WebSocket-Key: 24 characters of
+ * canonical base64 encoding 16 bytes. */
+bool srv__ws_key_valid(const char *key, size_t len);
+
+/* ---- Client frames in (ws.c) ---------------------------------------------- */
+
+struct srv__ws_deflate;
+
+struct srv__ws_limits {
+    uint64_t message;  /* [1 MiB] bytes of a message (decompressed): 1009 past it */
+    uint64_t frame;    /* [the message limit] payload bytes of one frame, as sent */
+};
+
+/* One complete thing the client sent. */
+struct srv__ws_event {
+    unsigned opcode;   /* 0: nothing (more bytes needed); TEXT, BINARY, PING, PONG, CLOSE */
+    const char *data;  /* the message (TEXT: valid UTF-8), the ping/pong
+                          payload, or the close reason (valid UTF-8) */
+    size_t len;
+    uint16_t code;     /* CLOSE: its status code, 0 when the frame had none */
+};
+
+/* The decoder of one connection's client-to-server byte stream: a state
+ * machine fed with the bytes as they arrive, cut anywhere.  It owns the
+ * message buffer (malloc'd, grown to fit the largest message that did not
+ * arrive whole in one read, never past the limit, reused) and the small
+ * buffers for a header and a control payload cut by a read; the caller
+ * owns the bytes it passes in.  Fields are private to ws.c. */
+struct srv__ws_decoder {
+    uint64_t frame_max, message_max;
+    struct srv__ws_deflate *pmd;  /* NULL: no extension, RSV1 is an error */
+    uint64_t remaining;           /* payload bytes of the current frame still to come */
+    uint64_t wire;                /* payload bytes of the current message, as sent */
+    char *msg;                    /* the message being reassembled */
+    size_t msg_len, msg_cap;
+    uint32_t utf8;                /* UTF-8 state across the text's chunks */
+    uint32_t ctl_utf8;            /* the same for a close frame's reason */
+    int error;                    /* once failed: the -CODE every call returns */
+    uint8_t state;                /* header, payload, closed, failed */
+    uint8_t hlen, hneed;          /* header bytes gathered / needed */
+    uint8_t op;                   /* the current frame's opcode */
+    uint8_t msg_op;               /* TEXT or BINARY while a message is open, else 0 */
+    bool fin, compressed;         /* the current frame's FIN; the message's RSV1 */
+    uint8_t mask_off;             /* bytes of the current payload unmasked so far, mod 4 */
+    uint8_t ctl_len;
+    unsigned char mask[4];
+    unsigned char hdr[14];
+    char ctl[SRV__WS_CONTROL_MAX];
+};
+
+/* Sets up D for a connection whose handshake has just completed.  LIM's
+ * zeros take the defaults; PMD is the connection's permessage-deflate
+ * state (srv__ws_deflate_new) or NULL.  Allocates nothing. */
+void srv__ws_decoder_init(struct srv__ws_decoder *d, const struct srv__ws_limits *lim,
+                          struct srv__ws_deflate *pmd);
+
+/* Decodes the client's bytes at BUF[0..LEN).  Returns the number of bytes
+ * consumed (>= 0), with EV->opcode 0 when all LEN were consumed and no
+ * event is complete, or the opcode of the event that completed with the
+ * byte before the returned count; the caller handles the event and calls
+ * again with the rest.  Returns -1002 (a protocol error), -1007 (invalid
+ * UTF-8, invalid compressed data), -1009 (over a limit) or -1011 (zlib out
+ * of memory) with the connection failed: every later call returns the
+ * same.  Each error is reported by the call that is given the byte that
+ * decides it: a header's fields at their last byte (the bits and opcode at
+ * byte 2, a length at its last byte, before the mask arrives), a size over
+ * a limit at the header that announces it (a compressed message's
+ * decompressed size at the byte whose output passes it), an invalid UTF-8
+ * byte at that byte (in a compressed message: as soon as it comes out of
+ * the inflater), a text ending mid-character at its last byte, a close
+ * code at its second byte.  So BUF cut anywhere gives the same events and
+ * the same error as BUF whole.
+ *
+ * EV->data points into BUF (a whole unfragmented uncompressed message, or
+ * a control frame, within these LEN bytes: unmasked in place) or into D's
+ * own buffers; either way it is valid until the next call on D or until
+ * the caller changes BUF, whichever comes first.  BUF is written: payloads
+ * are unmasked in place.  After a CLOSE event every byte is consumed and
+ * ignored (RFC 6455 5.5.1: nothing follows a close). */
+ssize_t srv__ws_decode(struct srv__ws_decoder *d, char *buf, size_t len,
+                       struct srv__ws_event *ev);
+
+/* Whether a message is partly received (a fragmented or cut one). */
+bool srv__ws_decoder_busy(const struct srv__ws_decoder *d);
+/* Frees the message buffer when no message is being received (a
+ * connection gone quiet after a large message); the next message that
+ * needs one allocates it again. */
+void srv__ws_decoder_trim(struct srv__ws_decoder *d);
+/* Frees what D owns (not its PMD). */
+void srv__ws_decoder_free(struct srv__ws_decoder *d);
+
+/* ---- Server frames out (ws.c) --------------------------------------------- */
+
+/* Writes the header of a server frame (FIN set, unmasked) of OPCODE with a
+ * payload of LEN bytes at OUT (SRV__WS_HEADER_MAX bytes of room), in the
+ * shortest of the three length forms; RSV1 when COMPRESSED.  Returns its
+ * length: 2, 4 or 10. */
+size_t srv__ws_frame_header(char *out, unsigned opcode, bool compressed, uint64_t len);
+/* A whole close frame for CODE (0: an empty close frame) and the reason
+ * REASON[0..LEN), cut at a UTF-8 character boundary to the 123 bytes that
+ * fit, at OUT (SRV__WS_CLOSE_FRAME_MAX bytes of room).  Returns its
+ * length. */
+size_t srv__ws_close_frame(char *out, unsigned code, const char *reason, size_t len);
+
+/* ---- permessage-deflate (ws_deflate.c) ------------------------------------ */
+
+/* One connection's compression state: the agreed parameters, then zlib's
+ * inflate state (made at the first compressed message received) and, with
+ * server context takeover, its own compressor (made at the first message
+ * compressed).  Both are kept until srv__ws_deflate_free(). */
+struct srv__ws_deflate *srv__ws_deflate_new(const struct srv__ws_pmd *pmd,
+                                            const struct srv__ws_options *opts);
+void srv__ws_deflate_free(struct srv__ws_deflate *z);
+
+/* Compresses the message P[0..LEN) for sending.  Returns the payload to
+ * send in a frame with RSV1 set, in *OUT[0..*OUT_LEN) (memory owned by Z or
+ * by the worker's shared compressor: valid until the next call for any
+ * connection), or 0 when the message should go as it is, uncompressed
+ * (shorter than compress_min, or, without context takeover, not made
+ * smaller; always when the client allows no window zlib can make).
+ * Returns 1 when compressed, -1011 when zlib failed (out of memory). */
+int srv__ws_deflate_message(struct srv__ws_deflate *z, const char *p, size_t len,
+                            const char **out, size_t *out_len);
+
+/* Inflate, for the decoder: decompresses IN[0..N), the next bytes of a
+ * compressed message, appending to D's message buffer (grown as needed,
+ * never past d->message_max + 1 bytes); END: these are the message's last
+ * bytes (the 00 00 ff ff tail is added).  Returns 0, -1009 when the output
+ * passes the message limit (inflating stops there), -1007 for invalid data,
+ * -1011 when zlib is out of memory.  The output is not checked as UTF-8. */
+int srv__ws_inflate(struct srv__ws_decoder *d, const char *in, size_t n, bool end);
+
+/* Frees the worker's shared compressors (worker exit; tests). */
+void srv__ws_deflate_shutdown(void);
 
 /* ===========================================================================
  * L2: static files.  static.c serves a mount (srv_static_serve) and opens
