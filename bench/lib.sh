@@ -30,7 +30,7 @@ build_srvc() {
 build_srv() {
     "$ROOT/build-bench/compiler/srvc" "$1" -o "$OUT/$2.c" || exit 1
     cc -O2 "$OUT/$2.c" -I "$ROOT/runtime" "$ROOT/build-bench/runtime/libsrv.a" \
-        $(pkg-config --libs jansson nettle hiredis) -o "$OUT/$2" || exit 1
+        $(pkg-config --libs jansson nettle hiredis zlib) -o "$OUT/$2" || exit 1
 }
 
 # start NAME CPUS CMD...: run CMD pinned to CPUS (or unpinned if "-") in a

@@ -25,7 +25,7 @@ ninja -C "$root/build-bench" runtime/libsrv_internal.a >/dev/null
 cc -O2 -std=c11 -Wall -Wextra -Werror "$root/bench/pubsub_transport.c" -o "$out/transport"
 cc -O2 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$root/runtime" \
     "$root/bench/pubsub_bus.c" "$root/build-bench/runtime/libsrv_internal.a" \
-    $(pkg-config --libs jansson nettle hiredis) -o "$out/bus"
+    $(pkg-config --libs jansson nettle hiredis zlib) -o "$out/bus"
 
 echo "1 KiB messages, 2 workers, $MESSAGES messages per throughput run, $RUNS runs"
 i=0

@@ -20,7 +20,7 @@ t0=$(date +%s.%N)
 "$ROOT/build-bench/compiler/srvc" "$OUT/routes.srv" -o "$OUT/routes.c" || exit 1
 t1=$(date +%s.%N)
 cc -O2 "$OUT/routes.c" -I "$ROOT/runtime" "$ROOT/build-bench/runtime/libsrv.a" \
-    $(pkg-config --libs jansson nettle hiredis) -o "$OUT/routes" || exit 1
+    $(pkg-config --libs jansson nettle hiredis zlib) -o "$OUT/routes" || exit 1
 t2=$(date +%s.%N)
 printf '# %d routes: srvc %.3f s, cc -O2 %.1f s, %s lines of C\n' "$ROUTES" \
     "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \

@@ -173,6 +173,10 @@ static const struct {
     {SG_LIMITS, "multipart_parts", VK_COUNT, LIM_MULTIPART_PARTS, 100000},
     {SG_LIMITS, "multipart_header", VK_SIZE, LIM_MULTIPART_HEADER, UINT64_C(1) << 20},
     {SG_LIMITS, "sse_queue", VK_SIZE, LIM_SSE_QUEUE, UINT64_C(1) << 30},
+    {SG_LIMITS, "ws_message", VK_SIZE, LIM_WS_MESSAGE, UINT64_C(1) << 30},
+    {SG_LIMITS, "ws_frame", VK_SIZE, LIM_WS_FRAME, UINT64_C(1) << 30},
+    {SG_LIMITS, "ws_queue", VK_SIZE, LIM_WS_QUEUE, UINT64_C(1) << 30},
+    {SG_LIMITS, "ws_ping", VK_DURATION, LIM_WS_PING, 86400000},
     {SG_TIMEOUTS, "response", VK_DURATION, LIM_RESPONSE_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "header", VK_DURATION, LIM_HEADER_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
@@ -311,7 +315,8 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
                 names[n++] = settings[i].name;
         diag_unknown(d, st->key.loc, group, st->key.ptr, st->key.len, names, n,
                      st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
-                                              "multipart_parts, multipart_header or sse_queue"
+                                              "multipart_parts, multipart_header, sse_queue, "
+                                              "ws_message, ws_frame, ws_queue or ws_ping"
                                             : "header, body, idle, shutdown, reload or response");
         return;
     }
@@ -963,32 +968,53 @@ static void check_ws(Route *r, Diag *d, Arena *a)
                 diag_error(d, r->segs[i].loc,
                            "parameter name '%s' collides with a variable of the WS blocks",
                            taken[k]);
+    /* Options, in any order: `protocols "a" "b" ...` and `deflate`. */
     const Directive *o = r->options;
-    static const char *const protocols[] = {"protocols"};
-    if (o->nargs && o->args[0].kind == T_IDENT && !text_is(o->args[0], "protocols") &&
-        diag_suggest(o->args[0].ptr, o->args[0].len, protocols, 1)) {
-        diag_unknown(d, o->args[0].loc, "WS option", o->args[0].ptr, o->args[0].len, protocols, 1,
-                     NULL);
-    } else if (o->nargs) {
-        if (o->args[0].kind != T_IDENT || !text_is(o->args[0], "protocols") || o->nargs < 2) {
-            diag_error(d, o->args[0].loc,
-                       "expected 'protocols \"NAME\" ...' (or nothing) before '{'");
-        } else {
-            for (unsigned i = 1; i < o->nargs; i++) {
-                Token t = o->args[i];
-                if (t.kind != T_STRING || !is_token(t)) {
-                    diag_error(d, t.loc, "a subprotocol is a token in a string, e.g. \"chat.v2\"");
-                    continue;
-                }
-                for (unsigned k = 1; k < i; k++) {
-                    if (o->args[k].len == t.len && memcmp(o->args[k].ptr, t.ptr, t.len) == 0) {
-                        diag_error(d, t.loc, "subprotocol \"%.*s\" listed twice", (int)t.len, t.ptr);
+    static const char *const options[] = {"protocols", "deflate"};
+    bool seen_protocols = false;
+    for (unsigned i = 0; i < o->nargs;) {
+        Token t = o->args[i];
+        if (t.kind == T_IDENT && text_is(t, "deflate")) {
+            if (r->ws_deflate)
+                diag_error(d, t.loc, "'deflate' given twice");
+            r->ws_deflate = true;
+            i++;
+            continue;
+        }
+        if (t.kind != T_IDENT || !text_is(t, "protocols")) {
+            if (t.kind == T_IDENT && diag_suggest(t.ptr, t.len, options, 2))
+                diag_unknown(d, t.loc, "WS option", t.ptr, t.len, options, 2, NULL);
+            else
+                diag_error(d, t.loc, "expected 'protocols \"NAME\" ...' or 'deflate' (or "
+                                     "nothing) before '{'");
+            break;
+        }
+        if (seen_protocols) {
+            diag_error(d, t.loc, "'protocols' given twice");
+            break;
+        }
+        seen_protocols = true;
+        unsigned first = ++i;
+        while (i < o->nargs && o->args[i].kind != T_IDENT) {
+            Token p = o->args[i];
+            if (p.kind != T_STRING || !is_token(p)) {
+                diag_error(d, p.loc, "a subprotocol is a token in a string, e.g. \"chat.v2\"");
+            } else {
+                for (unsigned k = first; k < i; k++) {
+                    if (o->args[k].len == p.len && memcmp(o->args[k].ptr, p.ptr, p.len) == 0) {
+                        diag_error(d, p.loc, "subprotocol \"%.*s\" listed twice", (int)p.len,
+                                   p.ptr);
                         diag_note(d, o->args[k].loc, "first listed here");
                         break;
                     }
                 }
             }
+            i++;
         }
+        if (i == first)
+            diag_error(d, t.loc, "'protocols' needs at least one \"NAME\"");
+        r->ws_first_protocol = first;
+        r->ws_protocols = i - first;
     }
     static const char *const names[] = {"open", "message", "close"};
     Token *slots[] = {&r->sse_open, &r->sse_tick, &r->sse_close};

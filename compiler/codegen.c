@@ -49,7 +49,7 @@ static const char *const rt_limit_field[LIM_COUNT] = {
     "request_line",      "header_bytes",    "header_count",    "body",
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
     "multipart_parts",   "multipart_header", "response_timeout_ms", "sse_queue",
-    "reload_timeout_ms",
+    "reload_timeout_ms", "ws_message", "ws_frame", "ws_queue", "ws_ping_ms",
 };
 
 typedef struct {
@@ -292,11 +292,11 @@ static void gen_ws(Gen *g, const Route *r)
         emit_str(e, "}\n\n");
     }
     const Directive *o = r->options;
-    unsigned np = o->nargs > 1 ? o->nargs - 1 : 0;
+    unsigned np = r->ws_protocols;
     if (np) {
         emit_fmt(e, "static const char *const srvg_ws_protocols_%u[] = {", n);
-        for (unsigned i = 1; i < o->nargs; i++) {
-            emit_str(e, i > 1 ? ", \"" : "\"");
+        for (unsigned i = r->ws_first_protocol; i < r->ws_first_protocol + np; i++) {
+            emit_str(e, i > r->ws_first_protocol ? ", \"" : "\"");
             emit_c_string(e, o->args[i].ptr, o->args[i].len);
             emit_str(e, "\"");
         }
@@ -316,9 +316,10 @@ static void gen_ws(Gen *g, const Route *r)
     else
         emit_str(e, "NULL, ");
     if (np)
-        emit_fmt(e, "srvg_ws_protocols_%u, %u};\n\n", n, np);
+        emit_fmt(e, "srvg_ws_protocols_%u, %u, %s};\n\n", n, np,
+                 r->ws_deflate ? "true" : "false");
     else
-        emit_str(e, "NULL, 0};\n\n");
+        emit_fmt(e, "NULL, 0, %s};\n\n", r->ws_deflate ? "true" : "false");
     emit_fmt(e, "static void srvg_handler_%u(struct srv_request *req, struct srv_response *res)\n{\n"
                 "    " RT_WS_START "(req, res, &srvg_ws_%u);\n}\n\n",
              n, n);

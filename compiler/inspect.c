@@ -134,13 +134,16 @@ static void put_handler(Emit *e, const Source *src, const Route *r)
     case RK_WS:
         emit_str(e, "WebSocket at ");
         put_where(e, src, r->loc);
-        if (r->options->nargs > 1) {
+        if (r->ws_protocols) {
             emit_str(e, ", protocols");
-            for (unsigned i = 1; i < r->options->nargs; i++) {
+            for (unsigned i = r->ws_first_protocol; i < r->ws_first_protocol + r->ws_protocols;
+                 i++) {
                 emit_str(e, " ");
                 put_quoted(e, r->options->args[i].ptr, r->options->args[i].len);
             }
         }
+        if (r->ws_deflate)
+            emit_str(e, ", deflate");
         return;
     }
 }

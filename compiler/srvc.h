@@ -242,6 +242,9 @@ typedef struct Route {
     Directive *blocks;
     Token sse_open, sse_tick, sse_close;
     unsigned every_ms;
+    unsigned ws_protocols; /* RK_WS: options->args[ws_first_protocol..+ws_protocols) */
+    unsigned ws_first_protocol;
+    bool ws_deflate;       /* RK_WS: `deflate`: accept permessage-deflate */
     struct Route *next;
 } Route;
 
@@ -263,7 +266,7 @@ enum {
     LIM_REQUEST_LINE, LIM_HEADER_BYTES, LIM_HEADER_COUNT, LIM_BODY,
     LIM_HEADER_TIMEOUT, LIM_BODY_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN_TIMEOUT,
     LIM_MULTIPART_PARTS, LIM_MULTIPART_HEADER, LIM_RESPONSE_TIMEOUT, LIM_SSE_QUEUE,
-    LIM_RELOAD_TIMEOUT,
+    LIM_RELOAD_TIMEOUT, LIM_WS_MESSAGE, LIM_WS_FRAME, LIM_WS_QUEUE, LIM_WS_PING,
     LIM_COUNT
 };
 

@@ -67,13 +67,21 @@
  * race stays for a request sent just as the grace ends: HTTP clients retry
  * those (RFC 9112, 9.3.1), and a connection idle that long rarely has one. */
 #define DRAIN_IDLE_GRACE_MS 500
+/* A WebSocket that sent its close frame waits this long for the client's
+ * (RFC 6455 7.1.1: the server closes the TCP connection once both went). */
+#define WS_CLOSE_WAIT_MS 5000
+#define WS_READ_BUF 65536        /* the worker's one buffer for WebSocket reads */
+#define WS_READS_PER_EVENT 4     /* then the others get their turn */
 
 /* The lists a connection can wait in: the timed ones, each of a fixed
  * duration, then the untimed ones, kept so a drain or a shutdown finds
  * every connection (a deferred response keeps its deadline on a loop
  * timer, whose duration depends on its route). */
 enum timer_kind {
-    T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT,
+    T_IDLE, T_HEAD, T_BODY, T_WRITE,
+    T_WS,       /* a WebSocket: its ping tick (limits.ws_ping_ms) */
+    T_WS_CLOSE, /* a WebSocket closing: waiting for the client's close frame */
+    T_COUNT,
     T_DEFERRED = T_COUNT, /* a deferred response, until finished or cancelled */
     T_STREAM,             /* an event stream (SSE), exempt from the HTTP timeouts */
     T_ALL,
@@ -87,6 +95,7 @@ enum conn_state {
     ST_BODY_CHUNKED, /* head parsed, chunked body incomplete */
     ST_DEFERRED,     /* its handler deferred the response (srv_response_defer) */
     ST_STREAM,       /* an event stream: no more requests, events out (c->stream) */
+    ST_WS,           /* a WebSocket (c->ws): frames both ways */
 };
 
 /* What a connection needs only while it has work: buffers, the request
@@ -147,7 +156,10 @@ struct srv__conn {
     bool progressed;    /* a request head completed since the last settle() */
     bool continue_sent; /* "100 Continue" already queued for this request */
     struct work *w;     /* NULL while idle (see struct work) */
-    struct srv_sse *stream; /* ST_STREAM: the stream it carries */
+    union {
+        struct srv_sse *stream; /* ST_STREAM: the stream it carries */
+        struct srv_ws *ws;      /* ST_WS: the WebSocket it carries */
+    };
     struct srv__peer peer;
 };
 
@@ -161,6 +173,8 @@ struct priv {
     struct tlist timers[T_ALL];
     struct work *ready;     /* deferred responses finished, to be sent (works' ready_next) */
     struct srv_sse *ending; /* streams to end, from the loop (end_next) */
+    struct srv_ws *ws_ending; /* WebSockets to end, from the loop (end_next) */
+    char *ws_buf;           /* WebSocket reads land here (WS_READ_BUF + 1 bytes) */
     struct srv__conn *free_list;
     unsigned nfree;
     uint64_t trimmed_ms;    /* when trim_works() last ran */
@@ -537,6 +551,7 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
 
 static void defer_begin(struct srv__conn *c, char *nul, char saved, size_t consumed);
 static bool stream_begin(struct srv__conn *c);
+static bool ws_begin(struct srv__conn *c, size_t consumed);
 static void complete_request(struct srv__conn *c, size_t consumed);
 
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
@@ -562,6 +577,8 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     }
     body[len] = saved;
     if (SRV__UNLIKELY(w->res.stream != NULL) && stream_begin(c))
+        return;
+    if (SRV__UNLIKELY(w->res.upgrade != NULL) && ws_begin(c, consumed))
         return;
     complete_request(c, consumed);
 }
@@ -772,8 +789,8 @@ static void process(struct srv__conn *c)
         if (c->state == ST_HEAD || c->state == ST_IDLE)
             run_request(c, empty_body, 0, (size_t)r);
     }
-    if (c->state == ST_STREAM)
-        return; /* the stream took the connection (and gave its work back) */
+    if (c->state >= ST_STREAM)
+        return; /* a stream or a WebSocket took the connection (and gave its work back) */
     if (w->in_off == w->in_len) {
         w->in_off = w->in_len = 0;
         if (SRV__UNLIKELY(w->in_cap > IN_DEFAULT)) {
@@ -1034,7 +1051,7 @@ static void serve(struct srv__conn *c)
 {
     do {
         process(c);
-        if (SRV__UNLIKELY(c->state == ST_STREAM))
+        if (SRV__UNLIKELY(c->state >= ST_STREAM))
             return;
         if (!flush(c))
             return;
@@ -1077,6 +1094,7 @@ static void on_writable(struct srv__conn *c)
 }
 
 static void stream_event(struct srv__conn *c, uint32_t events);
+static void ws_event(struct srv__conn *c, uint32_t events);
 
 static void conn_on_event(struct srv__io *io, uint32_t events)
 {
@@ -1086,6 +1104,8 @@ static void conn_on_event(struct srv__io *io, uint32_t events)
     if (SRV__UNLIKELY(c->state >= ST_DEFERRED)) {
         if (c->state == ST_STREAM)
             stream_event(c, events);
+        else if (c->state == ST_WS)
+            ws_event(c, events);
         else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             conn_close(c); /* the client went away: conn_close cancels */
         else if (flush(c))
@@ -1459,6 +1479,410 @@ static bool stream_begin(struct srv__conn *c)
     return true;
 }
 
+/* ---- WebSockets --------------------------------------------------------------- */
+
+static void ws_free(struct srv__conn *c);
+static void ws_tick(struct srv__conn *c);
+static void end_ws(struct srv__server *srv);
+
+/* Appends the bytes of IOV[0..N) after the first SKIP to WS's queue; false
+ * when the queue would pass its limit. */
+static bool ws_queue_append(struct srv_ws *ws, const struct iovec *iov, int n, size_t skip)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    total -= skip;
+    if (ws->qoff == ws->qlen)
+        ws->qoff = ws->qlen = 0;
+    if (ws->qlen - ws->qoff + total > ws->limit)
+        return false;
+    if (ws->qlen + total > ws->qcap) {
+        if (ws->qoff > 0) {
+            memmove(ws->queue, ws->queue + ws->qoff, ws->qlen - ws->qoff);
+            ws->qlen -= ws->qoff;
+            ws->qoff = 0;
+        }
+        if (ws->qlen + total > ws->qcap) {
+            size_t cap = ws->qcap ? ws->qcap * 2 : 4096;
+            while (cap < ws->qlen + total)
+                cap *= 2;
+            ws->queue = srv__xrealloc(ws->queue, cap);
+            ws->qcap = cap;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        const char *p = iov[i].iov_base;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        memcpy(ws->queue + ws->qlen, p + skip, len - skip);
+        ws->qlen += len - skip;
+        skip = 0;
+    }
+    return true;
+}
+
+/* Sends what WS's queue holds, as far as the socket takes it; an emptied
+ * queue is freed (an idle WebSocket keeps no buffer).  False when the
+ * socket failed. */
+static bool ws_flush(struct srv_ws *ws)
+{
+    int fd = ws->conn->io.fd;
+    while (ws->qoff < ws->qlen) {
+        ssize_t n = send(fd, ws->queue + ws->qoff, ws->qlen - ws->qoff, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        ws->qoff += (size_t)n;
+    }
+    free(ws->queue);
+    ws->queue = NULL;
+    ws->qoff = ws->qlen = ws->qcap = 0;
+    return true;
+}
+
+/* The socket failed or the client vanished: `close` runs with 1006 (or
+ * the code of a close already under way) and the socket closes, from the
+ * loop. */
+static void ws_gone(struct srv_ws *ws)
+{
+    if (!ws->close_sent && !ws->close_received) {
+        ws->code = 1006;
+        ws->reason_len = 0;
+        ws->reason[0] = '\0';
+    }
+    ws->dead = true;
+    ws->close_sent = true; /* nothing more can go out */
+    srv__ws_end(ws);
+}
+
+/* What the WebSocket waits for: frames in, room to write; or nothing any
+ * more, when it is over. */
+static void ws_settle(struct srv__conn *c)
+{
+    struct srv_ws *ws = c->ws;
+    bool pending = ws->qoff < ws->qlen;
+    if (ws->close_ran && (ws->dead || (ws->close_received && !pending))) {
+        conn_close(c);
+        return;
+    }
+    want(c, EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0));
+}
+
+int srv__ws_write(struct srv_ws *ws, const struct iovec *iov, int iovcnt)
+{
+    if (ws->dead)
+        return -EPIPE;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    size_t done = 0;
+    if (!ws->corked && ws->qoff == ws->qlen) {
+        ssize_t n;
+        do
+            n = writev(ws->conn->io.fd, iov, iovcnt);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            ws_gone(ws);
+            return -EPIPE;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done == total)
+            return 0;
+    }
+    if (!ws_queue_append(ws, iov, iovcnt, done)) {
+        /* The client does not take what it is sent (policy: 1008). */
+        srv__ws_begin_close(ws, SRV__WS_POLICY, "too slow", 8);
+        return -EPIPE;
+    }
+    if (!ws->corked)
+        want(ws->conn, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+    return 0;
+}
+
+void srv__ws_end(struct srv_ws *ws)
+{
+    if (ws->ending)
+        return;
+    ws->ending = true;
+    struct priv *p = priv_of(ws->conn->srv);
+    ws->end_next = p->ws_ending;
+    p->ws_ending = ws;
+}
+
+/* Runs the `close` block of WS, once; nothing is delivered to it after. */
+static void ws_closed(struct srv_ws *ws)
+{
+    if (ws->close_ran)
+        return;
+    ws->close_ran = true;
+    ws->close_sent = true;
+    srv__ws_forget(ws);
+    if (ws->route->close)
+        ws->route->close(ws, ws->code, ws->reason);
+}
+
+/* The WebSockets srv__ws_end marked: `close` runs here, from the loop;
+ * then the socket closes at once (failed, or both close frames went) or
+ * after our close frame is out and the client's is in (at most
+ * WS_CLOSE_WAIT_MS). */
+static void end_ws(struct srv__server *srv)
+{
+    struct priv *p = priv_of(srv);
+    while (p->ws_ending != NULL) {
+        struct srv_ws *ws = p->ws_ending;
+        p->ws_ending = ws->end_next;
+        struct srv__conn *c = ws->conn;
+        ws_closed(ws);
+        if (ws->dead || !ws_flush(ws)) {
+            conn_close(c);
+            continue;
+        }
+        timer_set(p, c, T_WS_CLOSE);
+        ws_settle(c);
+    }
+}
+
+/* Our side fails the connection (RFC 6455 7.1.7): a close frame with
+ * CODE, then the socket closes without waiting for the client's. */
+static void ws_fail(struct srv_ws *ws, unsigned code)
+{
+    srv__ws_begin_close(ws, code, NULL, 0);
+    ws->close_received = true; /* not waited for */
+}
+
+/* A whole message for the `message` block, NUL-terminated for it (the
+ * byte after it is put back: it may be the next frame's). */
+static void ws_message(struct srv_ws *ws, const struct srv__ws_event *ev)
+{
+    if (ws->close_sent || ws->route->message == NULL)
+        return;
+    char *data = (char *)(uintptr_t)(ev->data != NULL ? ev->data : "");
+    if (ev->len == 0) {
+        ws->route->message(ws, "", 0, ev->opcode == SRV__WS_BINARY);
+        return;
+    }
+    char saved = data[ev->len];
+    data[ev->len] = '\0';
+    ws->route->message(ws, data, ev->len, ev->opcode == SRV__WS_BINARY);
+    data[ev->len] = saved;
+}
+
+/* The client's close frame: echo its code (RFC 6455 5.5.1) unless ours
+ * went first, which this one answers. */
+static void ws_close_received(struct srv_ws *ws, const struct srv__ws_event *ev)
+{
+    ws->close_received = true;
+    if (ws->close_sent)
+        return;
+    size_t len = ev->len < sizeof ws->reason - 1 ? ev->len : sizeof ws->reason - 1;
+    char frame[SRV__WS_CLOSE_FRAME_MAX];
+    size_t flen = srv__ws_close_frame(frame, ev->code, NULL, 0);
+    struct iovec iov = {frame, flen};
+    size_t limit = ws->limit;
+    ws->limit = SIZE_MAX;
+    srv__ws_write(ws, &iov, 1);
+    ws->limit = limit;
+    ws->close_sent = true;
+    ws->code = ev->code != 0 ? ev->code : 1005; /* 1005: no code in the frame */
+    memcpy(ws->reason, ev->data, len);
+    ws->reason[len] = '\0';
+    ws->reason_len = (uint8_t)len;
+    srv__ws_end(ws);
+}
+
+/* Decodes BUF[0..LEN) (the worker's read buffer, one byte longer) and
+ * runs what it completes.  Frames the blocks send meanwhile wait in the
+ * queue and go out together afterwards. */
+static void ws_input(struct srv_ws *ws, char *buf, size_t len)
+{
+    ws->heard = true;
+    ws->ping_out = false;
+    bool corked = ws->corked;
+    ws->corked = true;
+    size_t off = 0;
+    while (off < len) {
+        struct srv__ws_event ev;
+        ssize_t n = srv__ws_decode(&ws->dec, buf + off, len - off, &ev);
+        if (n < 0) {
+            ws_fail(ws, (unsigned)-n);
+            break;
+        }
+        off += (size_t)n;
+        if (ev.opcode == 0)
+            break;
+        switch (ev.opcode) {
+        case SRV__WS_TEXT:
+        case SRV__WS_BINARY:
+            ws_message(ws, &ev);
+            break;
+        case SRV__WS_PING:
+            if (!ws->close_sent)
+                srv__ws_control(ws, SRV__WS_PONG, ev.data, ev.len);
+            break;
+        case SRV__WS_CLOSE:
+            ws_close_received(ws, &ev);
+            break;
+        default: /* PONG: hearing from the client is all it is for */
+            break;
+        }
+    }
+    ws->corked = corked;
+    if (!corked && !ws->dead && !ws_flush(ws))
+        ws_gone(ws);
+}
+
+static void ws_event(struct srv__conn *c, uint32_t events)
+{
+    struct srv_ws *ws = c->ws;
+    struct priv *p = priv_of(c->srv);
+    if ((events & EPOLLOUT) && !ws->dead && !ws_flush(ws))
+        ws_gone(ws);
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !ws->dead) {
+        if (p->ws_buf == NULL)
+            p->ws_buf = srv__xmalloc(WS_READ_BUF + 1);
+        for (int i = 0; i < WS_READS_PER_EVENT && !ws->dead; i++) {
+            ssize_t n = read(c->io.fd, p->ws_buf, WS_READ_BUF);
+            if (n > 0) {
+                /* After the client's close frame, nothing it sends counts. */
+                if (!ws->close_received)
+                    ws_input(ws, p->ws_buf, (size_t)n);
+                if ((size_t)n < WS_READ_BUF)
+                    break;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+            ws_gone(ws); /* end of file or an error */
+        }
+    }
+    if (ws->dead && !ws->close_ran)
+        return; /* end_ws runs `close` and closes, later in this iteration */
+    ws_settle(c);
+}
+
+/* T_WS: a WebSocket heard from since the last tick is alive; one that was
+ * not gets a ping; one that did not answer the last ping is dead.  A quiet
+ * one also gives back its message buffer. */
+static void ws_tick(struct srv__conn *c)
+{
+    struct srv_ws *ws = c->ws;
+    struct priv *p = priv_of(c->srv);
+    if (ws->ending)
+        return;
+    if (ws->heard) {
+        ws->heard = false;
+    } else if (ws->ping_out) {
+        ws->dead = true;
+        ws->close_sent = true;
+        ws->code = 1006;
+        static const char why[] = "no answer to ping";
+        memcpy(ws->reason, why, sizeof why);
+        ws->reason_len = sizeof why - 1;
+        srv__ws_end(ws);
+        return;
+    } else {
+        srv__ws_decoder_trim(&ws->dec);
+        ws->ping_out = true;
+        srv__ws_control(ws, SRV__WS_PING, NULL, 0);
+    }
+    if (!ws->ending)
+        timer_set(p, c, T_WS);
+}
+
+static void ws_free(struct srv__conn *c)
+{
+    struct srv_ws *ws = c->ws;
+    struct priv *p = priv_of(c->srv);
+    if (ws->ending && !ws->close_ran) {
+        for (struct srv_ws **link = &p->ws_ending; *link != NULL; link = &(*link)->end_next) {
+            if (*link == ws) {
+                *link = ws->end_next;
+                break;
+            }
+        }
+    }
+    if (!ws->close_ran && !ws->ending && !ws->close_sent) {
+        ws->code = 1006;
+        ws->reason[0] = '\0';
+    }
+    ws_closed(ws);
+    srv__ws_free(ws);
+    c->ws = NULL;
+}
+
+/* The request just run was answered 101: the head (after what the client
+ * pipelined before it) goes out, `open` runs with the request, which ends
+ * with it, and the bytes that followed the request are the first frames.
+ * False when the response is not an upgrade after all (a hook changed it). */
+static bool ws_begin(struct srv__conn *c, size_t consumed)
+{
+    struct work *w = c->w;
+    struct srv_request *req = &w->req;
+    struct srv_response *res = &w->res;
+    const struct srv__ws_upgrade *up = res->upgrade;
+    res->upgrade = NULL;
+    if (res->status != 101 || res->failed)
+        return false;
+    struct priv *p = priv_of(c->srv);
+    struct srv_ws *ws = srv__ws_new(up, &c->srv->limits);
+    ws->conn = c;
+    ws->corked = true;
+    c->ws = ws;
+    c->state = ST_WS;
+    size_t limit = ws->limit;
+    ws->limit = SIZE_MAX; /* what precedes the first frame always fits */
+    if (w->out_off < w->out_len) {
+        struct iovec iov = {w->out + w->out_off, w->out_len - w->out_off};
+        ws_queue_append(ws, &iov, 1, 0);
+    }
+    w->out_off = w->out_len = 0;
+    char head[1024];
+    size_t hmax = srv__response_head_max(res);
+    char *hb = hmax <= sizeof head ? head : srv__xmalloc(hmax);
+    size_t hlen = srv__response_head(res, 0, hb);
+    struct iovec iov = {hb, hlen};
+    ws_queue_append(ws, &iov, 1, 0);
+    ws->limit = limit;
+    if (hb != head)
+        free(hb);
+    if (SRV__UNLIKELY(c->srv->log != NULL))
+        log_response(c, 0, true);
+    timer_set(p, c, T_WS);
+    if (ws->route->open)
+        ws->route->open(ws, req, ws->protocol);
+    /* What the client sent after the request: its first frames. */
+    size_t rest = w->in_len - w->in_off - consumed;
+    if (rest > 0 && !ws->dead) {
+        if (p->ws_buf == NULL)
+            p->ws_buf = srv__xmalloc(WS_READ_BUF + 1);
+        const char *from = w->in + w->in_off + consumed;
+        while (rest > 0 && !ws->dead && !ws->close_received) {
+            size_t n = rest < WS_READ_BUF ? rest : WS_READ_BUF;
+            memcpy(p->ws_buf, from, n);
+            ws_input(ws, p->ws_buf, n);
+            from += n;
+            rest -= n;
+        }
+    }
+    arena_reset(c);
+    w->in_off = w->in_len = 0;
+    w->head_seen = 0;
+    work_give_back(c);
+    ws->corked = false;
+    /* Closing here would pull the connection from under process(): a
+     * failure is ended from the loop. */
+    if (!ws->dead && !ws_flush(ws))
+        ws_gone(ws);
+    if (!ws->dead)
+        want(c, EPOLLIN | EPOLLRDHUP | (ws->qoff < ws->qlen ? EPOLLOUT : 0));
+    return true;
+}
+
 /* ---- Opening and closing -------------------------------------------------- */
 
 static struct srv__conn *conn_get(struct srv__server *s)
@@ -1487,8 +1911,10 @@ static void conn_close(struct srv__conn *c)
     /* close() alone removes the fd from the epoll set: no EPOLL_CTL_DEL. */
     if (SRV__UNLIKELY(c->state == ST_DEFERRED))
         defer_cancel(c);
-    if (SRV__UNLIKELY(c->stream != NULL))
+    if (SRV__UNLIKELY(c->state == ST_STREAM))
         stream_free(c);
+    else if (SRV__UNLIKELY(c->state == ST_WS))
+        ws_free(c);
     close(c->io.fd);
     c->io.fd = -1;
     c->io.events = 0;
@@ -1601,7 +2027,11 @@ static void on_listen(struct srv__io *io, uint32_t events)
 
 static void expire(struct srv__conn *c, unsigned kind)
 {
-    if (kind == T_IDLE || kind == T_WRITE) {
+    if (kind == T_WS) {
+        ws_tick(c);
+        return;
+    }
+    if (kind == T_IDLE || kind == T_WRITE || kind == T_WS_CLOSE) {
         conn_close(c); /* nothing in flight worth answering */
         return;
     }
@@ -1684,6 +2114,8 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     p->timers[T_HEAD].ms = s->limits.header_timeout_ms;
     p->timers[T_BODY].ms = s->limits.body_timeout_ms;
     p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
+    p->timers[T_WS].ms = s->limits.ws_ping_ms;
+    p->timers[T_WS_CLOSE].ms = WS_CLOSE_WAIT_MS;
     p->work_size = sizeof(struct work) + s->limits.header_count * sizeof(struct srv__header);
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
     s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
@@ -1730,7 +2162,9 @@ int srv__server_run_once(struct srv__server *s, int max_wait_ms)
     int n = srv__loop_run_once(&s->loop, wait);
     send_finished(s);
     end_streams(s);
+    end_ws(s);
     sweep(s);
+    end_ws(s); /* a ping tick may have found a dead peer */
     if (s->log != NULL)
         srv__access_log_tick(s->log, srv__now_ms());
     return n;
@@ -1760,6 +2194,9 @@ void srv__server_drain(struct srv__server *s)
     /* Event streams end gracefully: `close` runs, what they queued is sent. */
     for (c = p->timers[T_STREAM].head; c != NULL; c = c->tnext)
         srv__stream_end(c->stream, SRV_SSE_DRAINING);
+    /* WebSockets get a close frame, 1001, and a moment to answer it. */
+    for (c = p->timers[T_WS].head; c != NULL; c = c->tnext)
+        srv__ws_begin_close(c->ws, SRV__WS_GOING_AWAY, "server shutting down", 20);
 }
 
 bool srv__server_drained(const struct srv__server *s)
@@ -1801,6 +2238,7 @@ void srv__server_close(struct srv__server *s)
             p->free_list = c->tnext;
             free(c);
         }
+        free(p->ws_buf);
         free(p);
         s->priv = NULL;
     }

@@ -21,7 +21,7 @@
 
 #include <string.h>
 
-static bool origin_allowed(const struct srv_cors *p, const char *origin)
+bool srv__cors_origin_allowed(const struct srv_cors *p, const char *origin)
 {
     if (p->any_origin)
         return true;
@@ -51,7 +51,7 @@ void srv_cors_apply(struct srv_request *req, struct srv_response *res,
         /* The answer depends on Origin, even when there is none: a cache
          * must not hand this response to another origin. */
         srv_response_add_header(res, "Vary", "Origin");
-        if (origin == NULL || !origin_allowed(p, origin))
+        if (origin == NULL || !srv__cors_origin_allowed(p, origin))
             return;
         allow_origin(res, p, origin);
     }
@@ -85,7 +85,7 @@ bool srv__cors_preflight(const struct srv_app *app, struct srv_request *req,
         return false; /* routed as usual: 404 or 405 */
     const struct srv_route *route = &app->routes[idx];
     const struct srv_cors *p = route->cors;
-    if (p == NULL || !origin_allowed(p, origin))
+    if (p == NULL || !srv__cors_origin_allowed(p, origin))
         return false;
     req->route = route;
     srv_response_set_status(res, 204);

@@ -52,6 +52,10 @@ void srv__limits_resolve(struct srv_limits *out, const struct srv_limits *in)
     out->response_timeout_ms = in->response_timeout_ms ? in->response_timeout_ms : 30000;
     out->sse_queue = in->sse_queue ? in->sse_queue : 64 * 1024;
     out->reload_timeout_ms = in->reload_timeout_ms ? in->reload_timeout_ms : 60000;
+    out->ws_message = in->ws_message ? in->ws_message : 1024 * 1024;
+    out->ws_frame = in->ws_frame ? in->ws_frame : out->ws_message;
+    out->ws_queue = in->ws_queue ? in->ws_queue : 1024 * 1024;
+    out->ws_ping_ms = in->ws_ping_ms ? in->ws_ping_ms : 30000;
     out->multipart_parts = in->multipart_parts ? in->multipart_parts : 128;
     out->multipart_header = in->multipart_header ? in->multipart_header : 8 * 1024;
 }

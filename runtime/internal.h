@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #define SRV__UNUSED(x) ((void)(x))
@@ -465,6 +466,7 @@ struct srv_response {
     bool answered;          /* a status or a body was set (srv_response_answered) */
     bool deferred;          /* srv_response_defer(): answered later, by finish */
     const struct srv_sse_route *stream; /* srv_sse_start(): the connection becomes a stream */
+    const struct srv__ws_upgrade *upgrade; /* srv_ws_start(): it switches to WebSocket */
     struct srv_request *req; /* the request it answers (set once, with the work) */
     srv_cancel_fn cancel;   /* of a deferred response */
     void *cancel_arg;
@@ -509,6 +511,7 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->answered = false;
     res->deferred = false;
     res->stream = NULL;
+    res->upgrade = NULL;
     res->body = "";
     res->body_len = 0;
     res->headers = NULL;
@@ -595,6 +598,8 @@ void srv__dispatch_end(struct srv_request *req, struct srv_response *res);
  * origin; false when REQ is to be routed as usual. */
 bool srv__cors_preflight(const struct srv_app *app, struct srv_request *req,
                          struct srv_response *res);
+/* Whether policy P allows ORIGIN (compared byte for byte). */
+bool srv__cors_origin_allowed(const struct srv_cors *p, const char *origin);
 
 static inline void srv__dispatch(const struct srv_app *app, struct srv_request *req,
                                  struct srv_response *res)
@@ -1201,6 +1206,65 @@ int srv__stream_write(struct srv_sse *s, const char *p, size_t n);
  * `close` block runs, what is queued is sent when the reason allows, then
  * the connection closes. */
 void srv__stream_end(struct srv_sse *s, int reason);
+
+/* ===========================================================================
+ * L2: websocket.c - WebSocket connections (the srv_ws_* API): the route's
+ * handler and its handshake, frames out (compressed when agreed),
+ * subscriptions.  conn.c owns the connection: it reads and decodes, runs
+ * the blocks, sends (srv__ws_write), pings and closes.
+ */
+struct srv__ws_sub;
+struct srv_ws {
+    struct srv__conn *conn;     /* its connection (conn.c) */
+    const struct srv_ws_route *route;
+    void *data;                 /* srv_ws_set_data */
+    const char *protocol;       /* agreed subprotocol (one of the route's), or NULL */
+    char *queue;                /* bytes the client has not taken yet */
+    size_t qoff, qlen, qcap;    /* queue[qoff..qlen) waits */
+    size_t limit;               /* limits.ws_queue */
+    struct srv__ws_decoder dec;
+    struct srv__ws_deflate *pmd; /* permessage-deflate, or NULL */
+    struct srv__ws_sub *subs;
+    struct srv_ws *end_next;    /* in conn.c's list of connections to end */
+    bool corked;                /* everything waits in the queue (open, a read's batch) */
+    bool close_sent;            /* our close frame is queued: no frame may follow */
+    bool close_received;        /* the client's close frame arrived */
+    bool ending;                /* in the end list, or its `close` has run */
+    bool close_ran;             /* its `close` block has run */
+    bool heard;                 /* a byte arrived since the last ping tick */
+    bool dead;                  /* the socket failed or the peer is gone: no more I/O */
+    bool ping_out;              /* a ping went out and nothing was heard since */
+    uint16_t code;              /* for `close`: the code of the close that ended it */
+    uint8_t reason_len;
+    char reason[SRV__WS_CONTROL_MAX - 1]; /* for `close`, NUL-terminated */
+};
+/* The route's handshake, kept in the request's arena from the handler
+ * (srv_ws_start) to the moment conn.c switches protocols. */
+struct srv__ws_upgrade {
+    const struct srv_ws_route *route;
+    struct srv__ws_handshake hs;
+    struct srv__ws_options opts;
+};
+/* websocket.c: a connection for an upgrade that was sent; frees with
+ * srv__ws_free. */
+struct srv_ws *srv__ws_new(const struct srv__ws_upgrade *up, const struct srv_limits *lim);
+void srv__ws_free(struct srv_ws *ws);
+/* Drops every subscription (the connection is ending). */
+void srv__ws_forget(struct srv_ws *ws);
+/* Queues or sends the control frame OPCODE with PAYLOAD[0..LEN) (<= 125). */
+int srv__ws_control(struct srv_ws *ws, unsigned opcode, const void *payload, size_t len);
+/* Starts closing WS from our side with CODE and REASON: our close frame
+ * goes out, `close` runs from the loop with them; then conn.c waits for
+ * the client's close frame (briefly) and closes the socket.  Nothing when
+ * it is already closing. */
+void srv__ws_begin_close(struct srv_ws *ws, unsigned code, const char *reason, size_t len);
+/* conn.c: writes N bytes of frames for WS: queued while corked or behind,
+ * sent at once otherwise; past ws->limit the connection is closed with
+ * 1008 (the client does not take what it is sent).  0 or -EPIPE. */
+int srv__ws_write(struct srv_ws *ws, const struct iovec *iov, int iovcnt);
+/* conn.c: WS is ending with CODE and REASON (already set in WS): `close`
+ * runs from the loop, after the current callback. */
+void srv__ws_end(struct srv_ws *ws);
 
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.

@@ -657,6 +657,7 @@ struct srv_ws_route {
     void (*close)(struct srv_ws *ws, int code, const char *reason);
     const char *const *protocols; /* in the server's order of preference */
     unsigned nprotocols;
+    bool deflate;                 /* `deflate`: accept permessage-deflate */
 };
 /* The handler of a WS route: answers the upgrade (101), or 426 for a
  * request that is not one, 400 for a broken one, 405 for another method. */
@@ -723,6 +724,11 @@ struct srv_limits {
     unsigned response_timeout_ms; /* [30 s] a deferred response not finished by then: 503 */
     size_t sse_queue;             /* [64 KiB] bytes an event stream may have unsent */
     unsigned reload_timeout_ms;   /* [60 s] a new generation (SIGHUP) not serving by then fails */
+    size_t ws_message;            /* [1 MiB] a WebSocket message (decompressed): 1009 past it */
+    size_t ws_frame;              /* [ws_message] payload of one WebSocket frame: 1009 */
+    size_t ws_queue;              /* [1 MiB] bytes a WebSocket may have unsent: 1008 past it */
+    unsigned ws_ping_ms;          /* [30 s] a ping after this long without a frame; none
+                                     answered within as long again: the peer is dead */
 };
 
 #define SRV_WORKERS_AUTO (-1)

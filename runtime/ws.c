@@ -676,7 +676,9 @@ static void reserve(struct srv__ws_decoder *d, size_t n)
     /* Never more than the largest message needs. */
     if (d->message_max < cap && need <= d->message_max)
         cap = (size_t)d->message_max;
-    d->msg = srv__xrealloc(d->msg, cap);
+    /* One byte more than the capacity: conn.c ends a message with a NUL
+     * for the `message` block. */
+    d->msg = srv__xrealloc(d->msg, cap + 1);
     d->msg_cap = cap;
 }
 

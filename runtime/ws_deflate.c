@@ -229,7 +229,7 @@ int srv__ws_inflate(struct srv__ws_decoder *d, const char *in, size_t n, bool en
             size_t cap = d->msg_cap < 4096 ? 4096 : d->msg_cap * 2;
             if (cap > out_max || cap < d->msg_cap)
                 cap = out_max;
-            d->msg = srv__xrealloc(d->msg, cap);
+            d->msg = srv__xrealloc(d->msg, cap + 1); /* + a NUL (see ws.c) */
             d->msg_cap = cap;
         }
         size_t room = d->msg_cap - d->msg_len;

@@ -116,7 +116,7 @@ class InstallTest(unittest.TestCase):
         self.assertIn("-L" + os.path.dirname(self.installed("libsrv.so")), libs)
         self.assertIn("-lsrv", libs)
         static = self.pkg_config("--static", "--libs")
-        for lib in ("-ljansson", "-lnettle", "-lhiredis"):
+        for lib in ("-ljansson", "-lnettle", "-lhiredis", "-lz"):
             self.assertIn(lib, static)
 
     def test_hello_against_the_shared_library(self):

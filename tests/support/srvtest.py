@@ -51,8 +51,8 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
 
 # What a program linked with libsrv.a needs besides it (srv.pc's
 # Requires.private): jansson for JSON bodies, nettle for signed cookies,
-# hiredis for the Redis transport of pubsub.
-LIBSRV_PRIVATE_LIBS = ["-ljansson", "-lnettle", "-lhiredis"]
+# hiredis for the Redis transport of pubsub, zlib for WebSocket compression.
+LIBSRV_PRIVATE_LIBS = ["-ljansson", "-lnettle", "-lhiredis", "-lz"]
 
 _READY_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^\s:/]+):(\d+)")
 

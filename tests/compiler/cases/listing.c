@@ -103,7 +103,7 @@ static void srvg_handler_9(struct srv_request *req, struct srv_response *res)
     srv_sse_start(req, res, &srvg_sse_9);
 }
 
-static const struct srv_ws_route srvg_ws_10 = {NULL, NULL, NULL, NULL, 0};
+static const struct srv_ws_route srvg_ws_10 = {NULL, NULL, NULL, NULL, 0, false};
 
 static void srvg_handler_10(struct srv_request *req, struct srv_response *res)
 {

@@ -51,14 +51,14 @@ static void srvg_ws_close_0(struct srv_ws *ws, int code, const char *reason)
 }
 
 static const char *const srvg_ws_protocols_0[] = {"chat.v2", "chat.v1"};
-static const struct srv_ws_route srvg_ws_0 = {srvg_ws_open_0, srvg_ws_message_0, srvg_ws_close_0, srvg_ws_protocols_0, 2};
+static const struct srv_ws_route srvg_ws_0 = {srvg_ws_open_0, srvg_ws_message_0, srvg_ws_close_0, srvg_ws_protocols_0, 2, false};
 
 static void srvg_handler_0(struct srv_request *req, struct srv_response *res)
 {
     srv_ws_start(req, res, &srvg_ws_0);
 }
 
-static const struct srv_ws_route srvg_ws_1 = {NULL, NULL, NULL, NULL, 0};
+static const struct srv_ws_route srvg_ws_1 = {NULL, NULL, NULL, NULL, 0, false};
 
 static void srvg_handler_1(struct srv_request *req, struct srv_response *res)
 {
