@@ -67,7 +67,9 @@
  * every connection (a deferred response keeps its deadline on a loop
  * timer, whose duration depends on its route). */
 enum timer_kind {
-    T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT,
+    T_IDLE, T_HEAD, T_BODY, T_WRITE,
+    T_PROXY, /* a PROXY protocol header, not whole yet (the header timeout) */
+    T_COUNT,
     T_DEFERRED = T_COUNT, /* a deferred response, until finished or cancelled */
     T_STREAM,             /* an event stream (SSE), exempt from the HTTP timeouts */
     T_ALL,
@@ -441,10 +443,13 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
 {
     struct srv_request *req = &c->w->req;
     const struct srv_response *res = &c->w->res;
-    const char *peer = srv__peer_text(&c->peer);
+    /* The client as the handler saw it (trust_proxy); before a request
+     * line, the connection's peer. */
+    struct srv__peer *peer = known ? srv__request_peer(req) : &c->peer;
+    const char *text = srv__peer_text(peer);
     struct srv__access_entry e = {
-        .peer = peer,
-        .peer_len = c->peer.text_len,
+        .peer = text,
+        .peer_len = peer->text_len,
         .method = "-", .method_len = 1,
         .path = "-", .path_len = 1,
         .version_minor = 1,
@@ -476,6 +481,17 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
         }
     }
     srv__access_log_add(c->srv->log, &e);
+}
+
+/* Counts the response just queued for `metrics`: IN bytes of input it
+ * consumed; OUT_BEFORE was the output's length before it was queued (a
+ * large or file body left in place counts too). */
+static inline void count_response(struct srv__conn *c, size_t in, size_t out_before)
+{
+    struct work *w = c->w;
+    size_t out = w->out_len - out_before + (w->big != NULL ? w->big_len : 0);
+    srv__metrics_count(c->srv->metrics, w->res.status, srv__clock_us() - w->req.start_us, in,
+                       out);
 }
 
 /* Answers STATUS through the error-response pipeline, then closes: the rest
@@ -519,9 +535,12 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
     else
         srv__response_error(&c->w->res, status, 0);
     unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
+    size_t out_before = c->w->out_len;
     emit(c, flags);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, known);
+    if (SRV__UNLIKELY(c->srv->metrics != NULL))
+        count_response(c, c->w->in_len - c->w->in_off, out_before);
     c->close_after = true;
     c->w->in_off = c->w->in_len;
     c->state = ST_IDLE;
@@ -572,9 +591,12 @@ static void complete_request(struct srv__conn *c, size_t consumed)
         flags |= SRV__RESP_CLOSE;
     else if (req->head.version_minor == 0)
         flags |= SRV__RESP_KEEPALIVE;
+    size_t out_before = w->out_len;
     emit(c, flags);
     if (SRV__UNLIKELY(s->log != NULL))
         log_response(c, flags, true);
+    if (SRV__UNLIKELY(s->metrics != NULL))
+        count_response(c, consumed, out_before);
 
     w->in_off += consumed;
     c->state = ST_IDLE;
@@ -1035,6 +1057,19 @@ static void serve(struct srv__conn *c)
     settle(c);
 }
 
+/* The first bytes of a request have been read: its clock starts, when
+ * something reads it (the JSON access log's duration_us, with a clock read
+ * of its own; the metrics' latency, from the loop iteration's). */
+static inline void request_begins(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    c->state = ST_HEAD;
+    if (SRV__UNLIKELY(s->log != NULL) && s->log->format == SRV_ACCESS_LOG_JSON)
+        c->w->req.start_us = srv__clock_us();
+    else if (SRV__UNLIKELY(s->metrics != NULL))
+        c->w->req.start_us = srv__loop_us;
+}
+
 static void on_readable(struct srv__conn *c)
 {
     struct work *w = c->w;
@@ -1042,12 +1077,8 @@ static void on_readable(struct srv__conn *c)
         w = work_take(c);
     ssize_t n = read(c->io.fd, w->in + w->in_len, w->in_cap - w->in_len);
     if (n > 0) {
-        if (c->state == ST_IDLE) {
-            c->state = ST_HEAD;
-            if (SRV__UNLIKELY(c->srv->log != NULL) &&
-                c->srv->log->format == SRV_ACCESS_LOG_JSON)
-                w->req.start_us = srv__clock_us();
-        }
+        if (c->state == ST_IDLE)
+            request_begins(c);
         w->in_len += (size_t)n;
         serve(c);
         return;
@@ -1284,6 +1315,8 @@ int srv__stream_write(struct srv_sse *s, const char *p, size_t n)
     if (s->closing)
         return -EPIPE;
     s->sent = true;
+    if (SRV__UNLIKELY(s->conn->srv->metrics != NULL))
+        s->conn->srv->metrics->bytes_out += n;
     if (s->corked || s->qoff < s->qlen) {
         if (!queue_append(s, p, n)) {
             srv__stream_end(s, SRV_SSE_TOO_SLOW);
@@ -1430,6 +1463,9 @@ static bool stream_begin(struct srv__conn *c)
         free(hb);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, true);
+    if (SRV__UNLIKELY(c->srv->metrics != NULL))
+        srv__metrics_count(c->srv->metrics, res->status, srv__clock_us() - req->start_us,
+                           w->in_len - w->in_off, hlen);
     struct priv *p = priv_of(c->srv);
     timer_set(p, c, T_STREAM);
     if (route->open)
@@ -1487,6 +1523,8 @@ static void conn_close(struct srv__conn *c)
     c->io.events = 0;
     timer_unlink(p, c);
     s->nconns--;
+    if (SRV__UNLIKELY(s->metrics != NULL))
+        s->metrics->connections = s->nconns;
     c->close_after = c->progressed = c->continue_sent = false;
     c->state = ST_IDLE;
     struct work *w = c->w;
@@ -1518,6 +1556,8 @@ static void conn_close(struct srv__conn *c)
     p->nfree++;
 }
 
+static void proxy_begin(struct srv__conn *c);
+
 static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer)
 {
     struct srv__conn *c = conn_get(s);
@@ -1525,9 +1565,80 @@ static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer
     c->io.events = 0;
     srv__peer_set(&c->peer, peer);
     s->nconns++;
+    if (SRV__UNLIKELY(s->metrics != NULL))
+        s->metrics->connections = s->nconns;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (SRV__UNLIKELY(s->app->proxy_protocol)) {
+        proxy_begin(c); /* a PROXY header comes first: see "PROXY protocol" below */
+        return;
+    }
     on_readable(c); /* with TCP_DEFER_ACCEPT the request is usually here */
+}
+
+/* ---- PROXY protocol (`proxy_protocol;`) ------------------------------------
+ *
+ * Every connection starts with a PROXY header (proxy_protocol.c) naming the
+ * client, which becomes the connection's peer.  Until the header is whole
+ * the connection lives in this section alone - its own event callback, its
+ * own timer list (T_PROXY, as long as the header timeout) - so nothing of
+ * the HTTP machinery sees it.  Bytes are read into the work's input buffer
+ * as for a request; what follows the header is the start of the first
+ * request, which process() takes from there as if it had just been read.
+ * A header that is malformed, or not whole in time, closes the connection
+ * without an answer: nothing on the other end expects HTTP yet.
+ */
+
+static void proxy_read(struct srv__conn *c)
+{
+    struct work *w = c->w != NULL ? c->w : work_take(c);
+    ssize_t n = read(c->io.fd, w->in + w->in_len, w->in_cap - w->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        want(c, EPOLLIN);
+        return;
+    }
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    w->in_len += (size_t)n;
+    struct srv__proxy_header h;
+    int r = srv__proxy_parse(w->in, w->in_len, &h);
+    if (r == SRV__PROXY_INCOMPLETE) {
+        want(c, EPOLLIN); /* the input buffer holds SRV__PROXY_V2_MAX and more */
+        return;
+    }
+    if (r < 0) {
+        conn_close(c);
+        return;
+    }
+    if (h.source.family != 0)
+        c->peer = h.source; /* LOCAL, UNKNOWN, AF_UNSPEC, AF_UNIX: the socket's stands */
+    timer_unlink(priv_of(c->srv), c);
+    c->io.fn = conn_on_event;
+    w->in_off = (size_t)r;
+    if (w->in_off == w->in_len) {
+        w->in_off = w->in_len = 0;
+        settle(c);
+        return;
+    }
+    request_begins(c);
+    serve(c);
+}
+
+static void proxy_on_event(struct srv__io *io, uint32_t events)
+{
+    SRV__UNUSED(events); /* a hang-up or an error: the read says which */
+    struct srv__conn *c = (struct srv__conn *)io;
+    if (c->io.fd >= 0)
+        proxy_read(c);
+}
+
+static void proxy_begin(struct srv__conn *c)
+{
+    c->io.fn = proxy_on_event;
+    timer_set(priv_of(c->srv), c, T_PROXY);
+    proxy_read(c);
 }
 
 static void pause_accepting(struct srv__server *s, int err)
@@ -1586,8 +1697,8 @@ static void on_listen(struct srv__io *io, uint32_t events)
 
 static void expire(struct srv__conn *c, unsigned kind)
 {
-    if (kind == T_IDLE || kind == T_WRITE) {
-        conn_close(c); /* nothing in flight worth answering */
+    if (kind == T_IDLE || kind == T_WRITE || kind == T_PROXY) {
+        conn_close(c); /* nothing in flight worth answering (nor, before a PROXY header, anyone to) */
         return;
     }
     respond_error(c, 408, kind == T_BODY);
@@ -1662,6 +1773,7 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     p->timers[T_HEAD].ms = s->limits.header_timeout_ms;
     p->timers[T_BODY].ms = s->limits.body_timeout_ms;
     p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
+    p->timers[T_PROXY].ms = s->limits.header_timeout_ms;
     p->work_size = sizeof(struct work) + s->limits.header_count * sizeof(struct srv__header);
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
     s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
@@ -1708,6 +1820,8 @@ void srv__server_drain(struct srv__server *s)
     struct srv__conn *c;
     while ((c = p->timers[T_IDLE].head) != NULL)
         conn_close(c);
+    while ((c = p->timers[T_PROXY].head) != NULL)
+        conn_close(c); /* no request yet, as for an idle connection */
     /* Event streams end gracefully: `close` runs, what they queued is sent. */
     for (c = p->timers[T_STREAM].head; c != NULL; c = c->tnext)
         srv__stream_end(c->stream, SRV_SSE_DRAINING);

@@ -154,6 +154,12 @@ extern char srv__date_line[SRV__DATE_LINE_LEN];
 /* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
  * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
 void srv__date_format(char *out, int64_t t);
+/* CLOCK_MONOTONIC in microseconds as of the loop iteration under way (the
+ * moment epoll_wait returned), kept only while SRV__LOOP_US_ON is set (the
+ * metrics' latency starts there: one clock read per iteration, not per
+ * request); 0 otherwise.  Read directly, like srv__date_line. */
+extern uint64_t srv__loop_us;
+extern bool srv__loop_us_on;
 
 /* ===========================================================================
  * L0: accesslog.c - the access log: lines formatted into a per-worker
@@ -432,6 +438,14 @@ struct srv__seg {
     uint64_t off;
     uint64_t len;
 };
+/* What the forwarding headers of a request from a trusted peer say
+ * (forwarded.c, srv__forwarded_parse). */
+struct srv__forwarded {
+    struct srv__peer client; /* family 0: no address to use, the peer stays */
+    bool https;              /* the client's scheme was https */
+    const char *source;      /* "forwarded", "x-forwarded-for" or NULL: what named CLIENT (tests) */
+};
+
 /* What the body accessors make on first use (form.c, multipart.c, json.c),
  * kept for the rest of the request.  It lives in the request arena, and
  * srv__request_lazy() registers an arena cleanup that sets req->lazy back
@@ -452,6 +466,9 @@ struct srv__lazy {
     int json_status;
     const char *json_error;
     size_t json_error_len;
+    /* request.c: the forwarding headers of a trusted proxy (trust_proxy) */
+    bool forwarded_done;
+    struct srv__forwarded forwarded;
 };
 /* REQ's lazy results, made (zeroed) on first use. */
 struct srv__lazy *srv__request_lazy(struct srv_request *req);
@@ -492,6 +509,9 @@ void srv__peer_set(struct srv__peer *peer, const void *sa);
 const char *srv__peer_text(struct srv__peer *peer);
 /* conn.c: the peer of the connection C. */
 struct srv__peer *srv__conn_peer(struct srv__conn *c);
+/* The client of REQ, what srv_request_peer() names: the connection's peer,
+ * or with trust_proxy what a trusted proxy forwarded. */
+struct srv__peer *srv__request_peer(struct srv_request *req);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -725,6 +745,137 @@ int srv__secrets_load(const struct srv_app *app);
 void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
 
 /* ===========================================================================
+ * L1: metrics.c - `metrics`: per-worker counters in memory shared by every
+ * process of the server, summed by srv_metrics_serve() in the Prometheus
+ * text format.  The master maps it before forking (srv__metrics_create);
+ * each worker counts into its own slot only (srv__metrics_attach), with
+ * plain stores: a slot has one writer, and the reader (whichever worker
+ * answers a scrape) loads each 8-byte field atomically.  A replacement
+ * worker takes over its predecessor's slot, counters and all.
+ */
+
+/* Latency bucket bounds, in microseconds (the last bucket is +Inf). */
+#define SRV__METRICS_BOUNDS 17
+extern const uint64_t srv__metrics_bounds_us[SRV__METRICS_BOUNDS];
+
+/* One worker's counters, on cache lines of its own. */
+struct srv__metrics_slot {
+    /* By status class (1xx..5xx) and latency bucket: each counts requests
+     * whose latency is at most the bucket's bound and above the one before
+     * (cumulated when rendered). */
+    uint64_t requests[5][SRV__METRICS_BOUNDS + 1];
+    uint64_t duration_us[5];  /* latencies summed, by class */
+    uint64_t bytes_in;        /* request bytes read (heads and bodies as sent) */
+    uint64_t bytes_out;       /* response bytes queued (heads, bodies, events) */
+    uint64_t connections;     /* open now */
+} __attribute__((aligned(64)));
+
+/* Maps the shared counters for WORKERS slots (>= 1), zeroed: in the master
+ * before the first fork, or in a single process.  0 or -errno. */
+int srv__metrics_create(int workers);
+/* This process is worker ID: its slot, whose connection gauge starts again
+ * at 0 (a dead predecessor's connections are gone).  NULL when there are no
+ * metrics. */
+struct srv__metrics_slot *srv__metrics_attach(int id);
+/* The master: a worker was started again after dying. */
+void srv__metrics_restarted(void);
+/* The process that handles SIGHUP: a reload happened (counted as
+ * srv_reloads_total). */
+void srv__metrics_reload(void);
+/* Unmaps (the master at exit; tests). */
+void srv__metrics_destroy(void);
+
+/* A response was queued: one request of STATUS that took US microseconds,
+ * IN bytes read for it and OUT bytes of response.  Plain increments: the
+ * slot is this worker's alone. */
+static inline void srv__metrics_count(struct srv__metrics_slot *m, int status, uint64_t us,
+                                      size_t in, size_t out)
+{
+    unsigned cls = (unsigned)status / 100u - 1u; /* 1xx..5xx: 0..4 */
+    if (SRV__UNLIKELY(cls > 4))
+        cls = 4;
+    unsigned b = 0;
+    while (b < SRV__METRICS_BOUNDS && us > srv__metrics_bounds_us[b])
+        b++;
+    m->requests[cls][b]++;
+    m->duration_us[cls] += us;
+    m->bytes_in += in;
+    m->bytes_out += out;
+}
+
+/* The text of every counter, summed over the slots, into RES (for tests:
+ * srv_metrics_serve without a request).  Returns 0, or -ENODEV without
+ * metrics. */
+int srv__metrics_render(struct srv_response *res);
+
+/* ===========================================================================
+ * L1: forwarded.c - trust_proxy: addresses, ranges, and what Forwarded,
+ * X-Forwarded-For and X-Forwarded-Proto say about the client (pure: never
+ * allocates, never logs; fuzzed).
+ */
+
+/* Parses S[0..LEN), exactly, as an IPv4 address (dotted decimal, no
+ * leading zeros) or an IPv6 address (RFC 4291 text: "::" once, an IPv4
+ * tail, no zone) into OUT (family AF_INET or AF_INET6; its text is made
+ * later by srv__peer_text).  False when it is neither; OUT is then
+ * unspecified. */
+bool srv__ip_parse(const char *s, size_t len, struct srv__peer *out);
+
+/* Whether P (AF_INET or AF_INET6) lies in one of LIST[0..N); an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is also its IPv4 address. */
+bool srv__ip_trusted(const struct srv_cidr *list, unsigned n, const struct srv__peer *p);
+
+/* Reads the forwarding headers among H[0..N) of a request whose peer is
+ * trusted, with TRUST[0..NTRUST) the trusted ranges, into OUT (always
+ * filled in).  The rules (README, "Behind a load balancer"):
+ *   - Forwarded (RFC 7239), when present, is the only source of the
+ *     address: its lines as one list, which must parse as a whole (else it
+ *     is ignored); from the right, elements whose for= is a trusted
+ *     address are skipped; the first other one (the leftmost when all are
+ *     trusted) is the client's hop: its for= when it is an address (an
+ *     `unknown`, obfuscated or missing for= names none), its proto= the
+ *     scheme;
+ *   - otherwise X-Forwarded-For, read from the right in the same way, each
+ *     item an address (IPv6 possibly in brackets, either with a port); an
+ *     item that is not one, where the walk reaches it, makes the header
+ *     ignored;
+ *   - the scheme, unless the chosen Forwarded element has proto=:
+ *     X-Forwarded-Proto's entry at the client's hop counted from the right
+ *     (its leftmost when it has fewer); "https" in any case is https,
+ *     anything else http. */
+void srv__forwarded_parse(const struct srv__header *h, uint32_t n, const struct srv_cidr *trust,
+                          unsigned ntrust, struct srv__forwarded *out);
+
+/* ===========================================================================
+ * L1: proxy_protocol.c - the PROXY protocol header, versions 1 and 2
+ * (HAProxy's proxy-protocol.txt).  Pure: never allocates, never logs;
+ * fuzzed.
+ */
+
+/* The longest header accepted: a v1 line is at most 107 bytes by the
+ * specification; a v2 header's length field could say 65535 more, but
+ * nothing real sends more than a few hundred bytes of TLVs, and the bytes
+ * wait in the connection's input buffer, so past 4 KiB it is refused. */
+#define SRV__PROXY_V1_MAX 107
+#define SRV__PROXY_V2_MAX 4096
+#define SRV__PROXY_INCOMPLETE 0
+
+struct srv__proxy_header {
+    uint8_t version;         /* 1 or 2 */
+    bool local;              /* v2 LOCAL, or v1 UNKNOWN: the connection's own peer stands */
+    struct srv__peer source; /* the client (family 0 when LOCAL, UNKNOWN or AF_UNSPEC/AF_UNIX) */
+    uint16_t source_port;
+};
+
+/* Parses the PROXY header at the start of BUF[0..LEN).  Returns its
+ * length (> 0) when it is complete and valid, SRV__PROXY_INCOMPLETE when
+ * the bytes so far are a valid beginning of one, or -1 when they can
+ * never be (no signature, a malformed v1 line, a bad v2 version or
+ * command, an address block too short for its family, a header past
+ * SRV__PROXY_V2_MAX).  H is filled in only on success. */
+int srv__proxy_parse(const char *buf, size_t len, struct srv__proxy_header *h);
+
+/* ===========================================================================
  * L2: static files.  static.c serves a mount (srv_static_serve) and opens
  * the mounts' directories at start-up; filecache.c keeps each worker's open
  * files; static_headers.c parses the request headers they depend on; mime.c
@@ -905,6 +1056,7 @@ struct srv__server {
     struct srv__access_log *log; /* NULL: no access log */
     void *works;               /* conn.c's pool of idle works */
     unsigned nconns;           /* open connections */
+    struct srv__metrics_slot *metrics; /* this worker's counters; NULL: no metrics */
     void *priv;                /* conn.c's pools and timer lists */
 };
 

@@ -16,6 +16,8 @@
  *      host:port) here, before setup and before any fork: a port that cannot
  *      be bound is reported once and the program exits 1 with nothing
  *      started; and a setup that drops privileges can still have a low port;
+ *      with `metrics`, map the counters every worker (and every
+ *      replacement) shares (metrics.c);
  *   4. run `setup` once (in the master: workers inherit its state);
  *   5. block the signals the master and workers manage, so from here on a
  *      signal is an event read from a signalfd, never a window in which the
@@ -224,6 +226,17 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         free(fds);
         return 1;
     }
+    /* The counters every worker (and each replacement) shares. */
+    if (app->metrics) {
+        int mr = srv__metrics_create(nlisten);
+        if (mr < 0) {
+            srv__boot_error("metrics: %s", strerror(-mr));
+            for (int i = 0; i < nlisten; i++)
+                close(fds[i]);
+            free(fds);
+            return 1;
+        }
+    }
 
     srv__worker_id_value = 0;
     srv__worker_count_value = nlisten;
@@ -248,5 +261,6 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         rc = srv__worker_run(app, &lim, fds[0], true);
     free(fds);
     srv__access_log_close(&srv__access_log_main);
+    srv__metrics_destroy();
     return rc;
 }
