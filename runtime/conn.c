@@ -67,9 +67,7 @@
  * every connection (a deferred response keeps its deadline on a loop
  * timer, whose duration depends on its route). */
 enum timer_kind {
-    T_IDLE, T_HEAD, T_BODY, T_WRITE,
-    T_PROXY, /* a PROXY protocol header, not whole yet (the header timeout) */
-    T_COUNT,
+    T_IDLE, T_HEAD, T_BODY, T_WRITE, T_COUNT,
     T_DEFERRED = T_COUNT, /* a deferred response, until finished or cancelled */
     T_STREAM,             /* an event stream (SSE), exempt from the HTTP timeouts */
     T_ALL,
@@ -384,19 +382,20 @@ static void arena_reset(struct srv__conn *c)
  * sendmsg.  A file body is copied when its parts are in memory and fit in
  * the output buffer as it is (a small cached file: head and body leave in
  * one send, and pipelined ones batch); otherwise flush_file() writes it. */
-static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigned flags,
-                                                    size_t blen)
+static __attribute__((noinline)) size_t emit_in_place(struct srv__conn *c, unsigned flags,
+                                                      size_t blen)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     out_reserve(c, srv__response_head_max(res));
-    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
+    size_t head = srv__response_head(res, flags, w->out + w->out_len);
+    w->out_len += head;
     if (blen == 0)
-        return; /* HEAD, 304, an empty file: nothing of the file is sent */
+        return head; /* HEAD, 304, an empty file: nothing of the file is sent */
     if (res->body != NULL) {
         w->big = res->body;
         w->big_len = blen;
-        return;
+        return head + blen;
     }
     bool in_memory = blen <= w->out_cap - w->out_len;
     for (unsigned i = 0; in_memory && i < res->nsegs; i++)
@@ -406,7 +405,7 @@ static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigne
             memcpy(w->out + w->out_len, res->segs[i].mem, res->segs[i].len);
             w->out_len += res->segs[i].len;
         }
-        return;
+        return head + blen;
     }
     w->segs = res->segs;
     w->nsegs = res->nsegs;
@@ -415,25 +414,27 @@ static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigne
     w->file_fd = res->file_fd;
     w->big = (const char *)res->segs;
     w->big_len = blen;
+    return head + blen;
 }
 
 /* Serialises the response into the output buffer (or, for a large body or a
- * file, leaves the body where it is for flush()). */
-static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
+ * file, leaves the body where it is for flush()).  Returns the bytes of
+ * response queued, head and body. */
+static inline __attribute__((always_inline)) size_t emit(struct srv__conn *c, unsigned flags)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
-    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL)) {
-        emit_in_place(c, flags, blen);
-        return;
-    }
+    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL))
+        return emit_in_place(c, flags, blen);
     out_reserve(c, srv__response_head_max(res) + blen);
-    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
+    size_t head = srv__response_head(res, flags, w->out + w->out_len);
+    w->out_len += head;
     if (blen) {
         srv__copy(w->out + w->out_len, res->body, blen);
         w->out_len += blen;
     }
+    return head + blen;
 }
 
 /* One access-log line for the response just queued.  KNOWN: the request
@@ -483,15 +484,12 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
     srv__access_log_add(c->srv->log, &e);
 }
 
-/* Counts the response just queued for `metrics`: IN bytes of input it
- * consumed; OUT_BEFORE was the output's length before it was queued (a
- * large or file body left in place counts too). */
-static inline void count_response(struct srv__conn *c, size_t in, size_t out_before)
+/* Counts the response of W just queued into M (`metrics`): IN bytes of
+ * input it consumed, OUT bytes of response (what emit() returned). */
+static inline void count_response(struct work *w, struct srv__metrics_slot *m, size_t in,
+                                  size_t out)
 {
-    struct work *w = c->w;
-    size_t out = w->out_len - out_before + (w->big != NULL ? w->big_len : 0);
-    srv__metrics_count(c->srv->metrics, w->res.status, srv__clock_us() - w->req.start_us, in,
-                       out);
+    srv__metrics_count(m, w->res.status, srv__metrics_now(m) - w->req.start_ticks, in, out);
 }
 
 /* Answers STATUS through the error-response pipeline, then closes: the rest
@@ -535,12 +533,11 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
     else
         srv__response_error(&c->w->res, status, 0);
     unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
-    size_t out_before = c->w->out_len;
-    emit(c, flags);
+    size_t out = emit(c, flags);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, known);
     if (SRV__UNLIKELY(c->srv->metrics != NULL))
-        count_response(c, c->w->in_len - c->w->in_off, out_before);
+        count_response(c->w, c->srv->metrics, c->w->in_len - c->w->in_off, out);
     c->close_after = true;
     c->w->in_off = c->w->in_len;
     c->state = ST_IDLE;
@@ -591,12 +588,13 @@ static void complete_request(struct srv__conn *c, size_t consumed)
         flags |= SRV__RESP_CLOSE;
     else if (req->head.version_minor == 0)
         flags |= SRV__RESP_KEEPALIVE;
-    size_t out_before = w->out_len;
-    emit(c, flags);
+    size_t out = emit(c, flags);
     if (SRV__UNLIKELY(s->log != NULL))
         log_response(c, flags, true);
-    if (SRV__UNLIKELY(s->metrics != NULL))
-        count_response(c, consumed, out_before);
+    /* Not marked unlikely: with metrics on it is taken every time, and laid
+     * out in line it costs no jump back. */
+    if (s->metrics != NULL)
+        count_response(w, s->metrics, consumed, out);
 
     w->in_off += consumed;
     c->state = ST_IDLE;
@@ -1057,17 +1055,17 @@ static void serve(struct srv__conn *c)
     settle(c);
 }
 
-/* The first bytes of a request have been read: its clock starts, when
- * something reads it (the JSON access log's duration_us, with a clock read
- * of its own; the metrics' latency, from the loop iteration's). */
+/* The first bytes of a request have been read: its clock starts (the JSON
+ * access log's duration_us, with a clock read of its own; the metrics'
+ * latency, from the loop iteration's reading, stored whether metrics are
+ * on or not: cheaper than asking). */
 static inline void request_begins(struct srv__conn *c)
 {
     struct srv__server *s = c->srv;
     c->state = ST_HEAD;
+    c->w->req.start_ticks = srv__loop_ticks;
     if (SRV__UNLIKELY(s->log != NULL) && s->log->format == SRV_ACCESS_LOG_JSON)
         c->w->req.start_us = srv__clock_us();
-    else if (SRV__UNLIKELY(s->metrics != NULL))
-        c->w->req.start_us = srv__loop_us;
 }
 
 static void on_readable(struct srv__conn *c)
@@ -1464,7 +1462,8 @@ static bool stream_begin(struct srv__conn *c)
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, true);
     if (SRV__UNLIKELY(c->srv->metrics != NULL))
-        srv__metrics_count(c->srv->metrics, res->status, srv__clock_us() - req->start_us,
+        srv__metrics_count(c->srv->metrics, res->status,
+                           srv__metrics_now(c->srv->metrics) - req->start_ticks,
                            w->in_len - w->in_off, hlen);
     struct priv *p = priv_of(c->srv);
     timer_set(p, c, T_STREAM);
@@ -1557,6 +1556,7 @@ static void conn_close(struct srv__conn *c)
 }
 
 static void proxy_begin(struct srv__conn *c);
+static void proxy_on_event(struct srv__io *io, uint32_t events);
 
 static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer)
 {
@@ -1580,9 +1580,9 @@ static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer
  *
  * Every connection starts with a PROXY header (proxy_protocol.c) naming the
  * client, which becomes the connection's peer.  Until the header is whole
- * the connection lives in this section alone - its own event callback, its
- * own timer list (T_PROXY, as long as the header timeout) - so nothing of
- * the HTTP machinery sees it.  Bytes are read into the work's input buffer
+ * the connection lives in this section alone - its own event callback, the
+ * header timeout's timer list, with an expiry of its own (see expire()) -
+ * so nothing of the HTTP machinery sees it.  Bytes are read into the work's input buffer
  * as for a request; what follows the header is the start of the first
  * request, which process() takes from there as if it had just been read.
  * A header that is malformed, or not whole in time, closes the connection
@@ -1637,7 +1637,7 @@ static void proxy_on_event(struct srv__io *io, uint32_t events)
 static void proxy_begin(struct srv__conn *c)
 {
     c->io.fn = proxy_on_event;
-    timer_set(priv_of(c->srv), c, T_PROXY);
+    timer_set(priv_of(c->srv), c, T_HEAD);
     proxy_read(c);
 }
 
@@ -1697,8 +1697,9 @@ static void on_listen(struct srv__io *io, uint32_t events)
 
 static void expire(struct srv__conn *c, unsigned kind)
 {
-    if (kind == T_IDLE || kind == T_WRITE || kind == T_PROXY) {
-        conn_close(c); /* nothing in flight worth answering (nor, before a PROXY header, anyone to) */
+    /* Before its PROXY header, nobody on the other end expects HTTP. */
+    if (kind == T_IDLE || kind == T_WRITE || c->io.fn == proxy_on_event) {
+        conn_close(c); /* nothing in flight worth answering */
         return;
     }
     respond_error(c, 408, kind == T_BODY);
@@ -1773,7 +1774,6 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     p->timers[T_HEAD].ms = s->limits.header_timeout_ms;
     p->timers[T_BODY].ms = s->limits.body_timeout_ms;
     p->timers[T_WRITE].ms = s->limits.idle_timeout_ms;
-    p->timers[T_PROXY].ms = s->limits.header_timeout_ms;
     p->work_size = sizeof(struct work) + s->limits.header_count * sizeof(struct srv__header);
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
     s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
@@ -1820,8 +1820,6 @@ void srv__server_drain(struct srv__server *s)
     struct srv__conn *c;
     while ((c = p->timers[T_IDLE].head) != NULL)
         conn_close(c);
-    while ((c = p->timers[T_PROXY].head) != NULL)
-        conn_close(c); /* no request yet, as for an idle connection */
     /* Event streams end gracefully: `close` runs, what they queued is sent. */
     for (c = p->timers[T_STREAM].head; c != NULL; c = c->tnext)
         srv__stream_end(c->stream, SRV_SSE_DRAINING);

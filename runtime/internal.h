@@ -29,6 +29,10 @@
 #include <time.h>
 
 #define SRV__UNUSED(x) ((void)(x))
+/* For the few globals the request path reads: the library is built as
+ * position-independent code, and a hidden symbol is reached directly, not
+ * through the GOT (one load instead of two). */
+#define SRV__HIDDEN __attribute__((visibility("hidden")))
 #define SRV__LIKELY(x) __builtin_expect(!!(x), 1)
 #define SRV__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -154,12 +158,29 @@ extern char srv__date_line[SRV__DATE_LINE_LEN];
 /* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
  * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
 void srv__date_format(char *out, int64_t t);
-/* CLOCK_MONOTONIC in microseconds as of the loop iteration under way (the
- * moment epoll_wait returned), kept only while SRV__LOOP_US_ON is set (the
- * metrics' latency starts there: one clock read per iteration, not per
- * request); 0 otherwise.  Read directly, like srv__date_line. */
-extern uint64_t srv__loop_us;
-extern bool srv__loop_us_on;
+/* Ticks, the unit request latencies are measured in for the metrics: the
+ * CPU's time-stamp counter where the kernel keeps its own time by it
+ * (x86-64 with clocksource "tsc": invariant and synchronised across CPUs),
+ * read in one instruction; otherwise nanoseconds of CLOCK_MONOTONIC.
+ * metrics.c decides which once, before the workers fork, and knows how
+ * many nanoseconds a tick is. */
+extern SRV__HIDDEN bool srv__ticks_tsc;
+static inline uint64_t srv__ticks(void)
+{
+#if defined(__x86_64__)
+    if (SRV__LIKELY(srv__ticks_tsc))
+        return __builtin_ia32_rdtsc();
+#endif
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+/* srv__ticks() as of the loop iteration under way (the moment epoll_wait
+ * returned), kept while SRV__LOOP_TICKS_ON is set: a request's latency
+ * starts there, so a request costs one reading of the clock, at its end.
+ * Read directly, like srv__date_line. */
+extern SRV__HIDDEN uint64_t srv__loop_ticks;
+extern SRV__HIDDEN bool srv__loop_ticks_on;
 
 /* ===========================================================================
  * L0: accesslog.c - the access log: lines formatted into a per-worker
@@ -420,6 +441,7 @@ struct srv_request {
     const struct srv_app *app;
     struct srv__peer *peer;        /* made on demand when CONN is NULL (tests) */
     uint64_t start_us;             /* srv__clock_us() of the read that began it (access log) */
+    uint64_t start_ticks;          /* srv__loop_ticks of that read (metrics) */
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
     struct srv_match match;
@@ -754,21 +776,54 @@ void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n
  * worker takes over its predecessor's slot, counters and all.
  */
 
-/* Latency bucket bounds, in microseconds (the last bucket is +Inf). */
+/* Latency bucket bounds, in microseconds (the last bucket is +Inf), and in
+ * ticks (set by srv__metrics_create). */
 #define SRV__METRICS_BOUNDS 17
 extern const uint64_t srv__metrics_bounds_us[SRV__METRICS_BOUNDS];
+extern uint64_t srv__metrics_bounds_ticks[SRV__METRICS_BOUNDS];
+/* Where a status's row starts in COUNTS (row status / 100, 32 wide): the
+ * row's latencies summed, then its buckets. */
+#define SRV__METRICS_ROW(status) ((unsigned)(status) / 100u * 32u)
+#define SRV__METRICS_SUM 0
+#define SRV__METRICS_BUCKET(b) (1u + (b))
 
-/* One worker's counters, on cache lines of its own. */
+/* One worker's counters, on cache lines of its own, and read-only copies
+ * of the tables that index them (next to them: no other line is touched).
+ * Counting a request is straight-line code whatever it was: its row by a
+ * table (the status's / 100: rows 1..5 are 1xx..5xx, which is all
+ * srv_response_set_status allows; the others are never rendered), its
+ * bucket by the highest bit K set in its latency T - the bounds below 2^K
+ * (LO[K]), plus one if T is past the bound between 2^K and 2^(K+1) (MID[K];
+ * there is at most one, each bound being at least twice the one before) -
+ * then two increments.  So counting costs the same, however long the
+ * request took. */
 struct srv__metrics_slot {
-    /* By status class (1xx..5xx) and latency bucket: each counts requests
-     * whose latency is at most the bucket's bound and above the one before
-     * (cumulated when rendered). */
-    uint64_t requests[5][SRV__METRICS_BOUNDS + 1];
-    uint64_t duration_us[5];  /* latencies summed, by class */
+    /* [row * 32]: the latencies of the row's requests summed, in ticks;
+     * [row * 32 + 1 + bucket]: its requests whose latency is at most the
+     * bucket's bound and above the one before (buckets
+     * 0..SRV__METRICS_BOUNDS, the last +Inf; cumulated when rendered). */
+    uint64_t counts[8 * 32];
     uint64_t bytes_in;        /* request bytes read (heads and bodies as sent) */
+    uint64_t connections;     /* open now (between the two byte counters, which
+                                 GCC would otherwise add as one vector) */
     uint64_t bytes_out;       /* response bytes queued (heads, bodies, events) */
-    uint64_t connections;     /* open now */
+    /* Set by srv__metrics_attach, read-only after. */
+    bool tsc;                 /* ticks are the time-stamp counter (srv__ticks_tsc) */
+    uint8_t lo[64];
+    uint64_t mid[64];
+    uint8_t row[1024];        /* status & 1023 -> SRV__METRICS_ROW(status) */
 } __attribute__((aligned(64)));
+
+/* The time now, in ticks, for counting into M: srv__ticks() with the test
+ * it needs read from the slot. */
+static inline uint64_t srv__metrics_now(const struct srv__metrics_slot *m)
+{
+#if defined(__x86_64__)
+    if (SRV__LIKELY(m->tsc))
+        return __builtin_ia32_rdtsc();
+#endif
+    return srv__ticks();
+}
 
 /* Maps the shared counters for WORKERS slots (>= 1), zeroed: in the master
  * before the first fork, or in a single process.  0 or -errno. */
@@ -785,20 +840,22 @@ void srv__metrics_reload(void);
 /* Unmaps (the master at exit; tests). */
 void srv__metrics_destroy(void);
 
-/* A response was queued: one request of STATUS that took US microseconds,
- * IN bytes read for it and OUT bytes of response.  Plain increments: the
- * slot is this worker's alone. */
-static inline void srv__metrics_count(struct srv__metrics_slot *m, int status, uint64_t us,
+/* microseconds in ticks, for tests. */
+uint64_t srv__metrics_ticks(uint64_t us);
+/* Tests: ON makes srv__metrics_create count in nanoseconds of
+ * CLOCK_MONOTONIC, as where the time-stamp counter cannot be used. */
+void srv__metrics_use_clock(bool on);
+
+/* A response was queued: one request of STATUS that took TICKS, IN bytes
+ * read for it and OUT bytes of response.  Plain increments: the slot is
+ * this worker's alone. */
+static inline void srv__metrics_count(struct srv__metrics_slot *m, int status, uint64_t ticks,
                                       size_t in, size_t out)
 {
-    unsigned cls = (unsigned)status / 100u - 1u; /* 1xx..5xx: 0..4 */
-    if (SRV__UNLIKELY(cls > 4))
-        cls = 4;
-    unsigned b = 0;
-    while (b < SRV__METRICS_BOUNDS && us > srv__metrics_bounds_us[b])
-        b++;
-    m->requests[cls][b]++;
-    m->duration_us[cls] += us;
+    size_t k = 63u - (unsigned)__builtin_clzll(ticks | 1);
+    size_t row = m->row[(unsigned)status & 1023u];
+    m->counts[row + SRV__METRICS_BUCKET((size_t)m->lo[k] + (ticks > m->mid[k]))]++;
+    m->counts[row + SRV__METRICS_SUM] += ticks;
     m->bytes_in += in;
     m->bytes_out += out;
 }

@@ -1,7 +1,8 @@
 /* Tests for runtime/metrics.c: counting into per-worker slots, summing
  * them (across a fork, as the workers do), the histogram's buckets and
- * bounds, status classes, the gauge a replacement resets, the master's
- * counters, and the text in the Prometheus format, read back line by line. */
+ * bounds (in ticks, measured against the monotonic clock), status classes,
+ * the gauge a replacement resets, the master's counters, and the text in
+ * the Prometheus format, read back line by line. */
 #include "internal.h"
 
 #include "fixture.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The rendered text, NUL-terminated (a copy owned by the test). */
@@ -49,6 +51,12 @@ static void teardown(void)
     srv__metrics_destroy();
 }
 
+/* US microseconds in ticks (the unit srv__metrics_create measured). */
+static uint64_t T(uint64_t us)
+{
+    return srv__metrics_ticks(us);
+}
+
 START_TEST(counts_by_class_and_sums_the_slots)
 {
     ck_assert_int_eq(srv__metrics_create(3), 0);
@@ -57,14 +65,14 @@ START_TEST(counts_by_class_and_sums_the_slots)
     ck_assert_ptr_nonnull(b);
     ck_assert_ptr_ne(a, b);
     ck_assert_ptr_null(srv__metrics_attach(3));
-    srv__metrics_count(a, 200, 10, 100, 1000);
-    srv__metrics_count(a, 204, 10, 1, 2);
-    srv__metrics_count(b, 299, 10, 1, 2);
-    srv__metrics_count(b, 404, 10, 1, 2);
-    srv__metrics_count(a, 101, 10, 1, 2);
-    srv__metrics_count(b, 301, 10, 1, 2);
-    srv__metrics_count(b, 503, 10, 1, 2);
-    srv__metrics_count(b, 599, 10, 1, 2);
+    srv__metrics_count(a, 200, T(10), 100, 1000);
+    srv__metrics_count(a, 204, T(10), 1, 2);
+    srv__metrics_count(b, 299, T(10), 1, 2);
+    srv__metrics_count(b, 404, T(10), 1, 2);
+    srv__metrics_count(a, 101, T(10), 1, 2);
+    srv__metrics_count(b, 301, T(10), 1, 2);
+    srv__metrics_count(b, 503, T(10), 1, 2);
+    srv__metrics_count(b, 599, T(10), 1, 2);
     char *t = render();
     ck_assert_int_eq(sample(t, "srv_http_requests_total{class=\"1xx\"}"), 1);
     ck_assert_int_eq(sample(t, "srv_http_requests_total{class=\"2xx\"}"), 3);
@@ -79,18 +87,52 @@ START_TEST(counts_by_class_and_sums_the_slots)
 }
 END_TEST
 
-START_TEST(statuses_outside_the_classes_count_as_5xx)
+START_TEST(every_status_counts_in_its_class)
 {
     ck_assert_int_eq(srv__metrics_create(1), 0);
     struct srv__metrics_slot *m = srv__metrics_attach(0);
-    srv__metrics_count(m, 0, 1, 0, 0);
-    srv__metrics_count(m, 99, 1, 0, 0);
-    srv__metrics_count(m, 600, 1, 0, 0);
-    srv__metrics_count(m, 999, 1, 0, 0);
+    for (int status = 100; status <= 599; status++)
+        srv__metrics_count(m, status, T(1), 0, 0);
     char *t = render();
-    ck_assert_int_eq(sample(t, "srv_http_requests_total{class=\"5xx\"}"), 4);
-    ck_assert_int_eq(sample(t, "srv_http_requests_total{class=\"1xx\"}"), 0);
+    for (unsigned c = 0; c < 5; c++) {
+        char series[64];
+        snprintf(series, sizeof series, "srv_http_requests_total{class=\"%uxx\"}", c + 1);
+        ck_assert_int_eq(sample(t, series), 100);
+    }
     free(t);
+}
+END_TEST
+
+/* The bucket of every latency around every bound, by the tables, is the
+ * one the bounds say: the number of bounds below it. */
+START_TEST(buckets_by_table_agree_with_the_bounds)
+{
+    ck_assert_int_eq(srv__metrics_create(1), 0);
+    struct srv__metrics_slot *m = srv__metrics_attach(0);
+    const uint64_t *t = srv__metrics_bounds_ticks;
+    uint64_t probes[6 * SRV__METRICS_BOUNDS + 4];
+    unsigned n = 0;
+    probes[n++] = 0;
+    probes[n++] = 1;
+    probes[n++] = UINT64_MAX / 2;
+    probes[n++] = UINT64_MAX;
+    for (unsigned i = 0; i < SRV__METRICS_BOUNDS; i++) {
+        probes[n++] = t[i] - 1;
+        probes[n++] = t[i];
+        probes[n++] = t[i] + 1;
+        probes[n++] = t[i] / 2 + 1;
+        probes[n++] = t[i] * 2 - 1;
+        probes[n++] = (uint64_t)1 << (63 - __builtin_clzll(t[i]));
+    }
+    for (unsigned p = 0; p < n; p++) {
+        memset(m->counts, 0, sizeof m->counts);
+        srv__metrics_count(m, 200, probes[p], 0, 0);
+        unsigned want = 0;
+        while (want < SRV__METRICS_BOUNDS && t[want] < probes[p])
+            want++;
+        ck_assert_msg(m->counts[2 * 32 + SRV__METRICS_BUCKET(want)] == 1, "%llu ticks: not in bucket %u",
+                      (unsigned long long)probes[p], want);
+    }
 }
 END_TEST
 
@@ -98,13 +140,13 @@ START_TEST(the_histogram_is_cumulative_with_inclusive_bounds)
 {
     ck_assert_int_eq(srv__metrics_create(1), 0);
     struct srv__metrics_slot *m = srv__metrics_attach(0);
-    srv__metrics_count(m, 200, 0, 0, 0);        /* le 0.00005 */
-    srv__metrics_count(m, 200, 50, 0, 0);       /* le 0.00005: bounds are inclusive */
-    srv__metrics_count(m, 200, 51, 0, 0);       /* le 0.0001 */
-    srv__metrics_count(m, 200, 1000, 0, 0);     /* le 0.001 */
-    srv__metrics_count(m, 200, 10000000, 0, 0); /* le 10 */
-    srv__metrics_count(m, 200, 10000001, 0, 0); /* +Inf only */
-    srv__metrics_count(m, 500, 2500, 0, 0);
+    srv__metrics_count(m, 200, T(0), 0, 0);        /* le 0.00005 */
+    srv__metrics_count(m, 200, T(50), 0, 0);       /* le 0.00005: bounds are inclusive */
+    srv__metrics_count(m, 200, T(51), 0, 0);       /* le 0.0001 */
+    srv__metrics_count(m, 200, T(1000), 0, 0);     /* le 0.001 */
+    srv__metrics_count(m, 200, T(10000000), 0, 0); /* le 10 */
+    srv__metrics_count(m, 200, T(10000001), 0, 0); /* +Inf only */
+    srv__metrics_count(m, 500, T(2500), 0, 0);
     char *t = render();
     const char *b = "srv_http_request_duration_seconds_bucket{class=\"2xx\",le=";
     char series[128];
@@ -134,6 +176,8 @@ START_TEST(bounds_ascend_and_match_their_labels)
     for (unsigned i = 1; i < SRV__METRICS_BOUNDS; i++)
         ck_assert_uint_gt(srv__metrics_bounds_us[i], srv__metrics_bounds_us[i - 1]);
     ck_assert_int_eq(srv__metrics_create(1), 0);
+    for (unsigned i = 1; i < SRV__METRICS_BOUNDS; i++)
+        ck_assert_uint_gt(srv__metrics_bounds_ticks[i], srv__metrics_bounds_ticks[i - 1]);
     srv__metrics_attach(0);
     char *t = render();
     /* Each le label, read as seconds, is its bound in microseconds. */
@@ -160,7 +204,7 @@ START_TEST(a_forked_worker_counts_into_the_shared_mapping)
     if (pid == 0) {
         struct srv__metrics_slot *m = srv__metrics_attach(1);
         for (int i = 0; i < 1000; i++)
-            srv__metrics_count(m, 200, 7, 3, 5);
+            srv__metrics_count(m, 200, T(7), 3, 5);
         m->connections = 4;
         _exit(0);
     }
@@ -216,7 +260,7 @@ END_TEST
 START_TEST(the_text_follows_the_exposition_format)
 {
     ck_assert_int_eq(srv__metrics_create(2), 0);
-    srv__metrics_count(srv__metrics_attach(0), 200, 300, 1, 1);
+    srv__metrics_count(srv__metrics_attach(0), 200, T(300), 1, 1);
     char *t = render();
     char family[128] = "", type[32] = "";
     unsigned families = 0;
@@ -275,6 +319,62 @@ START_TEST(the_text_follows_the_exposition_format)
 }
 END_TEST
 
+/* A tick, measured against CLOCK_MONOTONIC, is within a few percent of
+ * what the clock says over a short pause. */
+START_TEST(ticks_agree_with_the_monotonic_clock)
+{
+    ck_assert_int_eq(srv__metrics_create(1), 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t t0 = srv__ticks();
+    struct timespec pause = {0, 20000000};
+    nanosleep(&pause, NULL);
+    uint64_t t1 = srv__ticks();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    uint64_t us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000u +
+                  (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000u;
+    uint64_t want = srv__metrics_ticks(us);
+    ck_assert_msg(t1 - t0 <= want + want / 100 && t1 - t0 >= want - want / 20,
+                  "%llu ticks for %llu us (%llu)",
+                  (unsigned long long)(t1 - t0), (unsigned long long)us,
+                  (unsigned long long)want);
+}
+END_TEST
+
+/* Where the time-stamp counter cannot be used, a tick is a nanosecond of
+ * CLOCK_MONOTONIC, and everything above holds the same. */
+START_TEST(without_the_time_stamp_counter_ticks_are_nanoseconds)
+{
+    srv__metrics_use_clock(true);
+    ck_assert_int_eq(srv__metrics_create(1), 0);
+    ck_assert(!srv__ticks_tsc);
+    ck_assert_uint_eq(srv__metrics_ticks(50), 50000);
+    ck_assert_uint_eq(srv__metrics_bounds_ticks[0], 50000);
+    struct srv__metrics_slot *m = srv__metrics_attach(0);
+    ck_assert(!m->tsc);
+    uint64_t t0 = srv__metrics_now(m);
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+    uint64_t t = srv__metrics_now(m) - t0;
+    ck_assert_uint_ge(t, 2000000);
+    srv__metrics_count(m, 200, t, 0, 0);
+    srv__metrics_count(m, 503, 1000, 0, 0);
+    char *text = render();
+    /* 2 ms: in le=0.0025, not in le=0.001. */
+    ck_assert_int_eq(
+        sample(text, "srv_http_request_duration_seconds_bucket{class=\"2xx\",le=\"0.001\"}"), 0);
+    ck_assert_int_eq(
+        sample(text, "srv_http_request_duration_seconds_bucket{class=\"2xx\",le=\"0.0025\"}") +
+            (t > 2500000), 1);
+    ck_assert_int_eq(
+        sample(text, "srv_http_request_duration_seconds_bucket{class=\"5xx\",le=\"0.00005\"}"), 1);
+    ck_assert_double_eq_tol(sample(text, "srv_http_request_duration_seconds_sum{class=\"5xx\"}"),
+                            0.000001, 1e-12);
+    free(text);
+    srv__metrics_use_clock(false);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("runtime/metrics");
@@ -282,9 +382,12 @@ static Suite *metrics_suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, counts_by_class_and_sums_the_slots);
-    tcase_add_test(tc, statuses_outside_the_classes_count_as_5xx);
+    tcase_add_test(tc, every_status_counts_in_its_class);
+    tcase_add_test(tc, buckets_by_table_agree_with_the_bounds);
     tcase_add_test(tc, the_histogram_is_cumulative_with_inclusive_bounds);
     tcase_add_test(tc, bounds_ascend_and_match_their_labels);
+    tcase_add_test(tc, ticks_agree_with_the_monotonic_clock);
+    tcase_add_test(tc, without_the_time_stamp_counter_ticks_are_nanoseconds);
     tcase_add_test(tc, a_forked_worker_counts_into_the_shared_mapping);
     tcase_add_test(tc, restarts_and_reloads_are_counted);
     tcase_add_test(tc, without_metrics_there_is_nothing_to_serve);
