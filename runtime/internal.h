@@ -8,6 +8,8 @@
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
  *       media  form  multipart  json  json_write  cookie   (request bodies,
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
+ *       forwarded  proxy_protocol  metrics   (behind a load balancer: pure
+ *       parsers; the shared counters)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)

@@ -238,6 +238,15 @@ class MetricsTest(unittest.TestCase):
         m = c.scrape()
         self.assertEqual(m.requests()["4xx"], 2)
 
+    def test_a_route_of_ones_own_serves_the_same_text_behind_a_group(self):
+        c = self.client
+        self.assertEqual(c.request("GET", "/ops/metrics").status, 403)
+        r = c.request("GET", "/ops/metrics", [("X-Ops", "1")])
+        self.assertEqual(r.status, 200)
+        m = Metrics(r.body.decode("utf-8"))
+        self.assertEqual(m.requests()["4xx"], 1)
+        self.assertEqual(sorted(m.families), sorted(c.scrape().families))
+
     def test_the_open_connections_gauge(self):
         c = self.client
         held = []
