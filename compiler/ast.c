@@ -203,6 +203,11 @@ void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir)
     set_once(&s->pubsub, scope, d, dir);
 }
 
+void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->user, scope, d, dir);
+}
+
 void ast_set_trust_proxy(Server *s, const Scope *scope, Diag *d, Directive *dir)
 {
     set_once(&s->trust_proxy, scope, d, dir);
@@ -311,6 +316,8 @@ void ast_dump(const App *app, FILE *out)
         for (const Directive *dir = s->log; dir; dir = NULL)
             dump_directive(out, "  ", dir);
         for (const Directive *dir = s->pubsub; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->user; dir; dir = NULL)
             dump_directive(out, "  ", dir);
         for (const Directive *dir = s->trust_proxy; dir; dir = NULL)
             dump_directive(out, "  ", dir);

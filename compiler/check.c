@@ -1,6 +1,6 @@
 /*
  * check.c - the fourth pass: whole-file checks on the AST the parser built.
- * Validates every value (port, workers, limits, timeouts), every name
+ * Validates every value (port, workers, limits, timeouts, user), every name
  * (methods, handler names, parameter names) and every route pattern, which
  * it splits into segments for routes.c.  It reports every error it finds
  * and resolves values into the Server (port_value, workers_value,
@@ -180,6 +180,7 @@ static const struct {
     {SG_TIMEOUTS, "body", VK_DURATION, LIM_BODY_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "idle", VK_DURATION, LIM_IDLE_TIMEOUT, 86400000},
     {SG_TIMEOUTS, "shutdown", VK_DURATION, LIM_SHUTDOWN_TIMEOUT, 86400000},
+    {SG_TIMEOUTS, "reload", VK_DURATION, LIM_RELOAD_TIMEOUT, 86400000},
 };
 
 enum { NSETTINGS = sizeof settings / sizeof settings[0] };
@@ -255,11 +256,26 @@ static uint64_t parse_value(ValueKind kind, uint64_t max, Token name, Token t, D
     return v * scale;
 }
 
+/* Whether ST names a setting of its block. */
+static bool known_setting(const Setting *st)
+{
+    for (int i = 0; i < NSETTINGS; i++)
+        if (settings[i].group == st->group && text_is(st->key, settings[i].name))
+            return true;
+    return false;
+}
+
 /* In a group only `timeouts { response ...; }` means anything: the deadline
  * of the deferred responses of its routes. */
 static void check_group_setting(const Setting *st, Diag *d)
 {
     Scope *g = st->scope;
+    static const char *const response[] = {"response"};
+    if (st->group == SG_TIMEOUTS && !known_setting(st) &&
+        diag_suggest(st->key.ptr, st->key.len, response, 1)) {
+        diag_unknown(d, st->key.loc, "timeout", st->key.ptr, st->key.len, response, 1, NULL);
+        return;
+    }
     if (st->group != SG_TIMEOUTS || !text_is(st->key, "response")) {
         diag_error(d, st->key.loc,
                    "only 'response' can be set in a group's timeouts (the others are the "
@@ -290,11 +306,15 @@ static void check_setting(Server *s, const Setting *st, const Setting **first, D
         if (settings[i].group == st->group && text_is(st->key, settings[i].name))
             found = i;
     if (found < 0) {
-        diag_error(d, st->key.loc, "unknown %s '%.*s' (expected %s)", group,
-                   (int)st->key.len, st->key.ptr,
-                   st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
-                                            "multipart_parts, multipart_header or sse_queue"
-                                          : "header, body, idle, shutdown or response");
+        const char *names[NSETTINGS];
+        size_t n = 0;
+        for (int i = 0; i < NSETTINGS; i++)
+            if (settings[i].group == st->group)
+                names[n++] = settings[i].name;
+        diag_unknown(d, st->key.loc, group, st->key.ptr, st->key.len, names, n,
+                     st->group == SG_LIMITS ? "request_line, header_bytes, header_count, body, "
+                                              "multipart_parts, multipart_header or sse_queue"
+                                            : "header, body, idle, shutdown, reload or response");
         return;
     }
     if (first[found]) {
@@ -325,8 +345,9 @@ static void check_secret(const Directive *dir, Diag *d)
     for (unsigned i = 0; i < dir->nargs; i += 2) {
         Token w = dir->args[i];
         if (w.kind != T_IDENT || !text_is(w, "env")) {
-            diag_error(d, w.loc, "unknown secret source '%.*s' (expected env \"NAME\")",
-                       (int)w.len, w.ptr);
+            static const char *const sources[] = {"env"};
+            diag_unknown(d, w.loc, "secret source", w.ptr, w.len, sources,
+                         w.kind == T_IDENT ? 1 : 0, "env \"NAME\"");
             return;
         }
         if (i + 1 >= dir->nargs || dir->args[i + 1].kind != T_STRING) {
@@ -382,8 +403,8 @@ static void check_log(Server *s, const Directive *dir, Diag *d)
         if (f.kind == T_IDENT && text_is(f, formats[k]))
             found = k;
     if (found < 0) {
-        diag_error(d, f.loc, "unknown log format '%.*s' (expected off, combined or json)",
-                   (int)f.len, f.ptr);
+        diag_unknown(d, f.loc, "log format", f.ptr, f.len, formats, f.kind == T_IDENT ? 3 : 0,
+                     "off, combined or json");
         return;
     }
     if (i + 1 < dir->nargs) {
@@ -404,6 +425,13 @@ static void check_log(Server *s, const Directive *dir, Diag *d)
  * a Redis server (without it they span this server's workers). */
 static void check_pubsub(Server *s, const Directive *dir, Diag *d)
 {
+    static const char *const backends[] = {"redis"};
+    if (dir->nargs && dir->args[0].kind == T_IDENT && !text_is(dir->args[0], "redis") &&
+        diag_suggest(dir->args[0].ptr, dir->args[0].len, backends, 1)) {
+        diag_unknown(d, dir->args[0].loc, "pubsub backend", dir->args[0].ptr, dir->args[0].len,
+                     backends, 1, NULL);
+        return;
+    }
     if (dir->nargs == 0 || dir->args[0].kind != T_IDENT || !text_is(dir->args[0], "redis")) {
         diag_error(d, dir->nargs ? dir->args[0].loc : dir->keyword.loc,
                    "expected a backend: pubsub redis \"HOST\" PORT;");
@@ -532,6 +560,51 @@ static void check_metrics(const Directive *dir, Diag *d)
                    (int)dir->args[1].len, dir->args[1].ptr);
 }
 
+/* user: NAME [GROUP]  - the account the server drops to once its sockets
+ * are open (runtime/privileges.c).  The names are looked up when the server
+ * starts, not here: the machine that compiles is rarely the one that runs. */
+static void check_user(Server *s, const Directive *dir, Diag *d)
+{
+    static const char *const what[] = {"user", "group"};
+    if (dir->nargs == 0) {
+        diag_error(d, dir->keyword.loc,
+                   "'user' needs a user name: user \"NAME\"; or user \"NAME\" \"GROUP\";");
+        return;
+    }
+    if (dir->nargs > 2) {
+        diag_error(d, dir->args[2].loc,
+                   "'user' takes a user name and an optional group, nothing more");
+        return;
+    }
+    const char *names[2] = {NULL, NULL};
+    for (unsigned i = 0; i < dir->nargs; i++) {
+        Token t = dir->args[i];
+        if (t.kind != T_STRING) {
+            diag_error(d, t.loc, "%s name must be a string (write \"%.*s\")", what[i], (int)t.len,
+                       t.ptr);
+            return;
+        }
+        if (t.len == 0) {
+            diag_error(d, t.loc, "%s name must not be empty", what[i]);
+            return;
+        }
+        /* Bytes no passwd or group entry can hold: the name could never be
+         * found, or would be cut short at a NUL. */
+        for (size_t k = 0; k < t.len; k++) {
+            unsigned char c = (unsigned char)t.ptr[k];
+            if (c < 0x20 || c == 0x7f || c == ':') {
+                char b[8];
+                diag_error(d, string_loc(t, k, 1), "bad character '%s' in %s name",
+                           show_byte(c, b), what[i]);
+                return;
+            }
+        }
+        names[i] = t.ptr;
+    }
+    s->user_name = names[0];
+    s->group_name = names[1];
+}
+
 /* An origin as browsers send it: scheme "://" host [":" port], lower case,
  * no path, no trailing slash (or "null"). */
 static bool bad_origin(Token t, Diag *d)
@@ -604,10 +677,8 @@ static void check_cors(Cors *c, Diag *d)
             if (text_is(dir->keyword, names[i]))
                 k = i;
         if (k < 0) {
-            diag_error(d, dir->keyword.loc,
-                       "unknown cors setting '%.*s' (expected origin, methods, headers, expose, "
-                       "max_age or credentials)",
-                       (int)dir->keyword.len, dir->keyword.ptr);
+            diag_unknown(d, dir->keyword.loc, "cors setting", dir->keyword.ptr, dir->keyword.len,
+                         names, 6, "origin, methods, headers, expose, max_age or credentials");
             continue;
         }
         if (*slots[k]) {
@@ -646,7 +717,12 @@ static void check_cors(Cors *c, Diag *d)
             for (int k = 0; k < M_ANY; k++)
                 if (t.kind == T_IDENT && text_is(t, check_method_names[k]))
                     m = k;
-            if (m < 0)
+            const char *near = m < 0 ? diag_suggest(t.ptr, t.len, check_method_names, M_ANY)
+                                     : NULL;
+            if (near)
+                diag_error(d, t.loc, "unknown method '%.*s' in 'methods'; did you mean '%s'?",
+                           (int)t.len, t.ptr, near);
+            else if (m < 0)
                 diag_error(d, t.loc, "unknown method '%.*s' in 'methods' (expected GET, HEAD, "
                            "POST, PUT, DELETE, PATCH or OPTIONS)", (int)t.len, t.ptr);
             else
@@ -874,11 +950,14 @@ static void check_pattern(Route *r, Diag *d, Arena *a)
     const Scope *g = r->scope;
     Token t = r->pattern;
     r->path = join_path(g, t, r->kind, a);
-    if (g->bad)
+    if (g->bad) {
+        r->bad = true;
         return; /* already reported at the group */
+    }
     if (t.len == 0 && (r->kind == RK_STATIC || g->nsegs == 0)) {
         diag_error(d, t.loc, "%s must start with '/'",
                    r->kind == RK_STATIC ? "static prefix" : "route pattern");
+        r->bad = true;
         return;
     }
     int errors = d->nerrors;
@@ -890,6 +969,7 @@ static void check_pattern(Route *r, Diag *d, Arena *a)
                    r->nparams, SRVC_MAX_PARAMS);
         note_group(r, d);
     }
+    r->bad |= d->nerrors != errors;
 }
 
 static void check_mount(Route *r, Diag *d)
@@ -938,7 +1018,12 @@ static void check_sse(Route *r, Diag *d, Arena *a)
                            "parameter name '%s' collides with a variable of the SSE blocks",
                            taken[k]);
     const Directive *o = r->options;
-    if (o->nargs) {
+    static const char *const every[] = {"every"};
+    if (o->nargs && o->args[0].kind == T_IDENT && !text_is(o->args[0], "every") &&
+        diag_suggest(o->args[0].ptr, o->args[0].len, every, 1)) {
+        diag_unknown(d, o->args[0].loc, "SSE option", o->args[0].ptr, o->args[0].len, every, 1,
+                     NULL);
+    } else if (o->nargs) {
         if (o->args[0].kind != T_IDENT || !text_is(o->args[0], "every") || o->nargs != 2) {
             diag_error(d, o->args[0].loc, "expected 'every DURATION' (or nothing) before '{'");
         } else {
@@ -954,9 +1039,8 @@ static void check_sse(Route *r, Diag *d, Arena *a)
             if (text_is(b->keyword, names[i]))
                 k = i;
         if (k < 0) {
-            diag_error(d, b->keyword.loc,
-                       "unknown SSE block '%.*s' (expected open, tick or close)",
-                       (int)b->keyword.len, b->keyword.ptr);
+            diag_unknown(d, b->keyword.loc, "SSE block", b->keyword.ptr, b->keyword.len, names, 3,
+                         "open, tick or close");
             continue;
         }
         if (first[k]) {
@@ -986,7 +1070,12 @@ static void check_ws(Route *r, Diag *d, Arena *a)
                            "parameter name '%s' collides with a variable of the WS blocks",
                            taken[k]);
     const Directive *o = r->options;
-    if (o->nargs) {
+    static const char *const protocols[] = {"protocols"};
+    if (o->nargs && o->args[0].kind == T_IDENT && !text_is(o->args[0], "protocols") &&
+        diag_suggest(o->args[0].ptr, o->args[0].len, protocols, 1)) {
+        diag_unknown(d, o->args[0].loc, "WS option", o->args[0].ptr, o->args[0].len, protocols, 1,
+                     NULL);
+    } else if (o->nargs) {
         if (o->args[0].kind != T_IDENT || !text_is(o->args[0], "protocols") || o->nargs < 2) {
             diag_error(d, o->args[0].loc,
                        "expected 'protocols \"NAME\" ...' (or nothing) before '{'");
@@ -1016,9 +1105,8 @@ static void check_ws(Route *r, Diag *d, Arena *a)
             if (text_is(b->keyword, names[i]))
                 k = i;
         if (k < 0) {
-            diag_error(d, b->keyword.loc,
-                       "unknown WS block '%.*s' (expected open, message or close)",
-                       (int)b->keyword.len, b->keyword.ptr);
+            diag_unknown(d, b->keyword.loc, "WS block", b->keyword.ptr, b->keyword.len, names, 3,
+                         "open, message or close");
             continue;
         }
         if (first[k]) {
@@ -1081,11 +1169,10 @@ static void check_route(Server *s, Route *r, Diag *d, Arena *a)
     for (int i = 0; i < M_COUNT; i++)
         if (text_is(r->method, check_method_names[i]))
             r->method_index = i;
-    if (r->method_index < 0)
-        diag_error(d, r->method.loc,
-                   "unknown method '%.*s' (expected GET, HEAD, POST, PUT, DELETE, PATCH, "
-                   "OPTIONS or ANY)",
-                   (int)r->method.len, r->method.ptr);
+    if (r->method_index < 0) {
+        check_unknown_word(d, r->method, true, false);
+        r->bad = true;
+    }
     check_pattern(r, d, a);
     Token h = r->handler;
     if (h.kind && check_is_c_keyword(h.ptr, h.len))
@@ -1093,6 +1180,28 @@ static void check_route(Server *s, Route *r, Diag *d, Arena *a)
     else if (h.kind && has_reserved_prefix(h.ptr, h.len))
         diag_error(d, h.loc, "handler name '%.*s' uses a prefix reserved for srv", (int)h.len,
                    h.ptr);
+}
+
+bool check_unknown_word(Diag *d, Token w, bool route, bool close_only)
+{
+    size_t nk;
+    const char *const *keywords = parse_keywords(&nk);
+    const char *method = diag_suggest(w.ptr, w.len, check_method_names, M_COUNT);
+    const char *keyword = diag_suggest(w.ptr, w.len, keywords, nk);
+    int n = (int)w.len;
+    if (method && (route || !keyword))
+        diag_error(d, w.loc, "unknown method '%.*s'; did you mean '%s'?", n, w.ptr, method);
+    else if (keyword)
+        diag_error(d, w.loc, "unknown directive '%.*s'; did you mean '%s'?", n, w.ptr, keyword);
+    else if (close_only)
+        return false;
+    else if (route)
+        diag_error(d, w.loc,
+                   "unknown method '%.*s' (expected GET, HEAD, POST, PUT, DELETE, PATCH, "
+                   "OPTIONS or ANY)", n, w.ptr);
+    else
+        diag_error(d, w.loc, "unknown directive '%.*s'", n, w.ptr);
+    return true;
 }
 
 bool check_app(App *app, Diag *d, Arena *a)
@@ -1120,6 +1229,8 @@ bool check_app(App *app, Diag *d, Arena *a)
             check_proxy_protocol(s->proxy_protocol, d);
         if (s->metrics)
             check_metrics(s->metrics, d);
+        if (s->user)
+            check_user(s, s->user, d);
         for (Scope *g = s->scopes; g; g = g->next)
             if (g->cors)
                 check_cors(g->cors, d);

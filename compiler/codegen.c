@@ -51,6 +51,7 @@ static const char *const rt_limit_field[LIM_COUNT] = {
     "request_line",      "header_bytes",    "header_count",    "body",
     "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms",
     "multipart_parts",   "multipart_header", "response_timeout_ms", "sse_queue",
+    "reload_timeout_ms",
 };
 
 typedef struct {
@@ -365,16 +366,12 @@ static void gen_hook(Gen *g, const Hook *h)
     emit_str(e, "}\n\n");
 }
 
-/* The hooks of KIND that apply to a route of SCOPE, in the order they run,
- * into OUT (may be NULL) from index N: before blocks from the server
- * inwards, after blocks from the innermost group outwards, source order
- * within a scope.  Returns the new count. */
-static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n)
+unsigned gen_hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n)
 {
     if (!scope)
         return n;
     if (kind == HK_BEFORE)
-        n = hook_chain(scope->parent, kind, out, n);
+        n = gen_hook_chain(scope->parent, kind, out, n);
     for (const Hook *h = scope->hooks; h; h = h->next) {
         if (h->kind != kind)
             continue;
@@ -383,12 +380,11 @@ static unsigned hook_chain(const Scope *scope, HookKind kind, const Hook **out, 
         n++;
     }
     if (kind == HK_AFTER)
-        n = hook_chain(scope->parent, kind, out, n);
+        n = gen_hook_chain(scope->parent, kind, out, n);
     return n;
 }
 
-/* The CORS policy of a route: its innermost scope's. */
-static const Cors *route_cors(const Route *r)
+const Cors *gen_route_cors(const Route *r)
 {
     for (const Scope *sc = r->scope; sc; sc = sc->parent)
         if (sc->cors)
@@ -409,12 +405,13 @@ static unsigned route_response_ms(const Route *r)
 /* Whether a route needs a chain before its handler, and one after it. */
 static bool has_before(const Route *r)
 {
-    return !r->dropped && hook_chain(r->scope, HK_BEFORE, NULL, 0) > 0;
+    return !r->dropped && gen_hook_chain(r->scope, HK_BEFORE, NULL, 0) > 0;
 }
 
 static bool has_end(const Route *r)
 {
-    return !r->dropped && (hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 || route_cors(r) != NULL);
+    return !r->dropped &&
+           (gen_hook_chain(r->scope, HK_AFTER, NULL, 0) > 0 || gen_route_cors(r) != NULL);
 }
 
 /* The name of the function that does a route's own work. */
@@ -506,9 +503,9 @@ static void gen_cors_policy(Gen *g, const Cors *c)
 static void gen_route_chain(Gen *g, const Route *r, Arena *a)
 {
     Emit *e = g->e;
-    unsigned nb = hook_chain(r->scope, HK_BEFORE, NULL, 0);
+    unsigned nb = gen_hook_chain(r->scope, HK_BEFORE, NULL, 0);
     const Hook **before = arena_alloc(a, (nb + 1) * sizeof *before);
-    hook_chain(r->scope, HK_BEFORE, before, 0);
+    gen_hook_chain(r->scope, HK_BEFORE, before, 0);
     gen_route_comment(e, r);
     emit_fmt(e, "static void srvg_route_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
@@ -526,10 +523,10 @@ static void gen_route_chain(Gen *g, const Route *r, Arena *a)
 static void gen_route_end(Gen *g, const Route *r, Arena *a)
 {
     Emit *e = g->e;
-    unsigned na = hook_chain(r->scope, HK_AFTER, NULL, 0);
+    unsigned na = gen_hook_chain(r->scope, HK_AFTER, NULL, 0);
     const Hook **after = arena_alloc(a, (na + 1) * sizeof *after);
-    hook_chain(r->scope, HK_AFTER, after, 0);
-    const Cors *cors = route_cors(r);
+    gen_hook_chain(r->scope, HK_AFTER, after, 0);
+    const Cors *cors = gen_route_cors(r);
     emit_fmt(e, "static void srvg_end_%u(struct srv_request *req, struct srv_response *res)\n{\n",
              r->index);
     if (cors)
@@ -629,7 +626,7 @@ static void gen_route_table(Gen *g, const Server *s)
             emit_fmt(e, "\", %u, srvg_params_%u", r->nparams, r->index);
         else
             emit_str(e, "\", 0, NULL");
-        const Cors *cors = route_cors(r);
+        const Cors *cors = gen_route_cors(r);
         if (cors && !r->dropped)
             emit_fmt(e, ", &srvg_cors_%u", cors->index);
         else
@@ -1313,9 +1310,7 @@ static void gen_matcher(Gen *g, const RouteTree *tree)
 
 /* --- error blocks ------------------------------------------------------ */
 
-/* The error block that applies in scope SC: its own or the nearest
- * enclosing scope's; NULL when none does. */
-static const Hook *error_hook(const Scope *sc)
+const Hook *gen_error_hook(const Scope *sc)
 {
     for (; sc; sc = sc->parent)
         if (sc->error)
@@ -1336,7 +1331,7 @@ static bool subtree_has_error(const Server *s, const Scope *sc)
 
 static int error_index(const Scope *sc)
 {
-    const Hook *h = error_hook(sc);
+    const Hook *h = gen_error_hook(sc);
     return h ? (int)h->index : -1;
 }
 
@@ -1462,6 +1457,16 @@ static void gen_app_struct(Gen *g, const Server *s)
     }
     if (s->ncors)
         emit_str(e, "    .has_cors = true,\n");
+    if (s->user_name) {
+        emit_str(e, "    .user = \"");
+        emit_c_string(e, s->user_name, strlen(s->user_name));
+        emit_str(e, "\",\n");
+        if (s->group_name) {
+            emit_str(e, "    .group = \"");
+            emit_c_string(e, s->group_name, strlen(s->group_name));
+            emit_str(e, "\",\n");
+        }
+    }
     if (s->redis_host) {
         emit_str(e, "    .pubsub_redis_host = \"");
         emit_c_string(e, s->redis_host, strlen(s->redis_host));
@@ -1546,22 +1551,37 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
     arena_free(a);
 }
 
+void gen_matcher_only(Emit *out, const Source *src, const RouteTree *tree)
+{
+    Arena *a = arena_new();
+    Gen g = {out, src, "<matcher>", a, NULL, NULL, NULL, NULL, 0, false, false};
+    gen_matcher(&g, tree);
+    arena_free(a);
+}
+
 /* --- the whole pipeline --------------------------------------------------- */
+
+RouteTree *srvc_analyze(const Source *src, Arena *a, Diag *d, App **app_out)
+{
+    App *app = parse_app(src, d, a);
+    *app_out = app;
+    if (app->syntax_errors)
+        return NULL;
+    /* Errors the AST constructors found (a repeated setting) do not stop
+     * the checks, and check errors do not stop the search for duplicate
+     * routes: one run reports them all. */
+    check_app(app, d, a);
+    RouteTree *tree = app->servers ? routes_build(app->servers, d, a) : NULL;
+    return d->nerrors ? NULL : tree;
+}
 
 bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_name,
                   Emit *out)
 {
     Diag d;
     diag_init(&d, src, diag_out);
-    App *app = parse_app(src, &d, a);
-    if (app->syntax_errors)
-        return false;
-    /* Errors the AST constructors found (a repeated setting) do not stop
-     * the checks: one run reports them all. */
-    check_app(app, &d, a);
-    if (d.nerrors)
-        return false;
-    RouteTree *tree = routes_build(app->servers, &d, a);
+    App *app;
+    RouteTree *tree = srvc_analyze(src, a, &d, &app);
     if (!tree)
         return false;
     gen_app(out, app, src, tree, out_name);

@@ -6,6 +6,10 @@
  * segments first, so building is O(n log n) even with thousands of
  * siblings, children come out in a stable order (literals by length then
  * bytes, then the param, then `*`), and duplicates are adjacent.
+ *
+ * It also runs after check.c found errors, so one run reports duplicates
+ * with the rest; a route whose pattern or method had errors (Route.bad) is
+ * left out, so nothing is reported twice about one mistake.
  */
 #include "srvc.h"
 
@@ -180,11 +184,12 @@ static void report_duplicate(const Route *r, const Route *first, Diag *d)
 
 RouteTree *routes_build(Server *server, Diag *d, Arena *a)
 {
-    unsigned n = server->nroutes;
-    Route **sorted = arena_alloc(a, (n + 1) * sizeof *sorted);
-    unsigned i = 0, total_segs = 0;
+    Route **sorted = arena_alloc(a, (server->nroutes + 1) * sizeof *sorted);
+    unsigned n = 0, i, total_segs = 0;
     for (Route *r = server->routes; r; r = r->next) {
-        sorted[i++] = r;
+        if (r->bad)
+            continue;
+        sorted[n++] = r;
         total_segs += r->nsegs;
     }
     qsort(sorted, n, sizeof *sorted, compare_routes);

@@ -3,7 +3,8 @@
  * section per pass, in pipeline order: arena, source, diag, lexer (grammar/
  * srv.re), parser (grammar/srv.y), ast, check, routes, emit, codegen, and the
  * whole pipeline in one call (srvc_compile) for main.c, the tests and the
- * fuzz target.
+ * fuzz target; then what main.c's tool modes add: request (a request line
+ * read by the runtime's own parser) and inspect (--routes, --match).
  *
  * Memory: one Arena per compilation owns everything a pass allocates (tokens,
  * nodes, decoded strings, the route tree); it is released once with
@@ -82,6 +83,17 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "srvc: error: msg" for errors that belong to no source position. */
 void diag_tool_error(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The word of CANDS[0..N) that NAME[0..LEN) most likely misspells: the same
+ * word in another case, else the closest within an edit distance of a
+ * third of the longer word (two letters swapped count as one edit); NULL
+ * when none is that close.  Ties go to the earlier candidate.  Every
+ * "did you mean" of srvc comes from here. */
+const char *diag_suggest(const char *name, size_t len, const char *const *cands, size_t n);
+/* "unknown WHAT 'NAME'; did you mean 'X'?" when diag_suggest finds X in
+ * CANDS, else "unknown WHAT 'NAME' (expected EXPECTED)", or without the
+ * parenthesis when EXPECTED is NULL. */
+void diag_unknown(Diag *d, Loc loc, const char *what, const char *name, size_t len,
+                  const char *const *cands, size_t n, const char *expected);
 
 /* --------------------------------------------------- lexer (grammar/srv.re) */
 
@@ -223,6 +235,7 @@ typedef struct Route {
     unsigned nparams; /* :params plus the `*` */
     const char *path; /* the whole pattern as text, "/api/users/:id" */
     bool dropped;     /* RK_SLASH: a route the user wrote takes the path */
+    bool bad;         /* its pattern or method had errors: routes.c leaves it out */
     /* RK_SSE, RK_WS: the words before its '{' (`every 1s`, `protocols "a"`),
      * its blocks by name (kind 0 when absent: SSE open/tick/close, WS
      * open/message/close), and the SSE tick interval. */
@@ -251,6 +264,7 @@ enum {
     LIM_REQUEST_LINE, LIM_HEADER_BYTES, LIM_HEADER_COUNT, LIM_BODY,
     LIM_HEADER_TIMEOUT, LIM_BODY_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN_TIMEOUT,
     LIM_MULTIPART_PARTS, LIM_MULTIPART_HEADER, LIM_RESPONSE_TIMEOUT, LIM_SSE_QUEUE,
+    LIM_RELOAD_TIMEOUT,
     LIM_COUNT
 };
 
@@ -280,6 +294,7 @@ typedef struct Server {
     Directive *secret;    /* `secret env "NAME" ...;`, NULL when absent */
     Directive *log;       /* `log ...;`, NULL when absent */
     Directive *pubsub;    /* `pubsub redis "HOST" PORT;`, NULL when absent */
+    Directive *user;      /* `user "NAME" ["GROUP"];`, NULL when absent */
     Directive *trust_proxy;    /* `trust_proxy "10.0.0.0/8" ...;`, NULL when absent */
     Directive *proxy_protocol; /* `proxy_protocol;`, NULL when absent */
     Directive *metrics;        /* `metrics ["/path"];`, NULL when absent */
@@ -292,6 +307,8 @@ typedef struct Server {
     const char *log_path; /* NULL: stderr */
     const char *redis_host; /* from `pubsub redis`, NULL without */
     int redis_port;
+    const char *user_name;  /* from `user`: the user to run as, NULL without */
+    const char *group_name; /* its optional group, NULL without */
     Cidr *trust;          /* trust_proxy's entries, in order */
     unsigned ntrust;
     struct Server *next;
@@ -344,6 +361,8 @@ Directive *ast_new_directive(Arena *a, Token kw, const Token *args, unsigned nar
 void ast_set_secret(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir);
+/* `user "NAME" ["GROUP"];`: one, at server level. */
+void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir);
 /* `trust_proxy ...;`, `proxy_protocol;`: one each, at server level. */
 void ast_set_trust_proxy(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_proxy_protocol(Server *s, const Scope *scope, Diag *d, Directive *dir);
@@ -365,6 +384,9 @@ void ast_dump(const App *app, FILE *out);
  * cannot be checked further) and d->nerrors (which also counts errors the
  * AST constructors found, such as a repeated `workers`). */
 App *parse_app(const Source *src, Diag *d, Arena *a);
+/* The names of the language's keywords (`workers`, `limits`, `SSE`...), as
+ * the grammar declares them: the candidates of "did you mean". */
+const char *const *parse_keywords(size_t *n);
 
 /* ---------------------------------------------------------------- check.c */
 
@@ -373,6 +395,11 @@ extern const char *const check_method_names[M_COUNT];
 /* Validates every value and name, splits patterns into segments; reports
  * every error.  Returns true when there were none. */
 bool check_app(App *app, Diag *d, Arena *a);
+/* Reports W, a word where a directive or (ROUTE) a route's method goes
+ * that is neither, with a "did you mean" when a method or a keyword is
+ * close to it.  With CLOSE_ONLY it reports nothing unless one is, and
+ * returns whether it reported. */
+bool check_unknown_word(Diag *d, Token w, bool route, bool close_only);
 /* True when NAME is a C keyword (or a macro srv.h makes one). */
 bool check_is_c_keyword(const char *name, size_t len);
 
@@ -397,7 +424,8 @@ typedef struct {
 } RouteTree;
 
 /* Builds the segment tree of the checked SERVER's routes; reports duplicate
- * routes (with a note at the first).  Returns NULL after errors. */
+ * routes (with a note at the first).  Returns NULL after errors.  Also
+ * runs when check_app() found errors: routes marked bad are left out. */
 RouteTree *routes_build(Server *server, Diag *d, Arena *a);
 
 /* ----------------------------------------------------------------- emit.c */
@@ -430,10 +458,67 @@ void gen_app(Emit *out, const App *app, const Source *src, const RouteTree *tree
 /* The hash of a path segment that lays out the matcher's tables; the
  * generated srvg_hash() computes the same on any machine. */
 uint32_t gen_hash(const char *s, size_t n);
+/* The matcher alone, srvg_match() and what it calls, written exactly as
+ * gen_app() writes it (for srvc --match).  It needs srv.h's struct
+ * srv_match and SRV_METHOD_* in scope, <stdint.h> and <string.h>. */
+void gen_matcher_only(Emit *out, const Source *src, const RouteTree *tree);
+/* What the generated code makes of a route's scope, for --routes and
+ * --match to show what the server does:
+ * - the hooks of KIND that apply to a route of SCOPE, in the order they
+ *   run, into OUT (may be NULL) from index N: before blocks from the server
+ *   inwards, after blocks from the innermost group outwards, source order
+ *   within a scope; returns the new count;
+ * - the CORS policy of a route: its innermost scope's, or NULL;
+ * - the error block that applies in scope SC: its own or the nearest
+ *   enclosing scope's; NULL when none does. */
+unsigned gen_hook_chain(const Scope *scope, HookKind kind, const Hook **out, unsigned n);
+const Cors *gen_route_cors(const Route *r);
+const Hook *gen_error_hook(const Scope *sc);
+
+/* -------------------------------------------------------------- request.c
+ * (the one file built with runtime code: the server's HTTP parser) */
+
+typedef struct {
+    int status;              /* 0: the server routes it; else what it answers
+                                first (400, 414, 501, 505) */
+    unsigned method;         /* its SRV_METHOD_* bit */
+    int method_index;        /* M_GET..M_OPTIONS */
+    const char *method_name; /* as given */
+    const char *path;        /* decoded, dot-segments removed, as handlers see it */
+    size_t path_len;
+    const char *query;       /* raw, or NULL */
+} Request;
+
+/* Reads LINE, "METHOD TARGET [HTTP/1.x]", as server S would read that
+ * request line (HTTP/1.1 when no version is given) followed by a Host
+ * header, under S's limits; memory from A.  Returns false when LINE does
+ * not have that form. */
+bool request_parse(Request *rq, const char *line, const Server *s, Arena *a);
+/* The runtime's SRV_METHOD_* bit of method M (M_GET..M_ANY). */
+unsigned request_method_bit(int m);
+
+/* -------------------------------------------------------------- inspect.c */
+
+/* srvc --routes: a table of the routes of APP's server in the order its
+ * matcher tries them, with handlers, hooks and CORS.  Returns the exit
+ * status (0, or 1 when OUT cannot be written). */
+int inspect_routes(FILE *out, const App *app, const Source *src, const RouteTree *tree);
+/* srvc --match: for each request line LINES[0..N) ("GET /users/42"), which
+ * route the generated matcher picks and its parameters, or why none
+ * (404, 405 + Allow, or what the parser answers first).  Compiles the
+ * matcher with $CC in a temporary directory, removed afterwards.  Returns
+ * the exit status: 0 when every request reaches a route, 2 when one does
+ * not, 1 after an error (reported to ERR). */
+int inspect_match(FILE *out, FILE *err, const App *app, const Source *src,
+                  const RouteTree *tree, const char *const *lines, unsigned n);
 
 /* ----------------------------------------------------------------- main.c
  * (the pipeline itself lives in codegen.c so tests and fuzzing share it) */
 
+/* The passes up to the route tree (parse, check, routes), reporting to D:
+ * what --check, --routes and --match need.  Sets *APP (possibly partial)
+ * and returns the tree of its one server, or NULL after any error. */
+RouteTree *srvc_analyze(const Source *src, Arena *a, Diag *d, App **app);
 /* Runs every pass over SRC, reporting to DIAG_OUT.  On success fills OUT
  * and returns true; on any error returns false (OUT holds nothing useful). */
 bool srvc_compile(const Source *src, Arena *a, FILE *diag_out, const char *out_name,

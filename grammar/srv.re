@@ -266,6 +266,7 @@ static int keyword(const char *p, size_t n)
         {"worker_setup", T_WORKER_SETUP}, {"limits", T_LIMITS}, {"timeouts", T_TIMEOUTS},
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
         {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB}, {"SSE", T_SSE}, {"WS", T_WS},
+        {"user", T_USER},
         {"trust_proxy", T_TRUST_PROXY}, {"proxy_protocol", T_PROXY_PROTOCOL}, {"metrics", T_METRICS},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -396,6 +397,7 @@ const char *lexer_kind_name(int kind)
     case T_LOG: return "'log'";
     case T_CORS: return "'cors'";
     case T_PUBSUB: return "'pubsub'";
+    case T_USER: return "'user'";
     case T_SSE: return "'SSE'";
     case T_WS: return "'WS'";
     case T_TRUST_PROXY: return "'trust_proxy'";

@@ -7,6 +7,14 @@
  * `limits`/`timeouts` block is skipped up to its ';' (or its C block), so
  * one run reports every broken statement.  Messages are GCC-like:
  * "expected ';' before '}'".
+ *
+ * Routes start with a method, which srv_yylex hands over as METHOD (the
+ * lexer's IDENT with a method's name), so a statement led by any other
+ * word in the shape of a directive (`wrokers 4;`, `limts { ... }`) is a
+ * statement of its own: an unknown directive, reported with a "did you
+ * mean" (check_unknown_word), after which parsing and checking go on.  A
+ * word followed by a pattern is still a route (`GTE "/x" h;`: check.c
+ * reports the method).
  */
 %code requires {
 #include "srvc.h"
@@ -41,12 +49,27 @@ struct Parser {
     Directive *sse_options, *sse_blocks, **sse_tail;
     Token *args;         /* the words of the directive being parsed */
     unsigned nargs, capargs;
+    /* For messages only: the first token of the statement being read, and
+     * the leading keyword of each open brace (SERVER, GROUP, LIMITS...). */
+    int last;            /* the previous token's kind */
+    Token lead;
+    int blocks[32];
+    unsigned depth;
 };
 
 static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p);
 static void srv_yyerror(SRV_YYLTYPE *loc, Parser *p, const char *msg);
 
 static const Token no_token;
+
+/* A statement led by a word that is no directive: `wrokers 4;`,
+ * `limts { ... }`.  Reported here, as the AST constructors report a
+ * repeated setting: the file's shape is sound, so checking goes on. */
+static void unknown_directive(Parser *p, Token word)
+{
+    check_unknown_word(p->diag, word, false, false);
+    p->nargs = 0;
+}
 
 static void end_sse(Parser *p, Loc loc)
 {
@@ -88,7 +111,9 @@ static void push_arg(Parser *p, Token t)
 %token GROUP "'group'" BEFORE "'before'" AFTER "'after'" ERROR_KW "'error'"
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
 %token PUBSUB "'pubsub'" SSE "'SSE'" WS "'WS'"
+%token USER "'user'"
 %token TRUST_PROXY "'trust_proxy'" PROXY_PROTOCOL "'proxy_protocol'" METRICS "'metrics'"
+%token METHOD "method"
 
 %%
 
@@ -162,6 +187,11 @@ item:
                                       ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
                                   p->nargs = 0;
                                 }
+  | USER args ';'               {
+                                  ast_set_user(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
   | TRUST_PROXY args ';'        {
                                   ast_set_trust_proxy(p->server, p->scope, p->diag,
                                       ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
@@ -183,16 +213,34 @@ item:
   | sse_head sse_blocks error '}' { yyerrok; end_sse(p, @$); }
   | group_head items '}'        { p->scope = p->scope->parent; }
   | group_head items error '}'  { yyerrok; p->scope = p->scope->parent; }
-  | IDENT STRING CBLOCK         {
+  | route_method STRING CBLOCK  {
                                   ast_add_route(p->server, p->scope, ast_new_route(p->arena,
                                       $1, $2, no_token, $3, @$));
                                 }
-  | IDENT STRING handler_name ';' {
+  | route_method STRING handler_name ';' {
                                   ast_add_route(p->server, p->scope, ast_new_route(p->arena,
                                       $1, $2, $3, no_token, @$));
                                 }
+  | IDENT ';'                   { unknown_directive(p, $1); }
+  | IDENT word args ';'         { unknown_directive(p, $1); }
+  | IDENT CBLOCK                { unknown_directive(p, $1); }
   | error ';'                   { yyerrok; p->nargs = 0; }
   | error CBLOCK                { yyerrok; p->nargs = 0; }
+  ;
+
+/* route_method: METHOD | IDENT  a route's method; check.c reports an
+ * unknown one */
+route_method:
+    METHOD
+  | IDENT
+  ;
+
+/* word: the first word after an unknown directive, when it is no string
+ * (a string after a word makes a route) */
+word:
+    NUMBER
+  | IDENT
+  | METHOD
   ;
 
 /* group_head: 'group' STRING '{'  opens a scope with a path prefix */
@@ -265,6 +313,7 @@ args:
  * at the start of a statement are fine. */
 handler_name:
     IDENT
+  | METHOD
   | BEFORE                      { $$ = $1; $$.kind = T_IDENT; }
   | AFTER                       { $$ = $1; $$.kind = T_IDENT; }
   | ERROR_KW                    { $$ = $1; $$.kind = T_IDENT; }
@@ -273,6 +322,7 @@ handler_name:
   | SECRET                      { $$ = $1; $$.kind = T_IDENT; }
   | CORS                        { $$ = $1; $$.kind = T_IDENT; }
   | PUBSUB                      { $$ = $1; $$.kind = T_IDENT; }
+  | USER                        { $$ = $1; $$.kind = T_IDENT; }
   | TRUST_PROXY                 { $$ = $1; $$.kind = T_IDENT; }
   | PROXY_PROTOCOL              { $$ = $1; $$.kind = T_IDENT; }
   | METRICS                     { $$ = $1; $$.kind = T_IDENT; }
@@ -304,9 +354,19 @@ value:
     NUMBER
   | IDENT
   | STRING
+  | METHOD
   ;
 
 %%
+
+static bool is_method(const Token *t)
+{
+    for (int i = 0; i < M_COUNT; i++)
+        if (strlen(check_method_names[i]) == t->len &&
+            memcmp(check_method_names[i], t->ptr, t->len) == 0)
+            return true;
+    return false;
+}
 
 static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p)
 {
@@ -314,6 +374,23 @@ static int srv_yylex(SRV_YYSTYPE *val, SRV_YYLTYPE *loc, Parser *p)
     int kind = lexer_next(&p->lx, val);
     p->syntax_errors += (unsigned)(p->diag->nerrors - before);
     *loc = val->loc;
+    /* The token keeps its kind T_IDENT: only the grammar tells them apart. */
+    if (kind == T_IDENT && is_method(val))
+        kind = T_METHOD;
+    /* Where statements start and which block they are in, for messages. */
+    if (p->last == T_END || p->last == ';' || p->last == '{' || p->last == '}' ||
+        p->last == T_CBLOCK || p->last == T_PROLOGUE) {
+        p->lead = *val;
+        p->lead.kind = kind;
+    }
+    if (kind == '{') {
+        if (p->depth < sizeof p->blocks / sizeof p->blocks[0])
+            p->blocks[p->depth] = p->lead.kind;
+        p->depth++;
+    } else if (kind == '}' && p->depth > 0) {
+        p->depth--;
+    }
+    p->last = kind;
     return kind;
 }
 
@@ -349,6 +426,9 @@ static void describe_lookahead(Parser *p, yysymbol_kind_t k, Loc loc, char *buf,
            (unsigned char)text[n] >= 0x20 && text[n] != 0x7f)
         n++;
     switch (k) {
+    case YYSYMBOL_METHOD: /* a method is an identifier to the user */
+        snprintf(buf, size, "identifier '%.*s'", (int)n, text);
+        break;
     case YYSYMBOL_IDENT:
     case YYSYMBOL_NUMBER:
         snprintf(buf, size, "%s '%.*s'", kind, (int)n, text);
@@ -370,6 +450,15 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     /* The lexer already said why the input ended early. */
     if (la == YYSYMBOL_YYEOF && p->lx.fatal)
         return 0;
+    /* A statement of the server, a group or the file led by a misspelt
+     * word: `sever "h" 80 {`, `statc "/a/" "dir";`.  Saying which word it
+     * resembles helps more than what the parser expected next. */
+    int block = p->depth == 0 ? T_END
+                : p->depth <= sizeof p->blocks / sizeof p->blocks[0] ? p->blocks[p->depth - 1]
+                                                                     : 0;
+    if (p->lead.kind == T_IDENT && (block == T_END || block == T_SERVER || block == T_GROUP) &&
+        check_unknown_word(p->diag, p->lead, false, true))
+        return 0;
     yysymbol_kind_t expected[16];
     int n = yypcontext_expected_tokens(ctx, expected, 16);
     /* Where an identifier is expected, the words that are keywords only at
@@ -384,7 +473,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
                 expected[i] != YYSYMBOL_ERROR_KW && expected[i] != YYSYMBOL_GROUP &&
                 expected[i] != YYSYMBOL_STATIC && expected[i] != YYSYMBOL_LOG &&
                 expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS &&
-                expected[i] != YYSYMBOL_PUBSUB && expected[i] != YYSYMBOL_TRUST_PROXY &&
+                expected[i] != YYSYMBOL_PUBSUB && expected[i] != YYSYMBOL_USER &&
+                expected[i] != YYSYMBOL_METHOD && expected[i] != YYSYMBOL_TRUST_PROXY &&
                 expected[i] != YYSYMBOL_PROXY_PROTOCOL && expected[i] != YYSYMBOL_METRICS)
                 expected[k++] = expected[i];
         n = k;
@@ -408,6 +498,30 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     }
     diag_error(p->diag, loc, "expected %s before %s", list, what);
     return 0;
+}
+
+const char *const *parse_keywords(size_t *n)
+{
+    /* Bison's names of the keyword tokens, 'workers', without the quotes. */
+    static char names[YYNTOKENS][24];
+    static const char *list[YYNTOKENS];
+    static size_t count;
+    if (count == 0) {
+        for (int k = 0; k < YYNTOKENS; k++) {
+            const char *name = yysymbol_name((yysymbol_kind_t)k);
+            size_t len = strlen(name);
+            if (len < 3 || len - 2 >= sizeof names[0] || name[0] != '\'' ||
+                name[len - 1] != '\'' ||
+                !((name[1] >= 'a' && name[1] <= 'z') || (name[1] >= 'A' && name[1] <= 'Z')))
+                continue;
+            memcpy(names[count], name + 1, len - 2);
+            names[count][len - 2] = '\0';
+            list[count] = names[count];
+            count++;
+        }
+    }
+    *n = count;
+    return list;
 }
 
 App *parse_app(const Source *src, Diag *d, Arena *a)

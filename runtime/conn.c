@@ -61,6 +61,12 @@
 #define ACCEPT_PAUSE_MS 100      /* after EMFILE/ENFILE */
 #define MAX_SLEEP_MS 60000
 #define IDLE_SLACK_MS 1000       /* idle deadlines are this precise (timer_set) */
+/* A drain leaves idle keep-alive connections open this long: a client in
+ * the middle of a series of requests sends its next one meanwhile and gets
+ * it answered (with Connection: close) instead of racing our close.  The
+ * race stays for a request sent just as the grace ends: HTTP clients retry
+ * those (RFC 9112, 9.3.1), and a connection idle that long rarely has one. */
+#define DRAIN_IDLE_GRACE_MS 500
 
 /* The lists a connection can wait in: the timed ones, each of a fixed
  * duration, then the untimed ones, kept so a drain or a shutdown finds
@@ -161,6 +167,7 @@ struct priv {
     size_t work_size;
     size_t head_max;        /* largest input buffer a head may need */
     uint64_t accept_resume; /* != 0: accepting paused until then */
+    uint64_t drain_idle_at; /* != 0: a drain closes the idle connections then */
     bool accept_error_logged;
 };
 
@@ -1641,6 +1648,13 @@ static void proxy_begin(struct srv__conn *c)
     proxy_read(c);
 }
 
+/* Watches listener L (again): EPOLLEXCLUSIVE on a socket other processes
+ * accept from too, so a connection wakes one of them, not all. */
+static int listener_watch(struct srv__listener *l)
+{
+    return srv__loop_add(&l->srv->loop, &l->io, EPOLLIN | (l->shared ? EPOLLEXCLUSIVE : 0));
+}
+
 static void pause_accepting(struct srv__server *s, int err)
 {
     struct priv *p = priv_of(s);
@@ -1649,19 +1663,21 @@ static void pause_accepting(struct srv__server *s, int err)
                 ACCEPT_PAUSE_MS);
         p->accept_error_logged = true;
     }
-    if (s->listen_io.events != 0)
-        srv__loop_del(&s->loop, &s->listen_io);
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].io.events != 0)
+            srv__loop_del(&s->loop, &s->listeners[i].io);
     p->accept_resume = srv__now_ms() + ACCEPT_PAUSE_MS;
 }
 
-/* Accepts up to MAX queued connections (the loop comes back for the rest,
- * so a flood cannot starve connections already open). */
-static void accept_queued(struct srv__server *s, unsigned max)
+/* Accepts up to MAX connections queued on L (the loop comes back for the
+ * rest, so a flood cannot starve connections already open). */
+static void accept_queued(struct srv__listener *l, unsigned max)
 {
-    for (unsigned i = 0; i < max && s->listen_io.fd >= 0; i++) {
+    struct srv__server *s = l->srv;
+    for (unsigned i = 0; i < max && l->io.fd >= 0 && priv_of(s)->accept_resume == 0; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
-        int fd = accept4(s->listen_io.fd, (struct sockaddr *)&peer, &plen,
+        int fd = accept4(l->io.fd, (struct sockaddr *)&peer, &plen,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             conn_open(s, fd, (const struct sockaddr *)&peer);
@@ -1687,10 +1703,9 @@ static void accept_queued(struct srv__server *s, unsigned max)
 static void on_listen(struct srv__io *io, uint32_t events)
 {
     SRV__UNUSED(events);
-    struct srv__server *s =
-        (struct srv__server *)((char *)io - offsetof(struct srv__server, listen_io));
+    struct srv__listener *l = (struct srv__listener *)io; /* io is its first member */
     if (io->fd >= 0)
-        accept_queued(s, ACCEPT_BATCH);
+        accept_queued(l, ACCEPT_BATCH);
 }
 
 /* ---- Timers --------------------------------------------------------------- */
@@ -1722,11 +1737,18 @@ static void sweep(struct srv__server *s)
         p->trimmed_ms = now;
         trim_works(s);
     }
-    if (p->accept_resume != 0 && now >= p->accept_resume && s->listen_io.fd >= 0) {
+    if (p->drain_idle_at != 0 && now >= p->drain_idle_at) {
+        p->drain_idle_at = 0;
+        struct srv__conn *c;
+        while ((c = p->timers[T_IDLE].head) != NULL)
+            conn_close(c);
+    }
+    if (p->accept_resume != 0 && now >= p->accept_resume) {
         p->accept_resume = 0;
         p->accept_error_logged = false;
-        if (srv__loop_add(&s->loop, &s->listen_io, EPOLLIN) < 0)
-            p->accept_resume = now + ACCEPT_PAUSE_MS;
+        for (unsigned i = 0; i < s->nlisteners; i++)
+            if (s->listeners[i].io.fd >= 0 && listener_watch(&s->listeners[i]) < 0)
+                p->accept_resume = now + ACCEPT_PAUSE_MS;
     }
 }
 
@@ -1735,6 +1757,8 @@ static int next_wait(const struct srv__server *s)
 {
     const struct priv *p = priv_of(s);
     uint64_t earliest = p->accept_resume ? p->accept_resume : UINT64_MAX;
+    if (p->drain_idle_at != 0 && p->drain_idle_at < earliest)
+        earliest = p->drain_idle_at;
     for (unsigned k = 0; k < T_COUNT; k++) {
         const struct srv__conn *c = p->timers[k].head;
         if (c != NULL && c->deadline < earliest)
@@ -1761,8 +1785,6 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     memset(s, 0, sizeof *s);
     s->app = app;
     srv__limits_resolve(&s->limits, &app->limits);
-    s->listen_io.fd = listen_fd;
-    s->listen_io.fn = on_listen;
     int r = srv__loop_init(&s->loop);
     if (r < 0)
         return r;
@@ -1778,7 +1800,7 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
     p->head_max = s->limits.request_line + s->limits.header_bytes + 4;
     s->log = srv__access_log_main.fd >= 0 ? &srv__access_log_main : NULL;
     if (listen_fd >= 0) {
-        r = srv__loop_add(&s->loop, &s->listen_io, EPOLLIN);
+        r = srv__server_listen(s, listen_fd, false);
         if (r < 0) {
             free(p);
             s->priv = NULL;
@@ -1786,6 +1808,29 @@ int srv__server_init(struct srv__server *s, const struct srv_app *app, int liste
             return r;
         }
     }
+    return 0;
+}
+
+int srv__server_listen(struct srv__server *s, int fd, bool shared)
+{
+    s->listeners = srv__xrealloc(s->listeners, (s->nlisteners + 1) * sizeof *s->listeners);
+    /* The loop holds pointers to the listeners' io: re-register them all
+     * after the array moved. */
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].io.events != 0) {
+            srv__loop_del(&s->loop, &s->listeners[i].io);
+            listener_watch(&s->listeners[i]);
+        }
+    struct srv__listener *l = &s->listeners[s->nlisteners];
+    memset(l, 0, sizeof *l);
+    l->io.fd = fd;
+    l->io.fn = on_listen;
+    l->srv = s;
+    l->shared = shared;
+    int r = listener_watch(l);
+    if (r < 0)
+        return r;
+    s->nlisteners++;
     return 0;
 }
 
@@ -1808,18 +1853,22 @@ void srv__server_drain(struct srv__server *s)
     if (s->draining)
         return;
     s->draining = true;
-    if (s->listen_io.fd >= 0) {
-        accept_queued(s, UINT32_MAX); /* what the kernel already queued */
-        if (s->listen_io.events != 0)
-            srv__loop_del(&s->loop, &s->listen_io);
-        close(s->listen_io.fd);
-        s->listen_io.fd = -1;
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        struct srv__listener *l = &s->listeners[i];
+        if (l->io.fd < 0)
+            continue;
+        priv_of(s)->accept_resume = 0;
+        accept_queued(l, UINT32_MAX); /* what the kernel already queued */
+        if (l->io.events != 0)
+            srv__loop_del(&s->loop, &l->io);
+        close(l->io.fd);
+        l->io.fd = -1;
     }
     struct priv *p = priv_of(s);
     p->accept_resume = 0;
     struct srv__conn *c;
-    while ((c = p->timers[T_IDLE].head) != NULL)
-        conn_close(c);
+    if (p->timers[T_IDLE].head != NULL)
+        p->drain_idle_at = srv__now_ms() + DRAIN_IDLE_GRACE_MS;
     /* Event streams end gracefully: `close` runs, what they queued is sent. */
     for (c = p->timers[T_STREAM].head; c != NULL; c = c->tnext)
         srv__stream_end(c->stream, SRV_SSE_DRAINING);
@@ -1867,9 +1916,11 @@ void srv__server_close(struct srv__server *s)
         free(p);
         s->priv = NULL;
     }
-    if (s->listen_io.fd >= 0) {
-        close(s->listen_io.fd);
-        s->listen_io.fd = -1;
-    }
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].io.fd >= 0)
+            close(s->listeners[i].io.fd);
+    free(s->listeners);
+    s->listeners = NULL;
+    s->nlisteners = 0;
     srv__loop_close(&s->loop);
 }

@@ -51,6 +51,7 @@ void srv__limits_resolve(struct srv_limits *out, const struct srv_limits *in)
     out->shutdown_timeout_ms = in->shutdown_timeout_ms ? in->shutdown_timeout_ms : 10000;
     out->response_timeout_ms = in->response_timeout_ms ? in->response_timeout_ms : 30000;
     out->sse_queue = in->sse_queue ? in->sse_queue : 64 * 1024;
+    out->reload_timeout_ms = in->reload_timeout_ms ? in->reload_timeout_ms : 60000;
     out->multipart_parts = in->multipart_parts ? in->multipart_parts : 128;
     out->multipart_header = in->multipart_header ? in->multipart_header : 8 * 1024;
 }

@@ -10,9 +10,12 @@
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
  *       forwarded  proxy_protocol  metrics   (behind a load balancer: pure
  *       parsers; the shared counters)
+ *       ws  ws_deflate          (WebSocket frames and handshake, nettle;
+ *                               permessage-deflate, zlib)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
  *   L3  conn                            (the per-connection state machine)
  *   L4  listen  worker  master  server  (processes, sockets, signals)
+ *       privileges                      (the `user` directive: dropping root)
  *       bus  redis                      (pubsub transports: between workers,
  *                                       between servers; redis.c links hiredis)
  *
@@ -836,9 +839,6 @@ int srv__metrics_create(int workers);
 struct srv__metrics_slot *srv__metrics_attach(int id);
 /* The master: a worker was started again after dying. */
 void srv__metrics_restarted(void);
-/* The process that handles SIGHUP: a reload happened (counted as
- * srv_reloads_total). */
-void srv__metrics_reload(void);
 /* Unmaps (the master at exit; tests). */
 void srv__metrics_destroy(void);
 
@@ -933,6 +933,312 @@ struct srv__proxy_header {
  * command, an address block too short for its family, a header past
  * SRV__PROXY_V2_MAX).  H is filled in only on success. */
 int srv__proxy_parse(const char *buf, size_t len, struct srv__proxy_header *h);
+
+/* ===========================================================================
+ * L1: WebSocket - the protocol of RFC 6455 and permessage-deflate (RFC
+ * 7692), with no sockets in it: ws.c decides the handshake, decodes client
+ * frames and encodes server frames; ws_deflate.c compresses and inflates
+ * messages (zlib).  conn.c owns the connection and calls these.
+ *
+ * How conn.c uses it:
+ *   1. A request reaches a WebSocket route: srv__ws_handshake(&req->head,
+ *      &opts, &hs), OPTS made from the route (`protocols "a" "b"` in its
+ *      order; deflate on or off).  hs.status 101: send "HTTP/1.1 101
+ *      Switching Protocols\r\n", any Date/Server lines, hs.headers, "\r\n"
+ *      - no Content-Length, Transfer-Encoding or Connection line of its
+ *      own (RFC 9110 8.6: none in a 1xx).  400/405/426: an ordinary error
+ *      response with hs.headers among its header lines.
+ *   2. After a 101: pmd = hs.deflate ? srv__ws_deflate_new(&hs.pmd, &opts)
+ *      : NULL; srv__ws_decoder_init(&dec, &lim, pmd), LIM from `limits {
+ *      ws_message ...; ws_frame ...; }` (zeros: 1 MiB, and the message
+ *      limit).  Bytes the client sent after the request head are already
+ *      WebSocket bytes: decode them first.
+ *   3. On every read, the bytes in the buffer from OFF to LEN:
+ *          for (;;) {
+ *              ssize_t n = srv__ws_decode(&dec, buf + off, len - off, &ev);
+ *              if (n < 0) { fail with -n; break; }
+ *              off += n;
+ *              if (!ev.opcode) break;      // all consumed, nothing complete
+ *              handle ev;                  // before the next call
+ *          }
+ *      All of BUF is consumed by then: the buffer can be reused for the
+ *      next read (the decoder keeps what it needs of a cut frame).  TEXT and
+ *      BINARY go to the route's `message` block (TEXT is valid UTF-8, not
+ *      NUL-terminated); PING is answered with a PONG of the same payload;
+ *      PONG is ignored; CLOSE is answered with srv__ws_close_frame(out,
+ *      ev.code, NULL, 0) (echoing the code; an empty close frame when
+ *      ev.code is 0) unless we sent a close first, then the connection is
+ *      closed once that is written (the decoder ignores whatever follows).
+ *      An error -CODE (1002, 1007, 1009, 1011): send srv__ws_close_frame(
+ *      out, CODE, NULL, 0), stop reading, close once written (RFC 6455
+ *      7.1.7).
+ *   4. Sending a message: for TEXT/BINARY with PMD, c =
+ *      srv__ws_deflate_message(pmd, p, n, &zp, &zn) first (c 1: send zp[0..
+ *      zn) with RSV1; 0: send p[0..n) as it is; < 0: fail with 1011); then
+ *      srv__ws_frame_header(hdr, opcode, c == 1, len) and the payload.
+ *      Control frames (PING, PONG, CLOSE) are never compressed, at most 125
+ *      bytes.  Closing from the server: srv__ws_close_frame(out, 1000 or
+ *      1001 on shutdown, reason, len), then wait (with a timeout) for the
+ *      client's close before closing the socket.
+ *   5. conn_close(): srv__ws_decoder_free(&dec), srv__ws_deflate_free(pmd).
+ *      A connection gone idle may call srv__ws_decoder_trim(&dec).  At
+ *      worker exit: srv__ws_deflate_shutdown().
+ *
+ * Memory per connection (x86-64, zlib 1.2.13): the decoder is a struct of
+ * ~230 bytes and allocates nothing while each message arrives in one frame
+ * within one read (it is delivered in place); otherwise its message buffer
+ * grows to the largest message seen (at most the message limit), reused,
+ * and srv__ws_decoder_trim() gives it back.  permessage-deflate adds a
+ * struct srv__ws_deflate (~140 bytes) when negotiated, an inflate state at
+ * the first compressed message received (about 7 KiB + 2^client_window_bits:
+ * 39 KiB at 15 bits, 8 KiB at 9), and a compressor at the first compressed
+ * message sent: with server context takeover its own (2^(w+2) +
+ * 2^(mem_level+9) + ~6 KiB: 262 KiB at 15 bits and level 8, 18 KiB at 10
+ * bits and level 4), without it (the default) none: the worker shares one
+ * compressor per window size among its connections.
+ */
+
+enum {
+    SRV__WS_CONT = 0x0,
+    SRV__WS_TEXT = 0x1,
+    SRV__WS_BINARY = 0x2,
+    SRV__WS_CLOSE = 0x8,
+    SRV__WS_PING = 0x9,
+    SRV__WS_PONG = 0xA,
+};
+
+/* Close codes (RFC 6455 7.4.1) the runtime sends itself. */
+enum {
+    SRV__WS_NORMAL = 1000,       /* orderly close */
+    SRV__WS_GOING_AWAY = 1001,   /* server shutting down */
+    SRV__WS_PROTOCOL = 1002,     /* a frame breaking RFC 6455 */
+    SRV__WS_INVALID_DATA = 1007, /* invalid UTF-8 text or close reason, bad deflate data */
+    SRV__WS_POLICY = 1008,
+    SRV__WS_TOO_BIG = 1009,      /* over a frame or message limit */
+    SRV__WS_INTERNAL = 1011,     /* the server failed (zlib out of memory) */
+};
+
+#define SRV__WS_HEADER_MAX 10      /* bytes in a server frame's header */
+#define SRV__WS_CONTROL_MAX 125    /* payload of a control frame */
+#define SRV__WS_CLOSE_FRAME_MAX (2 + SRV__WS_CONTROL_MAX)
+#define SRV__WS_PROTOCOL_NAME_MAX 128 /* bytes in one of the server's subprotocol names */
+
+/* Whether CODE may be sent in a close frame by an endpoint (RFC 6455
+ * 7.4.1-2 and the IANA registry): 1000-1003, 1007-1014, 3000-4999. */
+bool srv__ws_close_code_valid(unsigned code);
+
+/* UTF-8, checked a chunk at a time: *STATE starts at 0 and carries an
+ * unfinished sequence from one chunk to the next.  Returns false when
+ * P[0..N) cannot continue valid UTF-8 (an overlong form, a surrogate,
+ * above U+10FFFF, a stray or missing continuation byte); *STATE is then
+ * unspecified.  The text ends valid when *STATE is 0 at its end. */
+bool srv__utf8_check(uint32_t *state, const char *p, size_t n);
+
+/* ---- Handshake (ws.c) ----------------------------------------------------- */
+
+/* What a WebSocket route accepts.  Zero is the default everywhere. */
+struct srv__ws_options {
+    const char *const *protocols; /* the server's subprotocols, most wanted first */
+    unsigned nprotocols;          /* each a token of at most SRV__WS_PROTOCOL_NAME_MAX bytes */
+    bool deflate;                 /* accept permessage-deflate offers */
+    /* permessage-deflate, when accepted: */
+    bool server_takeover;         /* keep the compressor's context between messages
+                                     (better ratio, a compressor per connection);
+                                     false: server_no_context_takeover, a shared one */
+    bool client_no_takeover;      /* ask the client not to keep its context */
+    uint8_t server_window_bits;   /* 9..15 [15]: the compressor's window */
+    uint8_t client_window_bits;   /* 9..15 [15]: asked of clients that allow it (the
+                                     inflate window: 2^N bytes per connection).
+                                     Below 15, a client that breaks the limit
+                                     may have a message accepted or refused
+                                     (1007) depending on how reads cut it */
+    uint8_t mem_level;            /* 1..9 [8]: zlib memLevel of an own compressor */
+    uint32_t compress_min;        /* [64] messages shorter than this go uncompressed */
+};
+
+/* The permessage-deflate parameters agreed (RFC 7692 7.1). */
+struct srv__ws_pmd {
+    bool server_no_takeover;  /* server_no_context_takeover: reset ours per message */
+    bool client_no_takeover;  /* client_no_context_takeover: the client resets its */
+    uint8_t server_bits;      /* window of our compressor, 8..15 (8: never compress) */
+    uint8_t client_bits;      /* the window we inflate with (the client's at most): 8..15 */
+};
+
+#define SRV__WS_HEADERS_MAX 512
+struct srv__ws_handshake {
+    int status;               /* 101, or the error to answer: 400, 405, 426 */
+    const char *protocol;     /* 101: the subprotocol chosen (one of OPTS's), or NULL */
+    bool deflate;             /* 101: permessage-deflate accepted, with PMD */
+    struct srv__ws_pmd pmd;
+    /* Header lines for the response, each ending in CRLF, not
+     * NUL-terminated:
+     *   101: Upgrade, Connection, Sec-WebSocket-Accept, and
+     *        Sec-WebSocket-Protocol / Sec-WebSocket-Extensions when agreed;
+     *   426: "Upgrade: websocket" and "Sec-WebSocket-Version: 13" (RFC 9110
+     *        7.8 wants "upgrade" in the response's Connection field too:
+     *        "Connection: upgrade" or "Connection: upgrade, close");
+     *   405: "Allow: GET"; 400: none. */
+    char headers[SRV__WS_HEADERS_MAX];
+    size_t headers_len;
+};
+
+/* Decides what to answer to the request H on a WebSocket route (RFC 6455
+ * 4.2), given OPTS; fills OUT and returns OUT->status.  Never allocates.
+ *   405  the method is not GET;
+ *   426  not an upgrade to WebSocket version 13: HTTP/1.0, no "websocket"
+ *        token in Upgrade or no "upgrade" token in Connection (tokens in
+ *        comma lists, any case, over any number of lines), a
+ *        Sec-WebSocket-Version other than exactly one line "13";
+ *   400  Sec-WebSocket-Key missing, repeated, or not the base64 encoding
+ *        (canonical, padded) of 16 bytes; a Sec-WebSocket-Protocol that is
+ *        not a list of tokens;
+ *   101  otherwise.  The subprotocol is the first of OPTS->protocols that
+ *        the client offered (none offered or none in common: no protocol,
+ *        as RFC 6455 4.2.2 says); permessage-deflate is the client's first
+ *        offer that is well-formed and acceptable (unknown, repeated or
+ *        invalid parameters decline an offer, a malformed header declines
+ *        them all), when OPTS->deflate. */
+int srv__ws_handshake(const struct srv__head *h, const struct srv__ws_options *opts,
+                      struct srv__ws_handshake *out);
+
+/* Sec-WebSocket-Accept for KEY[0..LEN) (RFC 6455 4.2.2: base64 of the SHA-1
+ * of the key and the GUID): 28 characters written at OUT, no NUL. */
+#define SRV__WS_ACCEPT_LEN 28
+void srv__ws_accept_key(const char *key, size_t len, char out[SRV__WS_ACCEPT_LEN]);
+/* Whether KEY[0..LEN) is a valid Sec-WebSocket-Key: 24 characters of
+ * canonical base64 encoding 16 bytes. */
+bool srv__ws_key_valid(const char *key, size_t len);
+
+/* ---- Client frames in (ws.c) ---------------------------------------------- */
+
+struct srv__ws_deflate;
+
+struct srv__ws_limits {
+    uint64_t message;  /* [1 MiB] bytes of a message (decompressed): 1009 past it */
+    uint64_t frame;    /* [the message limit] payload bytes of one frame, as sent */
+};
+
+/* One complete thing the client sent. */
+struct srv__ws_event {
+    unsigned opcode;   /* 0: nothing (more bytes needed); TEXT, BINARY, PING, PONG, CLOSE */
+    const char *data;  /* the message (TEXT: valid UTF-8), the ping/pong
+                          payload, or the close reason (valid UTF-8) */
+    size_t len;
+    uint16_t code;     /* CLOSE: its status code, 0 when the frame had none */
+};
+
+/* The decoder of one connection's client-to-server byte stream: a state
+ * machine fed with the bytes as they arrive, cut anywhere.  It owns the
+ * message buffer (malloc'd, grown to fit the largest message that did not
+ * arrive whole in one read, never past the limit, reused) and the small
+ * buffers for a header and a control payload cut by a read; the caller
+ * owns the bytes it passes in.  Fields are private to ws.c. */
+struct srv__ws_decoder {
+    uint64_t frame_max, message_max;
+    struct srv__ws_deflate *pmd;  /* NULL: no extension, RSV1 is an error */
+    uint64_t remaining;           /* payload bytes of the current frame still to come */
+    uint64_t wire;                /* payload bytes of the current message, as sent */
+    char *msg;                    /* the message being reassembled */
+    size_t msg_len, msg_cap;
+    uint32_t utf8;                /* UTF-8 state across the text's chunks */
+    uint32_t ctl_utf8;            /* the same for a close frame's reason */
+    int error;                    /* once failed: the -CODE every call returns */
+    uint8_t state;                /* header, payload, closed, failed */
+    uint8_t hlen, hneed;          /* header bytes gathered / needed */
+    uint8_t op;                   /* the current frame's opcode */
+    uint8_t msg_op;               /* TEXT or BINARY while a message is open, else 0 */
+    bool fin, compressed;         /* the current frame's FIN; the message's RSV1 */
+    uint8_t mask_off;             /* bytes of the current payload unmasked so far, mod 4 */
+    uint8_t ctl_len;
+    unsigned char mask[4];
+    unsigned char hdr[14];
+    char ctl[SRV__WS_CONTROL_MAX];
+};
+
+/* Sets up D for a connection whose handshake has just completed.  LIM's
+ * zeros take the defaults; PMD is the connection's permessage-deflate
+ * state (srv__ws_deflate_new) or NULL.  Allocates nothing. */
+void srv__ws_decoder_init(struct srv__ws_decoder *d, const struct srv__ws_limits *lim,
+                          struct srv__ws_deflate *pmd);
+
+/* Decodes the client's bytes at BUF[0..LEN).  Returns the number of bytes
+ * consumed (>= 0), with EV->opcode 0 when all LEN were consumed and no
+ * event is complete, or the opcode of the event that completed with the
+ * byte before the returned count; the caller handles the event and calls
+ * again with the rest.  Returns -1002 (a protocol error), -1007 (invalid
+ * UTF-8, invalid compressed data), -1009 (over a limit) or -1011 (zlib out
+ * of memory) with the connection failed: every later call returns the
+ * same.  Each error is reported by the call that is given the byte that
+ * decides it: a header's fields at their last byte (the bits and opcode at
+ * byte 2, a length at its last byte, before the mask arrives), a size over
+ * a limit at the header that announces it (a compressed message's
+ * decompressed size at the byte whose output passes it), an invalid UTF-8
+ * byte at that byte (in a compressed message: as soon as it comes out of
+ * the inflater), a text ending mid-character at its last byte, a close
+ * code at its second byte.  So BUF cut anywhere gives the same events and
+ * the same error as BUF whole.
+ *
+ * EV->data points into BUF (a whole unfragmented uncompressed message, or
+ * a control frame, within these LEN bytes: unmasked in place) or into D's
+ * own buffers; either way it is valid until the next call on D or until
+ * the caller changes BUF, whichever comes first.  BUF is written: payloads
+ * are unmasked in place.  After a CLOSE event every byte is consumed and
+ * ignored (RFC 6455 5.5.1: nothing follows a close). */
+ssize_t srv__ws_decode(struct srv__ws_decoder *d, char *buf, size_t len,
+                       struct srv__ws_event *ev);
+
+/* Whether a message is partly received (a fragmented or cut one). */
+bool srv__ws_decoder_busy(const struct srv__ws_decoder *d);
+/* Frees the message buffer when no message is being received (a
+ * connection gone quiet after a large message); the next message that
+ * needs one allocates it again. */
+void srv__ws_decoder_trim(struct srv__ws_decoder *d);
+/* Frees what D owns (not its PMD). */
+void srv__ws_decoder_free(struct srv__ws_decoder *d);
+
+/* ---- Server frames out (ws.c) --------------------------------------------- */
+
+/* Writes the header of a server frame (FIN set, unmasked) of OPCODE with a
+ * payload of LEN bytes at OUT (SRV__WS_HEADER_MAX bytes of room), in the
+ * shortest of the three length forms; RSV1 when COMPRESSED.  Returns its
+ * length: 2, 4 or 10. */
+size_t srv__ws_frame_header(char *out, unsigned opcode, bool compressed, uint64_t len);
+/* A whole close frame for CODE (0: an empty close frame) and the reason
+ * REASON[0..LEN), cut at a UTF-8 character boundary to the 123 bytes that
+ * fit, at OUT (SRV__WS_CLOSE_FRAME_MAX bytes of room).  Returns its
+ * length. */
+size_t srv__ws_close_frame(char *out, unsigned code, const char *reason, size_t len);
+
+/* ---- permessage-deflate (ws_deflate.c) ------------------------------------ */
+
+/* One connection's compression state: the agreed parameters, then zlib's
+ * inflate state (made at the first compressed message received) and, with
+ * server context takeover, its own compressor (made at the first message
+ * compressed).  Both are kept until srv__ws_deflate_free(). */
+struct srv__ws_deflate *srv__ws_deflate_new(const struct srv__ws_pmd *pmd,
+                                            const struct srv__ws_options *opts);
+void srv__ws_deflate_free(struct srv__ws_deflate *z);
+
+/* Compresses the message P[0..LEN) for sending.  Returns the payload to
+ * send in a frame with RSV1 set, in *OUT[0..*OUT_LEN) (memory owned by Z or
+ * by the worker's shared compressor: valid until the next call for any
+ * connection), or 0 when the message should go as it is, uncompressed
+ * (shorter than compress_min, or, without context takeover, not made
+ * smaller; always when the client allows no window zlib can make).
+ * Returns 1 when compressed, -1011 when zlib failed (out of memory). */
+int srv__ws_deflate_message(struct srv__ws_deflate *z, const char *p, size_t len,
+                            const char **out, size_t *out_len);
+
+/* Inflate, for the decoder: decompresses IN[0..N), the next bytes of a
+ * compressed message, appending to D's message buffer (grown as needed,
+ * never past d->message_max + 1 bytes); END: these are the message's last
+ * bytes (the 00 00 ff ff tail is added).  Returns 0, -1009 when the output
+ * passes the message limit (inflating stops there), -1007 for invalid data,
+ * -1011 when zlib is out of memory.  The output is not checked as UTF-8. */
+int srv__ws_inflate(struct srv__ws_decoder *d, const char *in, size_t n, bool end);
+
+/* Frees the worker's shared compressors (worker exit; tests). */
+void srv__ws_deflate_shutdown(void);
 
 /* ===========================================================================
  * L2: static files.  static.c serves a mount (srv_static_serve) and opens
@@ -1106,11 +1412,19 @@ void srv__stream_end(struct srv_sse *s, int reason);
 /* ===========================================================================
  * L3: conn.c - connections and the per-process serving state.
  */
+/* One listening socket a server accepts from. */
+struct srv__listener {
+    struct srv__io io;         /* fd -1 once closed */
+    struct srv__server *srv;
+    bool shared;               /* other processes accept from it too (EPOLLEXCLUSIVE) */
+};
+
 struct srv__server {
     const struct srv_app *app;
     struct srv_limits limits;  /* resolved */
     struct srv__loop loop;
-    struct srv__io listen_io;  /* fd -1 once closed */
+    struct srv__listener *listeners;
+    unsigned nlisteners;
     bool draining;             /* graceful shutdown under way */
     struct srv__access_log *log; /* NULL: no access log */
     void *works;               /* conn.c's pool of idle works */
@@ -1120,17 +1434,23 @@ struct srv__server {
 };
 
 /* Sets up the loop and starts accepting on LISTEN_FD (non-blocking, already
- * listening).  Returns 0 or -errno. */
+ * listening; -1: none yet).  Returns 0 or -errno. */
 int srv__server_init(struct srv__server *s, const struct srv_app *app, int listen_fd);
+/* Accepts from one more listening socket FD too; SHARED: other processes
+ * accept from it at the same time (a socket systemd passed to every worker),
+ * so each connection wakes only one of them.  Returns 0 or -errno. */
+int srv__server_listen(struct srv__server *s, int fd, bool shared);
 
 /* One loop iteration: waits for events (at most MAX_WAIT_MS, -1 = until the
  * next timer), handles them and the timers that expired. */
 int srv__server_run_once(struct srv__server *s, int max_wait_ms);
 
-/* Starts a graceful drain: stop accepting (the listener is removed from the
- * loop and closed, after accepting what is already queued), close idle
- * keep-alive connections, and let in-flight requests finish, each then
- * closed.  srv__server_drained() becomes true when no connection is left. */
+/* Starts a graceful drain: stop accepting (the listeners are removed from
+ * the loop and closed, after accepting what is already queued), let
+ * in-flight requests finish, each then closed, answer what idle keep-alive
+ * connections send within a short grace (with Connection: close) and close
+ * the rest after it.  srv__server_drained() becomes true when no connection
+ * is left. */
 void srv__server_drain(struct srv__server *s);
 bool srv__server_drained(const struct srv__server *s);
 
@@ -1157,6 +1477,15 @@ int srv__listen_open(const char *host, int port, char *err, size_t errlen);
 int srv__listen_join(const char *host, int port, char *err, size_t errlen);
 /* The port a socket is bound to (for --port 0). */
 int srv__listen_port(int fd);
+/* A socket bound to the address LIKE is bound to, in its SO_REUSEPORT
+ * group, not listening yet (a new generation adding workers).  Returns the
+ * fd or -errno. */
+int srv__listen_bind_like(int like);
+/* listen() on a socket from srv__listen_bind_like.  Returns 0 or -errno. */
+int srv__listen_start(int fd);
+/* "http://127.0.0.1:8080", "http://[::1]:8080" or "unix:/run/app.sock"
+ * for the socket FD. */
+void srv__listen_describe(int fd, char *buf, size_t size);
 
 /* The CPUs this process may use: affinity mask, capped by the cgroup v2
  * cpu.max quota (or v1 cfs quota) rounded up; at least 1. */
@@ -1167,14 +1496,18 @@ int srv__cpu_count(void);
 int srv__cpu_count_at(const char *proc_cgroup, const char *cgroup_root, int affinity);
 
 /* The signals the master waits for on its signalfd (SIGTERM, SIGINT, SIGQUIT,
- * SIGCHLD, and SIGHUP unless it is ignored, as under nohup). */
+ * SIGCHLD, SIGUSR1 and SIGHUP). */
 void srv__managed_signals(sigset_t *set);
 
-/* Runs one worker (or the single process) until shutdown: worker_setup,
- * serve LISTEN_FD, drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a
- * second signal in single-process mode).  Returns the exit status. */
+struct srv__sockets;
+/* Runs worker ID of WORKERS (or the single process) until shutdown:
+ * worker_setup, serve the sockets of SOCKS it owns (srv__sockets_owns),
+ * drain on SIGTERM/SIGINT, exit at once on SIGQUIT (or a second signal in
+ * single-process mode); a single process also reloads on SIGHUP.  Returns
+ * the exit status. */
 int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
-                    int listen_fd, bool single_process);
+                    struct srv__sockets *socks, int id, int workers,
+                    bool single_process);
 /* worker.c: in a forked worker, the pipe to the master on which the worker
  * writes its pid (a pid_t) once worker_setup has run and it is about to accept (the
  * master's crash-loop guard tells "died during start-up" from "died while
@@ -1204,9 +1537,95 @@ uint64_t srv__bus_dropped(void);
 void srv__redis_start(const char *host, int port);
 void srv__redis_stop(void);
 
-/* Forks and supervises WORKERS workers, one listener each (LISTEN_FDS).
- * Returns the exit status. */
+/* The listening sockets of one generation of the server: opened by
+ * server.c, adopted from the previous generation after a reload, or passed
+ * by systemd. */
+struct srv__sockets {
+    int *fds;          /* -1 once closed */
+    char **names;      /* LISTEN_FDNAMES (NULL entries when not from systemd) */
+    int n;
+    /* fds[first_pending..n) were bound by this generation to grow the
+     * SO_REUSEPORT group but do not listen yet: the worker that owns one
+     * calls srv__listen_start() once its worker_setup is done, so a
+     * generation that fails before that never had connections queued on
+     * sockets that die with it. */
+    int first_pending;
+    /* Fewer sockets than workers (systemd passed one): every worker accepts
+     * from all of them, each connection waking one (EPOLLEXCLUSIVE). */
+    bool shared;
+    const char *from;  /* NULL (opened here), "systemd", "the previous generation" */
+};
+/* Whether worker ID of WORKERS accepts from socket I: socket i belongs to
+ * worker i mod WORKERS, so with more sockets than workers (after a reload
+ * that lowered the count) every socket still has a worker. */
+static inline bool srv__sockets_owns(const struct srv__sockets *s, int i, int id,
+                                     int workers)
+{
+    return s->shared || workers <= 1 || i % workers == id;
+}
+void srv__sockets_free(struct srv__sockets *s);
+
+/* reload.c: generations (see reload.c for the protocol). */
+extern unsigned srv__generation;      /* reloads before this process: 0 at first */
+/* At start-up: remembers the binary's path and ARGV for the next generation. */
+void srv__reload_init(char **argv);
+/* The sockets a previous generation handed over, else those systemd passed
+ * (systemd.c), made non-blocking and close-on-exec, with the protocol's
+ * variables removed from the environment.  Returns how many (0: none, bind
+ * as usual) or -1 after a boot error (not a listening socket, bad list). */
+int srv__sockets_inherit(struct srv__sockets *out);
+/* This generation serves: tells the previous one (which then drains) and
+ * systemd (MAINPID, READY=1). */
+void srv__generation_ready(void);
+/* Forked workers must not hold the previous generation's pipe. */
+void srv__generation_close_ready_fd(void);
+/* The previous generation has not finished draining (it is our parent):
+ * a reload now would make three generations. */
+bool srv__previous_generation_alive(void);
+
+/* A next generation being started (on the serving side). */
+struct srv__next {
+    pid_t pid;          /* 0: none */
+    int ready_fd;       /* the pipe's read end */
+    int pidfd;          /* readable when the child exits (-1 if unsupported) */
+    uint64_t deadline;  /* srv__clock_ms() by which it must be ready */
+    bool reported;      /* its failure was logged */
+};
+/* Forks and executes the next generation with SOCKS, to be ready within
+ * TIMEOUT_MS.  Logs and returns -1 when it cannot even start; 0 with G
+ * filled in. */
+int srv__next_start(struct srv__next *g, const struct srv__sockets *socks,
+                    unsigned timeout_ms);
+/* Reads G's pipe when readable: 1 it is ready, 0 nothing yet, -1 it
+ * failed (the caller still reaps it and calls srv__next_failed). */
+int srv__next_read(struct srv__next *g);
+/* Logs, once, that G failed for CAUSE ("exited with status 1"). */
+void srv__next_failed(struct srv__next *g, const char *cause);
+void srv__next_close(struct srv__next *g);
+
+/* systemd.c: socket activation: the sockets passed for this process
+ * (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES), variables removed.  Returns
+ * their number, 0 when none, -1 after a boot error. */
+int srv__systemd_listen_fds(struct srv__sockets *out);
+/* sd_notify(3): sends STATE ("READY=1", ...) to NOTIFY_SOCKET if set. */
+int srv__systemd_notify(const char *state);
+
+/* privileges.c: the `user` directive.  srv__privileges_resolve() looks up
+ * APP's user and group, first thing at start-up (before anything is bound):
+ * unknown names, or a process that is neither root nor already that user,
+ * give one boot line and -errno.  srv__privileges_drop() then switches for
+ * good, once the listeners, the `static` directories and the access log
+ * are open and before `setup` and any fork: hands the access log file to
+ * the user, sets the supplementary groups, the gid and the uid, checks that
+ * root is out of reach, sets no_new_privs.  Root without `user`: it says so
+ * instead, in one line (not in a generation re-executed by a reload,
+ * SRV_RELOADS > 0).  0 when there is nothing to do or it worked; -errno
+ * after a boot line.  Each does its work once per resolve. */
+int srv__privileges_resolve(const struct srv_app *app);
+int srv__privileges_drop(void);
+
+/* Forks and supervises WORKERS workers on SOCKS.  Returns the exit status. */
 int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
-                    int *listen_fds, int workers);
+                    struct srv__sockets *socks, int workers);
 
 #endif /* SRV_INTERNAL_H */

@@ -17,6 +17,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -131,15 +134,74 @@ static int listen_open(const char *host, int port, bool probe_first, char *err,
     if (fd < 0)
         return fail(err, errlen, op, addr, -fd);
 
+    int r = srv__listen_start(fd);
+    if (r < 0) {
+        close(fd);
+        return fail(err, errlen, "listen", addr, -r);
+    }
+    return fd;
+}
+
+int srv__listen_start(int fd)
+{
     int secs = DEFER_ACCEPT_SECONDS;
     /* Only an optimisation: failure changes nothing a client can see. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
-    if (listen(fd, LISTEN_BACKLOG) < 0) {
+    return listen(fd, LISTEN_BACKLOG) < 0 ? -errno : 0;
+}
+
+int srv__listen_bind_like(int like)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int one = 1, reuse = 0;
+    socklen_t rl = sizeof reuse;
+    if (getsockname(like, (struct sockaddr *)&ss, &len) < 0 ||
+        getsockopt(like, SOL_SOCKET, SO_REUSEPORT, &reuse, &rl) < 0)
+        return -errno;
+    /* Without SO_REUSEPORT on the original (systemd's sockets, unless
+     * ReusePort=yes) there is no group to join. */
+    if (!reuse || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return -EOPNOTSUPP;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) < 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, "listen", addr, e);
+        return -e;
     }
     return fd;
+}
+
+void srv__listen_describe(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        snprintf(buf, size, "descriptor %d", fd);
+        return;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+        size_t n = len > offsetof(struct sockaddr_un, sun_path)
+                       ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (n > 0 && un->sun_path[0] == '\0') /* abstract */
+            snprintf(buf, size, "unix:@%.*s", (int)(n - 1), un->sun_path + 1);
+        else
+            snprintf(buf, size, "unix:%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+        return;
+    }
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+    char addr[INET6_ADDRSTRLEN + 2];
+    snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ? "[%s]" : "%s", host);
+    snprintf(buf, size, "http://%s:%d", addr, srv__listen_port(fd));
 }
 
 int srv__listen_open(const char *host, int port, char *err, size_t errlen)

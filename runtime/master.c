@@ -9,7 +9,8 @@
  * first fork (server.c), so none can arrive between two steps and kill or
  * confuse the master while it has children.
  *
- * The master keeps every worker's listening socket open.  SO_REUSEPORT gives
+ * The master keeps every listening socket open (and hands them all to the
+ * next generation on a reload).  SO_REUSEPORT gives
  * each socket its own accept queue; if a worker dies, the connections the
  * kernel already queued on its socket stay there (the socket lives on in the
  * master) and the replacement, which gets the same id and the same socket,
@@ -17,10 +18,13 @@
  * is a shutdown's: connections the kernel queues on a draining worker's
  * socket between its last accept and its close are reset.
  *
- *   SIGTERM, SIGINT, SIGHUP   graceful: close the master's listener copies,
+ *   SIGTERM, SIGINT           graceful: close the master's listener copies,
  *                             SIGTERM every worker, wait for all (no
  *                             respawns), exit 0.  A second one during the
  *                             drain SIGKILLs the workers; exit 1.
+ *   SIGHUP                    reload (reload.c): start the next generation
+ *                             on our sockets; when it serves, stop as on
+ *                             SIGTERM; when it fails, log it and go on.
  *   SIGQUIT                   SIGQUIT every worker (they exit at once); exit 1.
  *   a worker dies             log id, pid and cause; respawn it with the same
  *                             id, unless it is crash-looping (below): then
@@ -67,7 +71,7 @@ struct slot {
 struct master {
     const struct srv_app *app;
     const struct srv_limits *lim;
-    int *listen_fds;
+    struct srv__sockets *socks;
     int nworkers;
     struct slot *slots;
     int alive;
@@ -80,6 +84,10 @@ struct master {
     bool killed;            /* SIGKILL sent to whoever was left */
     uint64_t kill_at;       /* when stopping: SIGKILL the rest then */
     int status;             /* exit status once everything is reaped */
+    bool announced;         /* told the previous generation / systemd we serve */
+    bool reload_wanted;     /* SIGHUP before that: reload once it is done */
+    struct srv__next next;  /* a reload's new generation, while it starts */
+    bool handed_over;       /* the next generation serves: we only drain */
 };
 
 static uint64_t monotonic_ms(void)
@@ -99,13 +107,18 @@ static void worker_main(struct master *m, int id)
         _exit(1);
     close(m->sfd);
     close(m->ready_rd);
-    for (int i = 0; i < m->nworkers; i++)
-        if (i != id && m->listen_fds[i] >= 0)
-            close(m->listen_fds[i]);
+    srv__next_close(&m->next);
+    srv__generation_close_ready_fd();
+    struct srv__sockets *s = m->socks;
+    for (int i = 0; i < s->n; i++)
+        if (!srv__sockets_owns(s, i, id, m->nworkers) && s->fds[i] >= 0) {
+            close(s->fds[i]);
+            s->fds[i] = -1;
+        }
     srv__worker_id_value = id;
     srv__worker_ready_fd = m->ready_wr;
     srv__bus_attach(id);
-    exit(srv__worker_run(m->app, m->lim, m->listen_fds[id], false));
+    exit(srv__worker_run(m->app, m->lim, s, id, m->nworkers, false));
 }
 
 /* Forks worker ID.  Returns 0 or -errno. */
@@ -141,12 +154,19 @@ static void begin_stop(struct master *m, int sig, int status, uint64_t grace_ms)
     m->stopping = true;
     m->status = status;
     m->kill_at = monotonic_ms() + grace_ms;
-    for (int i = 0; i < m->nworkers; i++) {
-        if (m->listen_fds[i] >= 0) {
-            close(m->listen_fds[i]);
-            m->listen_fds[i] = -1;
+    for (int i = 0; i < m->socks->n; i++) {
+        if (m->socks->fds[i] >= 0) {
+            close(m->socks->fds[i]);
+            m->socks->fds[i] = -1;
         }
     }
+    /* A generation still starting would serve after we are gone: stop it. */
+    if (m->next.pid > 0 && !m->handed_over) {
+        srv__next_failed(&m->next, "was stopped by the shutdown");
+        kill(m->next.pid, SIGTERM);
+    }
+    if (!m->handed_over)
+        srv__systemd_notify("STOPPING=1");
     signal_all(m, sig);
 }
 
@@ -205,6 +225,24 @@ static void respawn(struct master *m, int id, uint64_t now)
 
 static void on_child_exit(struct master *m, pid_t pid, int st)
 {
+    if (pid == m->next.pid) {
+        /* What it wrote before exiting ('E': could not execute) says
+         * more than its exit status. */
+        if (!m->handed_over && m->next.ready_fd >= 0)
+            srv__next_read(&m->next);
+        if (!m->handed_over) {
+            char cause[128];
+            describe(cause + 4, sizeof cause - 4, st);
+            memcpy(cause, "was ", 4);
+            strcat(cause, " before it was ready");
+            const char *text = WIFSIGNALED(st) ? cause : cause + 4;
+            srv__next_failed(&m->next, text);
+            if (!m->stopping)
+                srv__systemd_notify("READY=1");
+        }
+        srv__next_close(&m->next);
+        return;
+    }
     int id = -1;
     for (int i = 0; i < m->nworkers; i++)
         if (m->slots[i].pid == pid)
@@ -247,6 +285,8 @@ static void reap(struct master *m)
         on_child_exit(m, pid, st);
 }
 
+static void start_reload(struct master *m);
+
 /* Workers write their pid once worker_setup is done. */
 static void read_ready(struct master *m)
 {
@@ -262,6 +302,66 @@ static void read_ready(struct master *m)
             }
         }
     }
+    /* The generation serves once every worker does: only then may a
+     * previous generation stop (and systemd call us started). */
+    if (m->announced || m->stopping)
+        return;
+    for (int i = 0; i < m->nworkers; i++)
+        if (!m->slots[i].ready)
+            return;
+    m->announced = true;
+    srv__generation_ready();
+    if (m->reload_wanted)
+        start_reload(m);
+}
+
+/* SIGHUP: start the next generation, unless one is already on its way. */
+static void start_reload(struct master *m)
+{
+    if (m->stopping) {
+        srv__boot_error("received SIGHUP while stopping; ignored");
+        return;
+    }
+    if (m->next.pid > 0) {
+        srv__boot_error("received SIGHUP; a reload is already under way (pid %d); ignored",
+                        (int)m->next.pid);
+        return;
+    }
+    if (srv__previous_generation_alive()) {
+        srv__boot_error("received SIGHUP; the previous generation (pid %d) is still "
+                        "draining; ignored", (int)getppid());
+        return;
+    }
+    if (!m->announced) {
+        if (!m->reload_wanted)
+            srv__boot_error("received SIGHUP while starting; reloading once every "
+                            "worker is ready");
+        m->reload_wanted = true;
+        return;
+    }
+    m->reload_wanted = false;
+    char state[64];
+    snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)srv__clock_ms() * 1000ull);
+    srv__systemd_notify(state);
+    if (srv__next_start(&m->next, m->socks, m->lim->reload_timeout_ms) < 0)
+        srv__systemd_notify("READY=1");
+}
+
+/* The next generation's pipe is readable: it serves (we drain), or failed. */
+static void read_next(struct master *m)
+{
+    int r = srv__next_read(&m->next);
+    if (r == 0)
+        return;
+    close(m->next.ready_fd);
+    m->next.ready_fd = -1;
+    if (r < 0)
+        return; /* its exit, reaped on SIGCHLD, says how it failed */
+    m->handed_over = true;
+    srv__boot_error("reload: generation %u (pid %d) is serving; draining %d old worker(s)",
+                    srv__generation + 1, (int)m->next.pid, m->alive);
+    begin_stop(m, SIGTERM, 0, m->lim->shutdown_timeout_ms + KILL_GRACE_MS);
 }
 
 static void read_signals(struct master *m)
@@ -272,9 +372,11 @@ static void read_signals(struct master *m)
         case SIGCHLD:
             reap(m);
             break;
+        case SIGHUP:
+            start_reload(m);
+            break;
         case SIGTERM:
         case SIGINT:
-        case SIGHUP:
             if (!m->stopping) {
                 srv__boot_error("received %s; draining %d worker(s)",
                                 srv__signal_name((int)si.ssi_signo), m->alive);
@@ -309,8 +411,10 @@ static void read_signals(struct master *m)
 static int next_timeout(struct master *m, uint64_t now)
 {
     uint64_t next = UINT64_MAX;
+    if (m->next.pid > 0 && !m->handed_over)
+        next = m->next.deadline;
     if (m->stopping) {
-        if (!m->killed)
+        if (!m->killed && m->kill_at < next)
             next = m->kill_at;
     } else {
         for (int i = 0; i < m->nworkers; i++)
@@ -324,6 +428,19 @@ static int next_timeout(struct master *m, uint64_t now)
 
 static void on_timeout(struct master *m, uint64_t now)
 {
+    if (m->next.pid > 0 && !m->handed_over && now >= m->next.deadline) {
+        if (!m->next.reported) {
+            char cause[64];
+            snprintf(cause, sizeof cause, "was not ready after %u ms and was stopped",
+                     m->lim->reload_timeout_ms);
+            srv__next_failed(&m->next, cause);
+            kill(m->next.pid, SIGTERM);
+            srv__systemd_notify("READY=1");
+        } else {
+            kill(m->next.pid, SIGKILL); /* failed, and still not gone */
+        }
+        m->next.deadline = now + KILL_GRACE_MS;
+    }
     if (m->stopping) {
         if (!m->killed && now >= m->kill_at) {
             m->status = 1;
@@ -337,11 +454,12 @@ static void on_timeout(struct master *m, uint64_t now)
 }
 
 int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
-                    int *listen_fds, int workers)
+                    struct srv__sockets *socks, int workers)
 {
     struct master m = {
-        .app = app, .lim = lim, .listen_fds = listen_fds, .nworkers = workers,
+        .app = app, .lim = lim, .socks = socks, .nworkers = workers,
         .pid = getpid(), .sfd = -1, .ready_rd = -1, .ready_wr = -1,
+        .next = {.ready_fd = -1, .pidfd = -1},
     };
     m.slots = srv__xcalloc((size_t)workers, sizeof *m.slots);
 
@@ -374,26 +492,27 @@ int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
     for (int i = 0; i < workers; i++) {
         int rc = spawn(&m, i);
         if (rc < 0) {
-            srv__boot_error("fork worker %d: %s", i, strerror(-rc));
-            /* Serve with the others; this socket would take its share of
-             * connections with nobody to accept them. */
-            m.slots[i].respawn_at = UINT64_MAX;
-            close(listen_fds[i]);
-            listen_fds[i] = -1;
+            /* Its sockets queue connections nobody accepts until the retry
+             * succeeds; closing them would reset those connections, and
+             * after a reload they may hold the previous generation's. */
+            srv__boot_error("fork worker %d: %s; retrying in %u ms", i, strerror(-rc),
+                            RESPAWN_RETRY_MS);
+            m.slots[i].respawn_at = monotonic_ms() + RESPAWN_RETRY_MS;
         }
     }
-    if (m.alive == 0) {
+    if (m.alive == 0 && workers > 0) {
         srv__boot_error("no workers started");
         m.stopping = true;
         m.status = 1;
     }
 
     while (!(m.stopping && m.alive == 0)) {
-        struct pollfd pfd[2] = {
+        struct pollfd pfd[3] = {
             {.fd = m.sfd, .events = POLLIN},
             {.fd = m.ready_rd, .events = POLLIN},
+            {.fd = m.next.ready_fd, .events = POLLIN}, /* -1: ignored */
         };
-        int n = poll(pfd, 2, next_timeout(&m, monotonic_ms()));
+        int n = poll(pfd, 3, next_timeout(&m, monotonic_ms()));
         if (n < 0 && errno != EINTR) {
             /* Cannot wait any more: do not leave workers behind. */
             srv__boot_error("master: poll: %s", strerror(errno));
@@ -406,13 +525,17 @@ int srv__master_run(const struct srv_app *app, const struct srv_limits *lim,
         /* Ready reports first: a worker that reported and then died must
          * not count as dying during start-up. */
         read_ready(&m);
+        if (m.next.ready_fd >= 0 && pfd[2].revents != 0)
+            read_next(&m);
         read_signals(&m);
         on_timeout(&m, monotonic_ms());
     }
 
-    for (int i = 0; i < workers; i++)
-        if (listen_fds[i] >= 0)
-            close(listen_fds[i]);
+    for (int i = 0; i < socks->n; i++)
+        if (socks->fds[i] >= 0)
+            close(socks->fds[i]);
+    if (!m.handed_over)
+        srv__next_close(&m.next);
     close(m.sfd);
     close(m.ready_rd);
     close(m.ready_wr);

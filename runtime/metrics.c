@@ -6,7 +6,7 @@
  * its counts behind for its replacement (same id, same slot) to go on
  * from.  A single process has the same mapping with one slot.
  *
- * Layout: a header the master alone writes (restarts, reloads), then one
+ * Layout: a header the master alone writes (worker restarts), then one
  * struct srv__metrics_slot per worker id, each on cache lines of its own so
  * that two workers counting never share a line.  A slot has exactly one
  * writer - its worker, with plain increments on the request path (conn.c):
@@ -29,6 +29,11 @@
  * measured once before the workers fork, against CLOCK_MONOTONIC; the
  * bucket bounds are turned into ticks then, and the sums back into seconds
  * when rendered.  Elsewhere a tick is a nanosecond of CLOCK_MONOTONIC.
+ *
+ * A reload (SIGHUP, reload.c) starts a new generation of the server: a new
+ * process with a mapping of its own, so its counters start from zero, as
+ * after a restart, which Prometheus's rate() and increase() take in their
+ * stride; srv_reloads_total says how many generations came before.
  *
  * Rendering (not the request path) writes the Prometheus text format,
  * version 0.0.4: # HELP and # TYPE for each family, counters ending in
@@ -64,10 +69,8 @@ static uint8_t table_lo[64];
 static uint64_t table_mid[64];
 
 struct shared {
-    /* Written by the master only (restarts) or by whoever handles SIGHUP
-     * (reloads), on a line of their own before the slots. */
+    /* Written by the master only, on a line of its own before the slots. */
     uint64_t restarts;
-    uint64_t reloads;
     uint32_t nslots;
     double ns_per_tick;
     struct srv__metrics_slot slots[];
@@ -210,12 +213,6 @@ void srv__metrics_restarted(void)
         __atomic_store_n(&shm->restarts, shm->restarts + 1, __ATOMIC_RELAXED);
 }
 
-void srv__metrics_reload(void)
-{
-    if (shm != NULL)
-        __atomic_store_n(&shm->reloads, shm->reloads + 1, __ATOMIC_RELAXED);
-}
-
 /* ---- Reading ---------------------------------------------------------------- */
 
 static uint64_t load(const uint64_t *p)
@@ -331,8 +328,9 @@ int srv__metrics_render(struct srv_response *res)
     family(&t, "srv_worker_restarts_total", "counter",
            "Workers the master started again after one died.");
     add(&t, "srv_worker_restarts_total %" PRIu64 "\n", load(&shm->restarts));
-    family(&t, "srv_reloads_total", "counter", "Reloads of the configuration (SIGHUP).");
-    add(&t, "srv_reloads_total %" PRIu64 "\n", load(&shm->reloads));
+    family(&t, "srv_reloads_total", "counter",
+           "Reloads (SIGHUP) since the server started: generations before this one.");
+    add(&t, "srv_reloads_total %" PRIu64 "\n", (uint64_t)srv__generation);
 
     srv_response_set_content_type(res, "text/plain; version=0.0.4; charset=utf-8");
     srv_response_body_static(res, t.buf, t.len); /* arena memory: lives as long as the response */

@@ -7,6 +7,8 @@
  *   1. parse --host/--port/--workers; bad usage exits 2;
  *      read the cookie secrets the app names from the environment (a
  *      missing or short one exits 1 here, with nothing started);
+ *      look up the `user` and group (privileges.c): an unknown one exits 1
+ *      here, before anything is bound;
  *   2. open every `static` mount's directory (static.c), relative to the
  *      working directory now: a missing one is reported with its .srv
  *      location and the program exits 1 before binding anything; workers
@@ -15,9 +17,14 @@
  *   3. open every worker's listener (one per worker, SO_REUSEPORT, same
  *      host:port) here, before setup and before any fork: a port that cannot
  *      be bound is reported once and the program exits 1 with nothing
- *      started; and a setup that drops privileges can still have a low port;
- *      with `metrics`, map the counters every worker (and every
- *      replacement) shares (metrics.c);
+ *      started; and a setup that drops privileges can still have a low port.
+ *      A generation started by a reload adopts the previous one's sockets
+ *      instead, and a server started by systemd the ones it passed
+ *      (reload.c, systemd.c: the sockets are never bound twice); with
+ *      `metrics`, map the counters every worker (and every replacement)
+ *      shares (metrics.c);
+ *   3b. `user`: switch from root to that user for good (privileges.c), so
+ *      `setup`, workers and handlers never run as root;
  *   4. run `setup` once (in the master: workers inherit its state);
  *   5. block the signals the master and workers manage, so from here on a
  *      signal is an event read from a signalfd, never a window in which the
@@ -63,7 +70,9 @@ static void usage(FILE *out, const struct srv_app *app)
     fprintf(out,
             "  --help            show this help and exit\n"
             "\n"
-            "SIGTERM or SIGINT drains gracefully; a second one stops at once.\n");
+            "SIGTERM or SIGINT drains gracefully; a second one stops at once.\n"
+            "SIGHUP reloads: the binary is started again on the same sockets and\n"
+            "takes over once it is ready.  SIGUSR1 reopens the access log.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -139,17 +148,13 @@ static int parse_args(int argc, char **argv, const struct srv_app *app,
 
 void srv__managed_signals(sigset_t *set)
 {
-    struct sigaction sa;
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGQUIT);
     sigaddset(set, SIGCHLD);
     sigaddset(set, SIGUSR1); /* reopen log files */
-    /* Under nohup SIGHUP stays ignored; otherwise it stops the server like
-     * SIGTERM (the terminal went away). */
-    if (!(sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
-        sigaddset(set, SIGHUP);
+    sigaddset(set, SIGHUP);  /* reload */
 }
 
 static void block_managed_signals(void)
@@ -158,12 +163,19 @@ static void block_managed_signals(void)
     srv__managed_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP means reload, under nohup too (which ignores it: an ignored
+     * signal is dropped, never read from the signalfd).  Blocked first, so
+     * the default action can never end the process. */
+    signal(SIGHUP, SIG_DFL);
 }
 
 /* Opens N listeners on HOST:PORT; *PORT becomes the real port. */
-static int open_listeners(const char *host, int *port, int *fds, int n)
+static int open_listeners(const char *host, int *port, struct srv__sockets *socks, int n)
 {
     char err[512];
+    socks->fds = srv__xcalloc((size_t)n, sizeof *socks->fds);
+    socks->n = socks->first_pending = n;
+    int *fds = socks->fds;
     for (int i = 0; i < n; i++)
         fds[i] = -1;
     for (int i = 0; i < n; i++) {
@@ -173,6 +185,7 @@ static int open_listeners(const char *host, int *port, int *fds, int n)
             srv__boot_error("%s", err);
             for (int k = 0; k < i; k++)
                 close(fds[k]);
+            srv__sockets_free(socks);
             return -1;
         }
         if (i == 0 && *port == 0) {
@@ -180,12 +193,78 @@ static int open_listeners(const char *host, int *port, int *fds, int n)
             if (p < 0) {
                 srv__boot_error("getsockname: %s", strerror(-p));
                 close(fds[0]);
+                srv__sockets_free(socks);
                 return -1;
             }
             *port = p;
         }
     }
     return 0;
+}
+
+/* Sockets handed over by the previous generation or by systemd, for
+ * WORKERS workers.  A reload that raised the worker count adds sockets to
+ * the SO_REUSEPORT group (bound now, listening once their worker is ready);
+ * otherwise, with fewer sockets than workers, every worker accepts from
+ * every socket. */
+static void adopt_sockets(struct srv__sockets *socks, int workers, const struct options *o)
+{
+    if (socks->from != NULL && strcmp(socks->from, "systemd") != 0) {
+        int port = srv__listen_port(socks->fds[0]);
+        if (o->port != 0 && port > 0 && port != o->port)
+            srv__boot_error("reload: keeping the sockets on port %d; listening on port %d "
+                            "needs a restart", port, o->port);
+        int have = socks->n;
+        if (have < workers) {
+            socks->fds = srv__xrealloc(socks->fds, (size_t)workers * sizeof *socks->fds);
+            socks->names = srv__xrealloc(socks->names, (size_t)workers * sizeof *socks->names);
+            for (int i = have; i < workers; i++) {
+                int fd = srv__listen_bind_like(socks->fds[0]);
+                if (fd < 0) {
+                    /* After dropping privileges a socket root opened cannot
+                     * be joined; sharing the ones we have serves as well. */
+                    for (int k = have; k < i; k++)
+                        close(socks->fds[k]);
+                    socks->n = have;
+                    break;
+                }
+                socks->fds[i] = fd;
+                socks->names[i] = NULL;
+                socks->n = i + 1;
+            }
+        }
+    }
+    if (socks->n < workers)
+        socks->shared = true;
+}
+
+/* The "listening on" line: the address, and where the sockets came from. */
+static void announce(const struct srv__sockets *socks, int workers)
+{
+    char addr[160], from[200] = "";
+    srv__listen_describe(socks->fds[0], addr, sizeof addr);
+    if (socks->from != NULL && strcmp(socks->from, "systemd") == 0) {
+        size_t len = (size_t)snprintf(from, sizeof from, "; %d socket%s from systemd",
+                                      socks->n, socks->n == 1 ? "" : "s");
+        for (int i = 0; i < socks->n && len < sizeof from; i++)
+            len += (size_t)snprintf(from + len, sizeof from - len, "%s\"%s\"",
+                                    i ? ", " : ": ", socks->names[i]);
+    } else if (socks->from != NULL) {
+        snprintf(from, sizeof from, "; generation %u, %d socket%s handed over",
+                 srv__generation, socks->first_pending, socks->first_pending == 1 ? "" : "s");
+    }
+    if (workers > 1)
+        fprintf(stderr, "%s: listening on %s (%d workers%s)\n", srv__progname, addr,
+                workers, from);
+    else
+        fprintf(stderr, "%s: listening on %s (1 process%s)\n", srv__progname, addr, from);
+    for (int i = 1; i < socks->n; i++) {
+        char other[160];
+        srv__listen_describe(socks->fds[i], other, sizeof other);
+        if (strcmp(other, addr) != 0)
+            fprintf(stderr, "%s: listening on %s\n", srv__progname, other);
+    }
+    fflush(stderr);
 }
 
 int srv_main(int argc, char **argv, const struct srv_app *app)
@@ -201,8 +280,20 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     int rc = parse_args(argc, argv, app, &o);
     if (rc >= 0)
         return rc;
-    if (srv__secrets_load(app) < 0)
+    srv__reload_init(argv);
+    struct srv__sockets socks;
+    int inherited = srv__sockets_inherit(&socks);
+    if (inherited < 0)
         return 1;
+    if (srv__secrets_load(app) < 0) {
+        srv__sockets_free(&socks);
+        return 1;
+    }
+    /* privileges.c (`user`): names looked up before anything is bound. */
+    if (srv__privileges_resolve(app) < 0) {
+        srv__sockets_free(&socks);
+        return 1;
+    }
     int workers = o.workers == SRV_WORKERS_AUTO ? srv__cpu_count() : o.workers;
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;
@@ -211,19 +302,30 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
     struct srv_limits lim;
     srv__limits_resolve(&lim, &app->limits);
 
-    if (srv__static_open(app) < 0)
+    if (srv__static_open(app) < 0) {
+        srv__sockets_free(&socks);
         return 1;
+    }
     /* Opened once here: a path that cannot be written stops the start-up,
      * and every worker inherits the descriptor. */
     int lr = srv__access_log_open(&srv__access_log_main, app->log_format, app->log_path);
     if (lr < 0) {
         srv__boot_error("log \"%s\": %s", app->log_path ? app->log_path : "(stderr)",
                         strerror(-lr));
+        srv__sockets_free(&socks);
         return 1;
     }
-    int *fds = srv__xcalloc((size_t)nlisten, sizeof *fds);
-    if (open_listeners(o.host, &o.port, fds, nlisten) < 0) {
-        free(fds);
+    if (inherited > 0)
+        adopt_sockets(&socks, nlisten, &o);
+    else if (open_listeners(o.host, &o.port, &socks, nlisten) < 0)
+        return 1;
+    /* privileges.c (`user`): drop root now that the ports, the static
+     * directories and the access log are open, before `setup` and any fork. */
+    if (srv__privileges_drop() < 0) {
+        for (int i = 0; i < socks.n; i++)
+            close(socks.fds[i]);
+        srv__sockets_free(&socks);
+        srv__access_log_close(&srv__access_log_main);
         return 1;
     }
     /* The counters every worker (and each replacement) shares. */
@@ -231,9 +333,10 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         int mr = srv__metrics_create(nlisten);
         if (mr < 0) {
             srv__boot_error("metrics: %s", strerror(-mr));
-            for (int i = 0; i < nlisten; i++)
-                close(fds[i]);
-            free(fds);
+            for (int i = 0; i < socks.n; i++)
+                close(socks.fds[i]);
+            srv__sockets_free(&socks);
+            srv__access_log_close(&srv__access_log_main);
             return 1;
         }
     }
@@ -244,22 +347,13 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         app->setup();
     block_managed_signals();
 
-    bool bracket = strchr(o.host, ':') && o.host[0] != '[';
-    if (workers > 1)
-        fprintf(stderr, "%s: listening on http://%s%s%s:%d (%d workers)\n",
-                srv__progname, bracket ? "[" : "", o.host, bracket ? "]" : "",
-                o.port, workers);
-    else
-        fprintf(stderr, "%s: listening on http://%s%s%s:%d (1 process)\n",
-                srv__progname, bracket ? "[" : "", o.host, bracket ? "]" : "",
-                o.port);
-    fflush(stderr);
+    announce(&socks, workers);
 
     if (workers > 1)
-        rc = srv__master_run(app, &lim, fds, workers);
+        rc = srv__master_run(app, &lim, &socks, workers);
     else
-        rc = srv__worker_run(app, &lim, fds[0], true);
-    free(fds);
+        rc = srv__worker_run(app, &lim, &socks, 0, 1, true);
+    srv__sockets_free(&socks);
     srv__access_log_close(&srv__access_log_main);
     srv__metrics_destroy();
     return rc;

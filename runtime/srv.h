@@ -743,6 +743,7 @@ struct srv_limits {
     size_t multipart_header;      /* [8 KiB] header block of one part: 413 */
     unsigned response_timeout_ms; /* [30 s] a deferred response not finished by then: 503 */
     size_t sse_queue;             /* [64 KiB] bytes an event stream may have unsent */
+    unsigned reload_timeout_ms;   /* [60 s] a new generation (SIGHUP) not serving by then fails */
 };
 
 #define SRV_WORKERS_AUTO (-1)
@@ -796,6 +797,17 @@ struct srv_app {
     /* `metrics "/metrics";` (or `metrics;`): count requests in shared
      * memory for srv_metrics_serve(); the route itself is in ROUTES. */
     bool metrics;
+    /* `user "NAME" "GROUP";`: the account the server runs as.  Started as
+     * root, srv_main() opens the listeners, the `static` directories and
+     * the access log, then switches to USER (its supplementary groups, and
+     * GROUP or else USER's own group as the group) and sets no_new_privs,
+     * before `setup` and before any worker forks: no setup, hook or handler
+     * ever runs as root.  Both are looked up at start-up; an unknown one stops
+     * the program with one line, exit 1.  NULL USER: no switch (a server
+     * started as root then says once that it runs as root); GROUP may be
+     * NULL. */
+    const char *user;
+    const char *group;
 };
 
 /* Parses --host, --port, --workers (and --help), then serves APP until a

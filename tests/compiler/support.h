@@ -61,13 +61,15 @@ static inline bool run_compile(Run *r, const char *text)
     return r->ok;
 }
 
-/* Parse + check only; returns the App. */
+/* Parse + check only, as srvc_compile runs them (errors the parser found
+ * without a syntax error do not stop the checks); returns the App.  r->ok:
+ * no error at all. */
 static inline App *run_check(Run *r, const char *text)
 {
     run_open(r, text);
     App *app = parse_app(&r->src, &r->diag, r->arena);
-    if (!r->diag.nerrors)
-        r->ok = check_app(app, &r->diag, r->arena);
+    if (!app->syntax_errors)
+        r->ok = check_app(app, &r->diag, r->arena) && r->diag.nerrors == 0;
     return app;
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_check.c - tests compiler/check.c: values resolved for codegen and
  * one diagnostic per rule (port, workers, methods, patterns, parameter
- * names, limits and timeouts).
+ * names, limits and timeouts, user).
  */
 #include "support.h"
 
@@ -237,6 +237,45 @@ START_TEST(rejects_bad_limits_and_timeouts)
 }
 END_TEST
 
+START_TEST(resolves_user_and_group)
+{
+    Run r;
+    /* `user` leads a statement only: a handler may still be called so. */
+    App *app = check_body(&r, "user \"www-data\";\nGET \"/me\" user;");
+    ck_assert(r.ok);
+    ck_assert_str_eq(app->servers->user_name, "www-data");
+    ck_assert_ptr_null(app->servers->group_name);
+    ck_assert_mem_eq(app->servers->routes->handler.ptr, "user", 4);
+    run_close(&r);
+    app = check_body(&r, "user \"nobody\" \"nogroup\";");
+    ck_assert(r.ok);
+    ck_assert_str_eq(app->servers->user_name, "nobody");
+    ck_assert_str_eq(app->servers->group_name, "nogroup");
+    run_close(&r);
+    app = check_body(&r, "GET \"/\" h;");
+    ck_assert(r.ok);
+    ck_assert_ptr_null(app->servers->user_name);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_user)
+{
+    EXPECT_ERROR("user;", "t.srv:2:1: error: 'user' needs a user name");
+    EXPECT_ERROR("user \"\";", "t.srv:2:6: error: user name must not be empty");
+    EXPECT_ERROR("user \"a\" \"\";", "t.srv:2:10: error: group name must not be empty");
+    EXPECT_ERROR("user \"a\" \"b\" \"c\";", "t.srv:2:14: error: 'user' takes a user name and an "
+                                          "optional group, nothing more");
+    EXPECT_ERROR("user www;", "t.srv:2:6: error: user name must be a string (write \"www\")");
+    EXPECT_ERROR("user \"a\" 1;", "t.srv:2:10: error: group name must be a string (write \"1\")");
+    EXPECT_ERROR("user \"a\\0b\";", "error: bad character '\\x00' in user name");
+    EXPECT_ERROR("user \"a:b\";", "t.srv:2:8: error: bad character ':' in user name");
+    EXPECT_ERROR("user \"a\";\nuser \"b\";", "t.srv:3:1: error: duplicate 'user' setting");
+    EXPECT_ERROR("group \"/g\" { user \"a\"; }",
+                 "t.srv:2:14: error: 'user' is a server setting; it cannot be inside a group");
+}
+END_TEST
+
 START_TEST(reports_every_error_in_file_order)
 {
     Run r;
@@ -267,6 +306,46 @@ START_TEST(resolves_trust_proxy_entries)
         ck_assert_uint_eq(s->trust[i].addr[0], want[i].first);
         ck_assert_uint_eq(s->trust[i].addr[want[i].family == 6 ? 15 : 3], want[i].last);
     }
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(suggests_a_close_name_only)
+{
+    static const char *const names[] = {"workers", "limits", "timeouts", "GET", "PATCH", "SSE", "WS"};
+    const size_t n = sizeof names / sizeof names[0];
+    ck_assert_str_eq(diag_suggest("wrokers", 7, names, n), "workers"); /* a swap is one edit */
+    ck_assert_str_eq(diag_suggest("limts", 5, names, n), "limits");
+    ck_assert_str_eq(diag_suggest("timout", 6, names, n), "timeouts"); /* two in eight */
+    ck_assert_str_eq(diag_suggest("GTE", 3, names, n), "GET");
+    ck_assert_str_eq(diag_suggest("get", 3, names, n), "GET");         /* case alone */
+    ck_assert_str_eq(diag_suggest("ws", 2, names, n), "WS");
+    ck_assert_ptr_null(diag_suggest("FETCH", 5, names, n));            /* two in five */
+    ck_assert_ptr_null(diag_suggest("listen", 6, names, n));
+    ck_assert_ptr_null(diag_suggest("WX", 2, names, n));
+    ck_assert_ptr_null(diag_suggest("", 0, names, n));
+    char long_word[200];
+    memset(long_word, 'w', sizeof long_word);
+    ck_assert_ptr_null(diag_suggest(long_word, sizeof long_word, names, n));
+}
+END_TEST
+
+START_TEST(reports_unknown_directives_and_goes_on)
+{
+    Run r;
+    check_body(&r, "wrokers 4;\nlimts { body 1M; }\nlisten 80;\nGTE \"/a\" h;\ngrop \"/b\" { }\n"
+                   "FETCH \"/c\" h;\nworkers 0x;");
+    ck_assert(!r.ok);
+    const char *d = run_diags(&r);
+    ck_assert_contains(d, "t.srv:2:1: error: unknown directive 'wrokers'; did you mean 'workers'?");
+    ck_assert_contains(d, "t.srv:3:1: error: unknown directive 'limts'; did you mean 'limits'?");
+    ck_assert_contains(d, "t.srv:4:1: error: unknown directive 'listen'\n");
+    ck_assert_contains(d, "t.srv:5:1: error: unknown method 'GTE'; did you mean 'GET'?");
+    ck_assert_contains(d, "t.srv:6:1: error: unknown directive 'grop'; did you mean 'group'?");
+    ck_assert_contains(d, "t.srv:7:1: error: unknown method 'FETCH' (expected GET,");
+    /* The checks ran: the bad value after them is reported too. */
+    ck_assert_contains(d, "t.srv:8:9: error: 'workers' must be");
+    ck_assert_int_eq(r.diag.nerrors, 7);
     run_close(&r);
 }
 END_TEST
@@ -318,6 +397,23 @@ START_TEST(rejects_bad_metrics_paths)
 }
 END_TEST
 
+START_TEST(suggests_setting_and_block_names)
+{
+    EXPECT_ERROR("limits { bdy 1M; }", "unknown limit 'bdy'; did you mean 'body'?");
+    EXPECT_ERROR("limits { max_body 1M; }", "unknown limit 'max_body' (expected request_line,");
+    EXPECT_ERROR("timeouts { idel 1s; }", "unknown timeout 'idel'; did you mean 'idle'?");
+    EXPECT_ERROR("group \"/a\" { timeouts { respones 1s; } }",
+                 "unknown timeout 'respones'; did you mean 'response'?");
+    EXPECT_ERROR("cors { orgin \"*\"; }", "unknown cors setting 'orgin'; did you mean 'origin'?");
+    EXPECT_ERROR("cors { origin \"*\"; methods PSOT; }",
+                 "unknown method 'PSOT' in 'methods'; did you mean 'POST'?");
+    EXPECT_ERROR("SSE \"/e\" { opne { } }", "unknown SSE block 'opne'; did you mean 'open'?");
+    EXPECT_ERROR("SSE \"/e\" evrey 1s { }", "unknown SSE option 'evrey'; did you mean 'every'?");
+    EXPECT_ERROR("WS \"/w\" { mesage { } }", "unknown WS block 'mesage'; did you mean 'message'?");
+    EXPECT_ERROR("log jsno;", "unknown log format 'jsno'; did you mean 'json'?");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("compiler/check");
@@ -329,6 +425,8 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_port_out_of_range);
     tcase_add_test(tc, rejects_bad_workers);
     tcase_add_test(tc, rejects_bad_limits_and_timeouts);
+    tcase_add_test(tc, resolves_user_and_group);
+    tcase_add_test(tc, rejects_bad_user);
     tcase_add_test(tc, reports_every_error_in_file_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("routes");
@@ -349,6 +447,12 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_bad_trust_proxy_entries);
     tcase_add_test(tc, metrics_is_a_get_route_in_file_order);
     tcase_add_test(tc, rejects_bad_metrics_paths);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("did you mean");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, suggests_a_close_name_only);
+    tcase_add_test(tc, reports_unknown_directives_and_goes_on);
+    tcase_add_test(tc, suggests_setting_and_block_names);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -113,6 +113,26 @@ START_TEST(builds_ten_thousand_siblings)
 }
 END_TEST
 
+START_TEST(reports_duplicates_with_other_errors_leaving_bad_routes_out)
+{
+    Run r;
+    ck_assert(!run_compile(&r, "server \"h\" 99999 {\n"
+                               "GET \"/a\" x;\nGET \"/a\" y;\n"         /* a duplicate */
+                               "GET \"/b/:int\" x;\nGET \"/b/:int\" y;\n" /* bad twice: no duplicate */
+                               "FOO \"/a\" z;\n"                          /* bad method: left out */
+                               "}\n"));
+    const char *d = run_diags(&r);
+    ck_assert_contains(d, "t.srv:1:12: error: port 99999 is outside 0-65535");
+    ck_assert_contains(d, "t.srv:3:1: error: route GET \"/a\" defined twice");
+    ck_assert_not_contains(d, "\"/b/:int\" defined twice");
+    int errors = 0;
+    for (const char *p = d; (p = strstr(p, ": error: ")) != NULL; p++)
+        errors++;
+    ck_assert_int_eq(errors, 5); /* the port, the two :int, FOO, the duplicate */
+    run_close(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("compiler/routes");
@@ -127,6 +147,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, rejects_duplicate_route_naming_both_places);
     tcase_add_test(tc, reports_each_duplicate_in_source_order);
+    tcase_add_test(tc, reports_duplicates_with_other_errors_leaving_bad_routes_out);
     suite_add_tcase(s, tc);
     return s;
 }

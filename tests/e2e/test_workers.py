@@ -60,10 +60,7 @@ def keepalive_who(sock, server, path="/id"):
 
 def worker_pids(server, n, timeout=10):
     """The N worker pids of SERVER's master, once all N are running."""
-    kids = wait_until(lambda: (lambda k: k if len(k) == n else None)(children_of(server.pid)),
-                      timeout)
-    assert kids, "expected %d workers, found %s" % (n, children_of(server.pid))
-    return set(kids)
+    return set(srvtest.worker_pids(server, n, timeout))
 
 
 def gone(pids):

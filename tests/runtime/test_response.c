@@ -779,18 +779,31 @@ END_TEST
 
 START_TEST(drain_closes_idle_and_finishes_in_flight)
 {
-    int idle = client(), busy = client();
-    struct got gi = {0}, gb = {0};
+    int idle = client(), busy = client(), again = client();
+    struct got gi = {0}, gb = {0}, ga = {0};
     send_all(idle, GET_PLAIN, strlen(GET_PLAIN));
     pump(idle, &gi, "Hello, World!");
+    send_all(again, GET_PLAIN, strlen(GET_PLAIN));
+    pump(again, &ga, "Hello, World!");
     const char part[] = "GET /plaintext HTTP/1.1\r\nHost";
     send_all(busy, part, sizeof part - 1);
     for (int i = 0; i < 5; i++)
         srv__server_run_once(&srv, 0);
-    ck_assert_uint_eq(srv.nconns, 2);
+    ck_assert_uint_eq(srv.nconns, 3);
+    uint64_t drain_start = srv__clock_ms();
     srv__server_drain(&srv);
-    ck_assert_int_eq(srv.listen_io.fd, -1);
-    pump(idle, &gi, NULL); /* the idle one is closed at once */
+    ck_assert_int_eq(srv.listeners[0].io.fd, -1);
+    /* An idle connection that sends its next request within the grace gets
+     * it answered, with Connection: close, then closed. */
+    free(ga.buf);
+    memset(&ga, 0, sizeof ga);
+    send_all(again, GET_PLAIN, strlen(GET_PLAIN));
+    pump(again, &ga, NULL);
+    ck_assert_ptr_nonnull(strstr(ga.buf, "Connection: close\r\n"));
+    ck_assert_ptr_nonnull(strstr(ga.buf, "Hello, World!"));
+    /* One that stays idle is closed once the grace is over. */
+    pump(idle, &gi, NULL);
+    ck_assert_uint_ge(srv__clock_ms() - drain_start, 400);
     ck_assert(!srv__server_drained(&srv));
     send_all(busy, ": x\r\n\r\n", 7);
     pump(busy, &gb, NULL);
@@ -799,8 +812,10 @@ START_TEST(drain_closes_idle_and_finishes_in_flight)
     ck_assert(srv__server_drained(&srv));
     close(idle);
     close(busy);
+    close(again);
     free(gi.buf);
     free(gb.buf);
+    free(ga.buf);
 }
 END_TEST
 

@@ -15,7 +15,7 @@ This module holds everything those tests share:
   raw() for exact bytes, read_response()/parse_response() for reading
   responses (pipelined ones included) off a socket or out of a byte string;
 - /proc helpers for leftover and zombie checks: proc_stat(),
-  pids_in_group(), children_of();
+  pids_in_group(), children_of(), worker_pids();
 - main(): unittest with verbosity 2, non-zero exit status on any failure.
 
 Nothing here sleeps to synchronise: waits are for a condition with a
@@ -106,6 +106,14 @@ def run_checked(cmd, what=None, timeout=120, **kw):
                                 r.stdout.decode(errors="replace"),
                                 r.stderr.decode(errors="replace")))
     return r
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing listens on right now, for programs that cannot be
+    given port 0 (redis-server, systemd-socket-activate, nginx)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def wait_until(cond, timeout, interval=0.01):
@@ -406,6 +414,14 @@ def children_of(pid):
     return sorted(st["pid"] for st in _all_stats() if st["ppid"] == pid)
 
 
+def worker_pids(server, n, timeout=10):
+    """The N worker pids of SERVER's master, once all N are running."""
+    kids = wait_until(lambda: (lambda k: k if len(k) == n else None)(children_of(server.pid)),
+                      timeout)
+    assert kids, "expected %d workers, found %s" % (n, children_of(server.pid))
+    return kids
+
+
 def zombies_among(pids):
     """The subset of PIDS that are zombies right now."""
     out = []
@@ -414,6 +430,65 @@ def zombies_among(pids):
         if st is not None and st["state"] == "Z":
             out.append(p)
     return out
+
+
+class NotifySocket:
+    """A stand-in for systemd's notification socket (sd_notify(3)): pass
+    env=notify.env() to a Server and wait for what it reports, e.g.
+    notify.wait_for("READY=1").  Messages are kept as dicts of their
+    KEY=VALUE lines, in arrival order."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify-%d.sock" % id(self))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+        self.messages = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def env(self):
+        return {"NOTIFY_SOCKET": self.path}
+
+    def _read(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            with self._lock:
+                self.messages.append(fields)
+
+    def count(self):
+        with self._lock:
+            return len(self.messages)
+
+    def wait_for(self, key_value, timeout=10, start=0):
+        """The first message from index START on that has KEY=VALUE (a
+        string "KEY=VALUE"), or None after TIMEOUT seconds."""
+        key, value = key_value.split("=", 1)
+
+        def find():
+            with self._lock:
+                for m in self.messages[start:]:
+                    if m.get(key) == value:
+                        return m
+            return None
+        return wait_until(find, timeout)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
 
 
 # ---------------------------------------------------------------------------
