@@ -4,6 +4,7 @@
  * tokens inside them are views into the source.
  */
 #include "srvc.h"
+#include "srv.tab.h"
 
 #include <string.h>
 
@@ -207,6 +208,28 @@ void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir)
     set_once(&s->user, scope, d, dir);
 }
 
+void ast_set_trust_proxy(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->trust_proxy, scope, d, dir);
+}
+
+void ast_set_proxy_protocol(Server *s, const Scope *scope, Diag *d, Directive *dir)
+{
+    set_once(&s->proxy_protocol, scope, d, dir);
+}
+
+void ast_set_metrics(Arena *a, Server *s, Scope *scope, Diag *d, Directive *dir)
+{
+    if (!set_once(&s->metrics, scope, d, dir) || dir->nargs == 0 || dir->args[0].kind != T_STRING)
+        return; /* check.c says what is wrong with the words */
+    Route *r = arena_alloc(a, sizeof *r);
+    r->kind = RK_METRICS;
+    r->method = dir->keyword;
+    r->pattern = dir->args[0];
+    r->loc = dir->loc;
+    ast_add_route(s, scope, r);
+}
+
 Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw)
 {
     if (scope->cors) {
@@ -296,6 +319,12 @@ void ast_dump(const App *app, FILE *out)
             dump_directive(out, "  ", dir);
         for (const Directive *dir = s->user; dir; dir = NULL)
             dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->trust_proxy; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->proxy_protocol; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
+        for (const Directive *dir = s->metrics; dir; dir = NULL)
+            dump_directive(out, "  ", dir);
         for (const Setting *st = s->settings; st; st = st->next)
             fprintf(out, "  %s %.*s %.*s\n", st->group == SG_LIMITS ? "limit" : "timeout",
                     (int)st->key.len, st->key.ptr, (int)st->value.len, st->value.ptr);
@@ -312,6 +341,11 @@ void ast_dump(const App *app, FILE *out)
             }
         }
         for (const Route *r = s->routes; r; r = r->next) {
+            if (r->kind == RK_METRICS) {
+                fprintf(out, "  metrics %u \"%.*s\"\n", r->index, (int)r->pattern.len,
+                        r->pattern.ptr);
+                continue;
+            }
             if (r->kind == RK_STATIC) {
                 fprintf(out, "  static %u \"%.*s\" \"%.*s\" in %u\n", r->index,
                         (int)r->pattern.len, r->pattern.ptr, (int)r->dir.len, r->dir.ptr,

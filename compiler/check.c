@@ -9,7 +9,9 @@
 #include "srvc.h"
 #include "srv.tab.h"
 
+#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 const char *const check_method_names[M_COUNT] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "ANY",
@@ -457,6 +459,110 @@ static void check_pubsub(Server *s, const Directive *dir, Diag *d)
     }
     s->redis_host = host.ptr;
     s->redis_port = (int)v;
+}
+
+/* --- trust_proxy, proxy_protocol, metrics -------------------------------- */
+
+/* One trust_proxy entry: an address, or ADDRESS "/" PREFIX with no bit set
+ * past the prefix.  Addresses are read by inet_pton, which the runtime's
+ * parser of forwarded addresses agrees with (tests/runtime/test_forwarded.c). */
+static bool parse_cidr(Token t, Cidr *c, Diag *d, Arena *a)
+{
+    if (t.kind != T_STRING) {
+        diag_error(d, t.loc, "expected an address or range in quotes, e.g. \"10.0.0.0/8\"");
+        return false;
+    }
+    const char *slash = memchr(t.ptr, '/', t.len);
+    size_t alen = slash ? (size_t)(slash - t.ptr) : t.len;
+    char *addr = arena_strndup(a, t.ptr, alen);
+    c->family = memchr(addr, ':', alen) ? 6 : 4;
+    if (memchr(t.ptr, '\0', t.len) ||
+        inet_pton(c->family == 6 ? AF_INET6 : AF_INET, addr, c->addr) != 1) {
+        diag_error(d, string_loc(t, 0, alen), "\"%.*s\" is not an IPv4 or IPv6 address",
+                   (int)alen, t.ptr);
+        return false;
+    }
+    unsigned max = c->family == 6 ? 128 : 32;
+    c->prefix = max;
+    if (slash) {
+        size_t plen = t.len - alen - 1, end;
+        uint64_t v = parse_digits(slash + 1, plen, &end);
+        if (plen == 0 || end != plen || plen > 3) {
+            diag_error(d, string_loc(t, alen, plen + 1),
+                       "bad prefix length '/%.*s' (expected a number of bits)", (int)plen,
+                       slash + 1);
+            return false;
+        }
+        if (v > max) {
+            diag_error(d, string_loc(t, alen, plen + 1),
+                       "prefix length %u is too long for an IPv%d range (at most %u)",
+                       (unsigned)v, c->family, max);
+            return false;
+        }
+        c->prefix = (unsigned)v;
+    }
+    unsigned char net[16];
+    memcpy(net, c->addr, sizeof net);
+    for (unsigned bit = c->prefix; bit < max; bit++)
+        net[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+    if (memcmp(net, c->addr, max / 8) != 0) {
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(c->family == 6 ? AF_INET6 : AF_INET, net, text, sizeof text);
+        diag_error(d, t.loc, "\"%.*s\" has bits set past its /%u prefix: did you mean "
+                   "\"%s/%u\"?", (int)t.len, t.ptr, c->prefix, text, c->prefix);
+        return false;
+    }
+    c->text = t.ptr;
+    c->loc = t.loc;
+    return true;
+}
+
+/* trust_proxy: STRING+  - the proxies whose forwarding headers are believed. */
+static void check_trust_proxy(Server *s, const Directive *dir, Diag *d, Arena *a)
+{
+    if (dir->nargs == 0) {
+        diag_error(d, dir->keyword.loc, "'trust_proxy' needs the addresses or ranges of your "
+                   "proxies, e.g. trust_proxy \"127.0.0.1\" \"10.0.0.0/8\";");
+        return;
+    }
+    s->trust = arena_alloc(a, dir->nargs * sizeof *s->trust);
+    for (unsigned i = 0; i < dir->nargs; i++) {
+        Cidr *c = &s->trust[s->ntrust];
+        if (!parse_cidr(dir->args[i], c, d, a))
+            continue;
+        bool dup = false;
+        for (unsigned k = 0; k < s->ntrust && !dup; k++) {
+            const Cidr *o = &s->trust[k];
+            if (o->family == c->family && o->prefix == c->prefix &&
+                memcmp(o->addr, c->addr, 16) == 0) {
+                diag_error(d, dir->args[i].loc, "\"%.*s\" is listed twice",
+                           (int)dir->args[i].len, dir->args[i].ptr);
+                diag_note(d, o->loc, "first listed here");
+                dup = true;
+            }
+        }
+        if (!dup)
+            s->ntrust++;
+    }
+}
+
+/* proxy_protocol;  - no words: both versions are accepted. */
+static void check_proxy_protocol(const Directive *dir, Diag *d)
+{
+    if (dir->nargs > 0)
+        diag_error(d, dir->args[0].loc,
+                   "'proxy_protocol' takes no value (headers of versions 1 and 2 are read)");
+}
+
+/* metrics [STRING]  - the path is checked as a route (check_metrics_route). */
+static void check_metrics(const Directive *dir, Diag *d)
+{
+    if (dir->nargs > 0 && dir->args[0].kind != T_STRING)
+        diag_error(d, dir->args[0].loc, "expected the metrics path in quotes, e.g. metrics "
+                   "\"/metrics\"; (or nothing, to count without a route)");
+    else if (dir->nargs > 1)
+        diag_error(d, dir->args[1].loc, "unexpected '%.*s' after the metrics path",
+                   (int)dir->args[1].len, dir->args[1].ptr);
 }
 
 /* user: NAME [GROUP]  - the account the server drops to once its sockets
@@ -1039,10 +1145,36 @@ static void check_ws(Route *r, Diag *d, Arena *a)
     }
 }
 
+/* metrics "/path";  a GET route whose path is plain: literal segments. */
+static void check_metrics_route(Route *r, Diag *d, Arena *a)
+{
+    r->method_index = M_GET;
+    if (r->pattern.len == 0 || r->pattern.ptr[0] != '/') {
+        r->path = "";
+        diag_error(d, r->pattern.loc, "the metrics path must start with '/'");
+        return;
+    }
+    int errors = d->nerrors;
+    check_pattern(r, d, a);
+    if (d->nerrors != errors)
+        return;
+    for (unsigned i = 0; i < r->nsegs; i++) {
+        if (r->segs[i].kind != SEG_LITERAL) {
+            diag_error(d, r->segs[i].loc,
+                       "the metrics path must be a plain path, without ':name' or '*'");
+            return;
+        }
+    }
+}
+
 static void check_route(Server *s, Route *r, Diag *d, Arena *a)
 {
     if (r->kind == RK_SLASH)
         return; /* made from a checked mount */
+    if (r->kind == RK_METRICS) {
+        check_metrics_route(r, d, a);
+        return;
+    }
     if (r->kind == RK_SSE) {
         check_sse(r, d, a);
         return;
@@ -1117,6 +1249,12 @@ bool check_app(App *app, Diag *d, Arena *a)
             check_log(s, s->log, d);
         if (s->pubsub)
             check_pubsub(s, s->pubsub, d);
+        if (s->trust_proxy)
+            check_trust_proxy(s, s->trust_proxy, d, a);
+        if (s->proxy_protocol)
+            check_proxy_protocol(s->proxy_protocol, d);
+        if (s->metrics)
+            check_metrics(s->metrics, d);
         if (s->user)
             check_user(s, s->user, d);
         for (Scope *g = s->scopes; g; g = g->next)

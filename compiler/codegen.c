@@ -41,6 +41,8 @@
 #define RT_REQUEST_PATH "srv_request_path"
 #define RT_PATH_PREFIX "srv_path_prefix"
 #define RT_CORS_APPLY "srv_cors_apply"
+#define RT_METRICS_SERVE "srv_metrics_serve"
+#define RT_CIDR "srv_cidr"
 static const char *const rt_method[M_COUNT] = {
     "SRV_METHOD_GET",    "SRV_METHOD_HEAD",  "SRV_METHOD_POST",    "SRV_METHOD_PUT",
     "SRV_METHOD_DELETE", "SRV_METHOD_PATCH", "SRV_METHOD_OPTIONS", "SRV_METHOD_ANY",
@@ -420,6 +422,8 @@ static void emit_handler_name(Emit *e, const Route *r)
         emit_fmt(e, "srvg_static_%u", r->mount);
     else if (r->kind == RK_SLASH)
         emit_fmt(e, "srvg_slash_%u", r->index);
+    else if (r->kind == RK_METRICS)
+        emit_str(e, RT_METRICS_SERVE);
     else if (r->handler.kind)
         emit_fmt(e, "%.*s", (int)r->handler.len, r->handler.ptr);
     else
@@ -1392,9 +1396,27 @@ static void gen_error_dispatch(Gen *g, const Server *s)
 
 /* --- the app ------------------------------------------------------------ */
 
+/* trust_proxy's entries as struct srv_cidr, each with its text. */
+static void gen_trust_proxy(Gen *g, const Server *s)
+{
+    Emit *e = g->e;
+    emit_str(e, "// trust_proxy: the peers whose forwarding headers are believed.\n"
+                "static const struct " RT_CIDR " srvg_trust_proxy[] = {\n");
+    for (unsigned i = 0; i < s->ntrust; i++) {
+        const Cidr *c = &s->trust[i];
+        emit_fmt(e, "    {%d, %u, {", c->family, c->prefix);
+        for (int k = 0; k < (c->family == 6 ? 16 : 4); k++)
+            emit_fmt(e, c->family == 6 ? "%s0x%02x" : "%s%u", k ? ", " : "", c->addr[k]);
+        emit_fmt(e, "}}, // %s\n", c->text);
+    }
+    emit_str(e, "};\n\n");
+}
+
 static void gen_app_struct(Gen *g, const Server *s)
 {
     Emit *e = g->e;
+    if (s->ntrust)
+        gen_trust_proxy(g, s);
     if (s->secret) {
         emit_str(e, "// Where the signing secrets come from (newest first); never their values.\n"
                     "static const char *const srvg_secret_env[] = {");
@@ -1451,6 +1473,12 @@ static void gen_app_struct(Gen *g, const Server *s)
         emit_c_string(e, s->redis_host, strlen(s->redis_host));
         emit_fmt(e, "\",\n    .pubsub_redis_port = %d,\n", s->redis_port);
     }
+    if (s->ntrust)
+        emit_fmt(e, "    .trust_proxy = srvg_trust_proxy,\n    .ntrust_proxy = %u,\n", s->ntrust);
+    if (s->proxy_protocol)
+        emit_str(e, "    .proxy_protocol = true,\n");
+    if (s->metrics)
+        emit_str(e, "    .metrics = true,\n");
     bool any = false;
     for (int i = 0; i < LIM_COUNT; i++)
         any |= s->limit_values[i] != 0;

@@ -97,7 +97,7 @@ static const char *route_method(const Route *r)
 }
 
 /* Its handler's name, "inline at app.srv:12", or what a mount, its slash
- * redirect, an SSE or a WS route does. */
+ * redirect, an SSE, a WS or the metrics route does. */
 static void put_handler(Emit *e, const Source *src, const Route *r)
 {
     switch (r->kind) {
@@ -144,6 +144,11 @@ static void put_handler(Emit *e, const Source *src, const Route *r)
         }
         if (r->ws_deflate)
             emit_str(e, ", deflate");
+        return;
+    case RK_METRICS:
+        emit_str(e, "metrics (");
+        put_where(e, src, r->loc);
+        emit_str(e, ")");
         return;
     }
 }

@@ -163,6 +163,12 @@ static void report_duplicate(const Route *r, const Route *first, Diag *d)
         diag_error(d, r->loc, "static prefix \"%.*s\" and route %s \"%s\" take the same requests",
                    (int)strlen(mount->path) - 1, mount->path, m, route->path);
         diag_note(d, first->loc, "%s here", first == mount ? "mounted" : "route defined");
+    } else if (r->kind == RK_METRICS || first->kind == RK_METRICS) {
+        const Route *other = r->kind == RK_METRICS ? first : r;
+        diag_error(d, r->loc, "metrics path \"%s\" and %s%s \"%s\" take the same requests",
+                   other->path, other->kind == RK_SSE ? "SSE" : other->kind == RK_WS ? "WS" : "route ",
+                   other->kind == RK_SSE || other->kind == RK_WS ? "" : m, other->path);
+        diag_note(d, first->loc, "%s here", first == other ? "first defined" : "metrics path set");
     } else if (r->kind == RK_SSE || first->kind == RK_SSE || r->kind == RK_WS ||
                first->kind == RK_WS) {
         diag_error(d, r->loc, "%s \"%s\" and %s \"%s\" take the same requests",

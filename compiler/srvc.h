@@ -214,6 +214,7 @@ typedef enum {
     RK_SLASH,  // made for a mount: GET "/prefix" answers 301 to "/prefix/"
     RK_SSE,    // SSE "/events" every 1s { open {...} tick {...} close {...} }
     RK_WS,     // WS "/chat/:room" protocols "v2" "v1" { open {...} message {...} close {...} }
+    RK_METRICS, // metrics "/metrics";  a GET route answered by srv_metrics_serve
 } RouteKind;
 
 typedef struct Route {
@@ -270,6 +271,15 @@ enum {
     LIM_COUNT
 };
 
+/* One checked trust_proxy entry: what struct srv_cidr holds at run time. */
+typedef struct {
+    int family;          /* 4 or 6 */
+    unsigned prefix;     /* 0..32 or 0..128 */
+    unsigned char addr[16];
+    const char *text;    /* as written (an address or range: safe in a C comment) */
+    Loc loc;
+} Cidr;
+
 typedef struct Server {
     Token keyword; /* `server`, for "first defined here" */
     Token host;
@@ -288,6 +298,9 @@ typedef struct Server {
     Directive *log;       /* `log ...;`, NULL when absent */
     Directive *pubsub;    /* `pubsub redis "HOST" PORT;`, NULL when absent */
     Directive *user;      /* `user "NAME" ["GROUP"];`, NULL when absent */
+    Directive *trust_proxy;    /* `trust_proxy "10.0.0.0/8" ...;`, NULL when absent */
+    Directive *proxy_protocol; /* `proxy_protocol;`, NULL when absent */
+    Directive *metrics;        /* `metrics ["/path"];`, NULL when absent */
     Setting *settings, **settings_tail;
     /* Filled by check.c: */
     int port_value;
@@ -299,6 +312,8 @@ typedef struct Server {
     int redis_port;
     const char *user_name;  /* from `user`: the user to run as, NULL without */
     const char *group_name; /* its optional group, NULL without */
+    Cidr *trust;          /* trust_proxy's entries, in order */
+    unsigned ntrust;
     struct Server *next;
 } Server;
 
@@ -351,6 +366,13 @@ void ast_set_log(Server *s, const Scope *scope, Diag *d, Directive *dir);
 void ast_set_pubsub(Server *s, const Scope *scope, Diag *d, Directive *dir);
 /* `user "NAME" ["GROUP"];`: one, at server level. */
 void ast_set_user(Server *s, const Scope *scope, Diag *d, Directive *dir);
+/* `trust_proxy ...;`, `proxy_protocol;`: one each, at server level. */
+void ast_set_trust_proxy(Server *s, const Scope *scope, Diag *d, Directive *dir);
+void ast_set_proxy_protocol(Server *s, const Scope *scope, Diag *d, Directive *dir);
+/* `metrics ["/path"];`: once, at server level; with a path (a string) it
+ * is also a GET route (RK_METRICS) in the server's scope, in file order
+ * among the routes, which check.c checks and routes.c compares. */
+void ast_set_metrics(Arena *a, Server *s, Scope *scope, Diag *d, Directive *dir);
 /* Opens `cors {` in SCOPE (one per scope); NULL after an error, and then
  * its lines are dropped. */
 Cors *ast_open_cors(Arena *a, Server *s, Scope *scope, Diag *d, Token kw);

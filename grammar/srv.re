@@ -267,6 +267,7 @@ static int keyword(const char *p, size_t n)
         {"group", T_GROUP}, {"before", T_BEFORE}, {"after", T_AFTER}, {"error", T_ERROR_KW},
         {"static", T_STATIC}, {"secret", T_SECRET}, {"log", T_LOG}, {"cors", T_CORS}, {"pubsub", T_PUBSUB}, {"SSE", T_SSE}, {"WS", T_WS},
         {"user", T_USER},
+        {"trust_proxy", T_TRUST_PROXY}, {"proxy_protocol", T_PROXY_PROTOCOL}, {"metrics", T_METRICS},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].name) == n && memcmp(words[i].name, p, n) == 0)
@@ -399,6 +400,9 @@ const char *lexer_kind_name(int kind)
     case T_USER: return "'user'";
     case T_SSE: return "'SSE'";
     case T_WS: return "'WS'";
+    case T_TRUST_PROXY: return "'trust_proxy'";
+    case T_PROXY_PROTOCOL: return "'proxy_protocol'";
+    case T_METRICS: return "'metrics'";
     case '{': return "'{'";
     case '}': return "'}'";
     case ';': return "';'";

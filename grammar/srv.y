@@ -112,6 +112,7 @@ static void push_arg(Parser *p, Token t)
 %token STATIC "'static'" SECRET "'secret'" LOG "'log'" CORS "'cors'"
 %token PUBSUB "'pubsub'" SSE "'SSE'" WS "'WS'"
 %token USER "'user'"
+%token TRUST_PROXY "'trust_proxy'" PROXY_PROTOCOL "'proxy_protocol'" METRICS "'metrics'"
 %token METHOD "method"
 
 %%
@@ -188,6 +189,21 @@ item:
                                 }
   | USER args ';'               {
                                   ast_set_user(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | TRUST_PROXY args ';'        {
+                                  ast_set_trust_proxy(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | PROXY_PROTOCOL args ';'     {
+                                  ast_set_proxy_protocol(p->server, p->scope, p->diag,
+                                      ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
+                                  p->nargs = 0;
+                                }
+  | METRICS args ';'            {
+                                  ast_set_metrics(p->arena, p->server, p->scope, p->diag,
                                       ast_new_directive(p->arena, $1, p->args, p->nargs, @$));
                                   p->nargs = 0;
                                 }
@@ -307,6 +323,9 @@ handler_name:
   | CORS                        { $$ = $1; $$.kind = T_IDENT; }
   | PUBSUB                      { $$ = $1; $$.kind = T_IDENT; }
   | USER                        { $$ = $1; $$.kind = T_IDENT; }
+  | TRUST_PROXY                 { $$ = $1; $$.kind = T_IDENT; }
+  | PROXY_PROTOCOL              { $$ = $1; $$.kind = T_IDENT; }
+  | METRICS                     { $$ = $1; $$.kind = T_IDENT; }
   ;
 
 limits_head:
@@ -455,7 +474,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
                 expected[i] != YYSYMBOL_STATIC && expected[i] != YYSYMBOL_LOG &&
                 expected[i] != YYSYMBOL_SECRET && expected[i] != YYSYMBOL_CORS &&
                 expected[i] != YYSYMBOL_PUBSUB && expected[i] != YYSYMBOL_USER &&
-                expected[i] != YYSYMBOL_METHOD)
+                expected[i] != YYSYMBOL_METHOD && expected[i] != YYSYMBOL_TRUST_PROXY &&
+                expected[i] != YYSYMBOL_PROXY_PROTOCOL && expected[i] != YYSYMBOL_METRICS)
                 expected[k++] = expected[i];
         n = k;
     }

@@ -403,19 +403,20 @@ static void arena_reset(struct srv__conn *c)
  * sendmsg.  A file body is copied when its parts are in memory and fit in
  * the output buffer as it is (a small cached file: head and body leave in
  * one send, and pipelined ones batch); otherwise flush_file() writes it. */
-static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigned flags,
-                                                    size_t blen)
+static __attribute__((noinline)) size_t emit_in_place(struct srv__conn *c, unsigned flags,
+                                                      size_t blen)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     out_reserve(c, srv__response_head_max(res));
-    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
+    size_t head = srv__response_head(res, flags, w->out + w->out_len);
+    w->out_len += head;
     if (blen == 0)
-        return; /* HEAD, 304, an empty file: nothing of the file is sent */
+        return head; /* HEAD, 304, an empty file: nothing of the file is sent */
     if (res->body != NULL) {
         w->big = res->body;
         w->big_len = blen;
-        return;
+        return head + blen;
     }
     bool in_memory = blen <= w->out_cap - w->out_len;
     for (unsigned i = 0; in_memory && i < res->nsegs; i++)
@@ -425,7 +426,7 @@ static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigne
             memcpy(w->out + w->out_len, res->segs[i].mem, res->segs[i].len);
             w->out_len += res->segs[i].len;
         }
-        return;
+        return head + blen;
     }
     w->segs = res->segs;
     w->nsegs = res->nsegs;
@@ -434,25 +435,27 @@ static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigne
     w->file_fd = res->file_fd;
     w->big = (const char *)res->segs;
     w->big_len = blen;
+    return head + blen;
 }
 
 /* Serialises the response into the output buffer (or, for a large body or a
- * file, leaves the body where it is for flush()). */
-static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
+ * file, leaves the body where it is for flush()).  Returns the bytes of
+ * response queued, head and body. */
+static inline __attribute__((always_inline)) size_t emit(struct srv__conn *c, unsigned flags)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
-    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL)) {
-        emit_in_place(c, flags, blen);
-        return;
-    }
+    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL))
+        return emit_in_place(c, flags, blen);
     out_reserve(c, srv__response_head_max(res) + blen);
-    w->out_len += srv__response_head(res, flags, w->out + w->out_len);
+    size_t head = srv__response_head(res, flags, w->out + w->out_len);
+    w->out_len += head;
     if (blen) {
         srv__copy(w->out + w->out_len, res->body, blen);
         w->out_len += blen;
     }
+    return head + blen;
 }
 
 /* One access-log line for the response just queued.  KNOWN: the request
@@ -462,10 +465,13 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
 {
     struct srv_request *req = &c->w->req;
     const struct srv_response *res = &c->w->res;
-    const char *peer = srv__peer_text(&c->peer);
+    /* The client as the handler saw it (trust_proxy); before a request
+     * line, the connection's peer. */
+    struct srv__peer *peer = known ? srv__request_peer(req) : &c->peer;
+    const char *text = srv__peer_text(peer);
     struct srv__access_entry e = {
-        .peer = peer,
-        .peer_len = c->peer.text_len,
+        .peer = text,
+        .peer_len = peer->text_len,
         .method = "-", .method_len = 1,
         .path = "-", .path_len = 1,
         .version_minor = 1,
@@ -497,6 +503,14 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
         }
     }
     srv__access_log_add(c->srv->log, &e);
+}
+
+/* Counts the response of W just queued into M (`metrics`): IN bytes of
+ * input it consumed, OUT bytes of response (what emit() returned). */
+static inline void count_response(struct work *w, struct srv__metrics_slot *m, size_t in,
+                                  size_t out)
+{
+    srv__metrics_count(m, w->res.status, srv__metrics_now(m) - w->req.start_ticks, in, out);
 }
 
 /* Answers STATUS through the error-response pipeline, then closes: the rest
@@ -540,9 +554,11 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
     else
         srv__response_error(&c->w->res, status, 0);
     unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
-    emit(c, flags);
+    size_t out = emit(c, flags);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, known);
+    if (SRV__UNLIKELY(c->srv->metrics != NULL))
+        count_response(c->w, c->srv->metrics, c->w->in_len - c->w->in_off, out);
     c->close_after = true;
     c->w->in_off = c->w->in_len;
     c->state = ST_IDLE;
@@ -596,9 +612,13 @@ static void complete_request(struct srv__conn *c, size_t consumed)
         flags |= SRV__RESP_CLOSE;
     else if (req->head.version_minor == 0)
         flags |= SRV__RESP_KEEPALIVE;
-    emit(c, flags);
+    size_t out = emit(c, flags);
     if (SRV__UNLIKELY(s->log != NULL))
         log_response(c, flags, true);
+    /* Not marked unlikely: with metrics on it is taken every time, and laid
+     * out in line it costs no jump back. */
+    if (s->metrics != NULL)
+        count_response(w, s->metrics, consumed, out);
 
     w->in_off += consumed;
     c->state = ST_IDLE;
@@ -1059,6 +1079,19 @@ static void serve(struct srv__conn *c)
     settle(c);
 }
 
+/* The first bytes of a request have been read: its clock starts (the JSON
+ * access log's duration_us, with a clock read of its own; the metrics'
+ * latency, from the loop iteration's reading, stored whether metrics are
+ * on or not: cheaper than asking). */
+static inline void request_begins(struct srv__conn *c)
+{
+    struct srv__server *s = c->srv;
+    c->state = ST_HEAD;
+    c->w->req.start_ticks = srv__loop_ticks;
+    if (SRV__UNLIKELY(s->log != NULL) && s->log->format == SRV_ACCESS_LOG_JSON)
+        c->w->req.start_us = srv__clock_us();
+}
+
 static void on_readable(struct srv__conn *c)
 {
     struct work *w = c->w;
@@ -1066,12 +1099,8 @@ static void on_readable(struct srv__conn *c)
         w = work_take(c);
     ssize_t n = read(c->io.fd, w->in + w->in_len, w->in_cap - w->in_len);
     if (n > 0) {
-        if (c->state == ST_IDLE) {
-            c->state = ST_HEAD;
-            if (SRV__UNLIKELY(c->srv->log != NULL) &&
-                c->srv->log->format == SRV_ACCESS_LOG_JSON)
-                w->req.start_us = srv__clock_us();
-        }
+        if (c->state == ST_IDLE)
+            request_begins(c);
         w->in_len += (size_t)n;
         serve(c);
         return;
@@ -1311,6 +1340,8 @@ int srv__stream_write(struct srv_sse *s, const char *p, size_t n)
     if (s->closing)
         return -EPIPE;
     s->sent = true;
+    if (SRV__UNLIKELY(s->conn->srv->metrics != NULL))
+        s->conn->srv->metrics->bytes_out += n;
     if (s->corked || s->qoff < s->qlen) {
         if (!queue_append(s, p, n)) {
             srv__stream_end(s, SRV_SSE_TOO_SLOW);
@@ -1457,6 +1488,10 @@ static bool stream_begin(struct srv__conn *c)
         free(hb);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, true);
+    if (SRV__UNLIKELY(c->srv->metrics != NULL))
+        srv__metrics_count(c->srv->metrics, res->status,
+                           srv__metrics_now(c->srv->metrics) - req->start_ticks,
+                           w->in_len - w->in_off, hlen);
     struct priv *p = priv_of(c->srv);
     timer_set(p, c, T_STREAM);
     if (route->open)
@@ -1920,6 +1955,8 @@ static void conn_close(struct srv__conn *c)
     c->io.events = 0;
     timer_unlink(p, c);
     s->nconns--;
+    if (SRV__UNLIKELY(s->metrics != NULL))
+        s->metrics->connections = s->nconns;
     c->close_after = c->progressed = c->continue_sent = false;
     c->state = ST_IDLE;
     struct work *w = c->w;
@@ -1951,6 +1988,9 @@ static void conn_close(struct srv__conn *c)
     p->nfree++;
 }
 
+static void proxy_begin(struct srv__conn *c);
+static void proxy_on_event(struct srv__io *io, uint32_t events);
+
 static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer)
 {
     struct srv__conn *c = conn_get(s);
@@ -1958,9 +1998,80 @@ static void conn_open(struct srv__server *s, int fd, const struct sockaddr *peer
     c->io.events = 0;
     srv__peer_set(&c->peer, peer);
     s->nconns++;
+    if (SRV__UNLIKELY(s->metrics != NULL))
+        s->metrics->connections = s->nconns;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (SRV__UNLIKELY(s->app->proxy_protocol)) {
+        proxy_begin(c); /* a PROXY header comes first: see "PROXY protocol" below */
+        return;
+    }
     on_readable(c); /* with TCP_DEFER_ACCEPT the request is usually here */
+}
+
+/* ---- PROXY protocol (`proxy_protocol;`) ------------------------------------
+ *
+ * Every connection starts with a PROXY header (proxy_protocol.c) naming the
+ * client, which becomes the connection's peer.  Until the header is whole
+ * the connection lives in this section alone - its own event callback, the
+ * header timeout's timer list, with an expiry of its own (see expire()) -
+ * so nothing of the HTTP machinery sees it.  Bytes are read into the work's input buffer
+ * as for a request; what follows the header is the start of the first
+ * request, which process() takes from there as if it had just been read.
+ * A header that is malformed, or not whole in time, closes the connection
+ * without an answer: nothing on the other end expects HTTP yet.
+ */
+
+static void proxy_read(struct srv__conn *c)
+{
+    struct work *w = c->w != NULL ? c->w : work_take(c);
+    ssize_t n = read(c->io.fd, w->in + w->in_len, w->in_cap - w->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        want(c, EPOLLIN);
+        return;
+    }
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    w->in_len += (size_t)n;
+    struct srv__proxy_header h;
+    int r = srv__proxy_parse(w->in, w->in_len, &h);
+    if (r == SRV__PROXY_INCOMPLETE) {
+        want(c, EPOLLIN); /* the input buffer holds SRV__PROXY_V2_MAX and more */
+        return;
+    }
+    if (r < 0) {
+        conn_close(c);
+        return;
+    }
+    if (h.source.family != 0)
+        c->peer = h.source; /* LOCAL, UNKNOWN, AF_UNSPEC, AF_UNIX: the socket's stands */
+    timer_unlink(priv_of(c->srv), c);
+    c->io.fn = conn_on_event;
+    w->in_off = (size_t)r;
+    if (w->in_off == w->in_len) {
+        w->in_off = w->in_len = 0;
+        settle(c);
+        return;
+    }
+    request_begins(c);
+    serve(c);
+}
+
+static void proxy_on_event(struct srv__io *io, uint32_t events)
+{
+    SRV__UNUSED(events); /* a hang-up or an error: the read says which */
+    struct srv__conn *c = (struct srv__conn *)io;
+    if (c->io.fd >= 0)
+        proxy_read(c);
+}
+
+static void proxy_begin(struct srv__conn *c)
+{
+    c->io.fn = proxy_on_event;
+    timer_set(priv_of(c->srv), c, T_HEAD);
+    proxy_read(c);
 }
 
 /* Watches listener L (again): EPOLLEXCLUSIVE on a socket other processes
@@ -2031,7 +2142,8 @@ static void expire(struct srv__conn *c, unsigned kind)
         ws_tick(c);
         return;
     }
-    if (kind == T_IDLE || kind == T_WRITE || kind == T_WS_CLOSE) {
+    /* Before its PROXY header, nobody on the other end expects HTTP. */
+    if (kind == T_IDLE || kind == T_WRITE || kind == T_WS_CLOSE || c->io.fn == proxy_on_event) {
         conn_close(c); /* nothing in flight worth answering */
         return;
     }

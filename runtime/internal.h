@@ -8,6 +8,8 @@
  *   L1  http_parse (+ generated http.re scanner)  request  response  dispatch
  *       media  form  multipart  json  json_write  cookie   (request bodies,
  *       JSON out, cookies; json.c links jansson, cookie.c nettle)
+ *       forwarded  proxy_protocol  metrics   (behind a load balancer: pure
+ *       parsers; the shared counters)
  *       ws  ws_deflate          (WebSocket frames and handshake, nettle;
  *                               permessage-deflate, zlib)
  *   L2  static  filecache  static_headers  mime  beneath   (static files)
@@ -33,6 +35,10 @@
 #include <time.h>
 
 #define SRV__UNUSED(x) ((void)(x))
+/* For the few globals the request path reads: the library is built as
+ * position-independent code, and a hidden symbol is reached directly, not
+ * through the GOT (one load instead of two). */
+#define SRV__HIDDEN __attribute__((visibility("hidden")))
 #define SRV__LIKELY(x) __builtin_expect(!!(x), 1)
 #define SRV__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -158,6 +164,29 @@ extern char srv__date_line[SRV__DATE_LINE_LEN];
 /* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
  * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
 void srv__date_format(char *out, int64_t t);
+/* Ticks, the unit request latencies are measured in for the metrics: the
+ * CPU's time-stamp counter where the kernel keeps its own time by it
+ * (x86-64 with clocksource "tsc": invariant and synchronised across CPUs),
+ * read in one instruction; otherwise nanoseconds of CLOCK_MONOTONIC.
+ * metrics.c decides which once, before the workers fork, and knows how
+ * many nanoseconds a tick is. */
+extern SRV__HIDDEN bool srv__ticks_tsc;
+static inline uint64_t srv__ticks(void)
+{
+#if defined(__x86_64__)
+    if (SRV__LIKELY(srv__ticks_tsc))
+        return __builtin_ia32_rdtsc();
+#endif
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+/* srv__ticks() as of the loop iteration under way (the moment epoll_wait
+ * returned), kept while SRV__LOOP_TICKS_ON is set: a request's latency
+ * starts there, so a request costs one reading of the clock, at its end.
+ * Read directly, like srv__date_line. */
+extern SRV__HIDDEN uint64_t srv__loop_ticks;
+extern SRV__HIDDEN bool srv__loop_ticks_on;
 
 /* ===========================================================================
  * L0: accesslog.c - the access log: lines formatted into a per-worker
@@ -418,6 +447,7 @@ struct srv_request {
     const struct srv_app *app;
     struct srv__peer *peer;        /* made on demand when CONN is NULL (tests) */
     uint64_t start_us;             /* srv__clock_us() of the read that began it (access log) */
+    uint64_t start_ticks;          /* srv__loop_ticks of that read (metrics) */
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
     struct srv_match match;
@@ -436,6 +466,14 @@ struct srv__seg {
     uint64_t off;
     uint64_t len;
 };
+/* What the forwarding headers of a request from a trusted peer say
+ * (forwarded.c, srv__forwarded_parse). */
+struct srv__forwarded {
+    struct srv__peer client; /* family 0: no address to use, the peer stays */
+    bool https;              /* the client's scheme was https */
+    const char *source;      /* "forwarded", "x-forwarded-for" or NULL: what named CLIENT (tests) */
+};
+
 /* What the body accessors make on first use (form.c, multipart.c, json.c),
  * kept for the rest of the request.  It lives in the request arena, and
  * srv__request_lazy() registers an arena cleanup that sets req->lazy back
@@ -456,6 +494,9 @@ struct srv__lazy {
     int json_status;
     const char *json_error;
     size_t json_error_len;
+    /* request.c: the forwarding headers of a trusted proxy (trust_proxy) */
+    bool forwarded_done;
+    struct srv__forwarded forwarded;
 };
 /* REQ's lazy results, made (zeroed) on first use. */
 struct srv__lazy *srv__request_lazy(struct srv_request *req);
@@ -497,6 +538,9 @@ void srv__peer_set(struct srv__peer *peer, const void *sa);
 const char *srv__peer_text(struct srv__peer *peer);
 /* conn.c: the peer of the connection C. */
 struct srv__peer *srv__conn_peer(struct srv__conn *c);
+/* The client of REQ, what srv_request_peer() names: the connection's peer,
+ * or with trust_proxy what a trusted proxy forwarded. */
+struct srv__peer *srv__request_peer(struct srv_request *req);
 
 /* The reason phrase for STATUS ("Not Found"); "Unknown" if none. */
 const char *srv__status_reason(int status);
@@ -731,6 +775,169 @@ int srv__secrets_load(const struct srv_app *app);
 /* Sets the secrets directly (tests, fuzzing): N of them, at most
  * SRV__SECRETS_MAX; N 0 forgets them. */
 void srv__secrets_set(const char *const *secrets, const size_t *lens, unsigned n);
+
+/* ===========================================================================
+ * L1: metrics.c - `metrics`: per-worker counters in memory shared by every
+ * process of the server, summed by srv_metrics_serve() in the Prometheus
+ * text format.  The master maps it before forking (srv__metrics_create);
+ * each worker counts into its own slot only (srv__metrics_attach), with
+ * plain stores: a slot has one writer, and the reader (whichever worker
+ * answers a scrape) loads each 8-byte field atomically.  A replacement
+ * worker takes over its predecessor's slot, counters and all.
+ */
+
+/* Latency bucket bounds, in microseconds (the last bucket is +Inf), and in
+ * ticks (set by srv__metrics_create). */
+#define SRV__METRICS_BOUNDS 17
+extern const uint64_t srv__metrics_bounds_us[SRV__METRICS_BOUNDS];
+extern uint64_t srv__metrics_bounds_ticks[SRV__METRICS_BOUNDS];
+/* Where a status's row starts in COUNTS (row status / 100, 32 wide): the
+ * row's latencies summed, then its buckets. */
+#define SRV__METRICS_ROW(status) ((unsigned)(status) / 100u * 32u)
+#define SRV__METRICS_SUM 0
+#define SRV__METRICS_BUCKET(b) (1u + (b))
+
+/* One worker's counters, on cache lines of its own, and read-only copies
+ * of the tables that index them (next to them: no other line is touched).
+ * Counting a request is straight-line code whatever it was: its row by a
+ * table (the status's / 100: rows 1..5 are 1xx..5xx, which is all
+ * srv_response_set_status allows; the others are never rendered), its
+ * bucket by the highest bit K set in its latency T - the bounds below 2^K
+ * (LO[K]), plus one if T is past the bound between 2^K and 2^(K+1) (MID[K];
+ * there is at most one, each bound being at least twice the one before) -
+ * then two increments.  So counting costs the same, however long the
+ * request took. */
+struct srv__metrics_slot {
+    /* [row * 32]: the latencies of the row's requests summed, in ticks;
+     * [row * 32 + 1 + bucket]: its requests whose latency is at most the
+     * bucket's bound and above the one before (buckets
+     * 0..SRV__METRICS_BOUNDS, the last +Inf; cumulated when rendered). */
+    uint64_t counts[8 * 32];
+    uint64_t bytes_in;        /* request bytes read (heads and bodies as sent) */
+    uint64_t connections;     /* open now (between the two byte counters, which
+                                 GCC would otherwise add as one vector) */
+    uint64_t bytes_out;       /* response bytes queued (heads, bodies, events) */
+    /* Set by srv__metrics_attach, read-only after. */
+    bool tsc;                 /* ticks are the time-stamp counter (srv__ticks_tsc) */
+    uint8_t lo[64];
+    uint64_t mid[64];
+    uint8_t row[1024];        /* status & 1023 -> SRV__METRICS_ROW(status) */
+} __attribute__((aligned(64)));
+
+/* The time now, in ticks, for counting into M: srv__ticks() with the test
+ * it needs read from the slot. */
+static inline uint64_t srv__metrics_now(const struct srv__metrics_slot *m)
+{
+#if defined(__x86_64__)
+    if (SRV__LIKELY(m->tsc))
+        return __builtin_ia32_rdtsc();
+#endif
+    return srv__ticks();
+}
+
+/* Maps the shared counters for WORKERS slots (>= 1), zeroed: in the master
+ * before the first fork, or in a single process.  0 or -errno. */
+int srv__metrics_create(int workers);
+/* This process is worker ID: its slot, whose connection gauge starts again
+ * at 0 (a dead predecessor's connections are gone).  NULL when there are no
+ * metrics. */
+struct srv__metrics_slot *srv__metrics_attach(int id);
+/* The master: a worker was started again after dying. */
+void srv__metrics_restarted(void);
+/* Unmaps (the master at exit; tests). */
+void srv__metrics_destroy(void);
+
+/* microseconds in ticks, for tests. */
+uint64_t srv__metrics_ticks(uint64_t us);
+/* Tests: ON makes srv__metrics_create count in nanoseconds of
+ * CLOCK_MONOTONIC, as where the time-stamp counter cannot be used. */
+void srv__metrics_use_clock(bool on);
+
+/* A response was queued: one request of STATUS that took TICKS, IN bytes
+ * read for it and OUT bytes of response.  Plain increments: the slot is
+ * this worker's alone. */
+static inline void srv__metrics_count(struct srv__metrics_slot *m, int status, uint64_t ticks,
+                                      size_t in, size_t out)
+{
+    size_t k = 63u - (unsigned)__builtin_clzll(ticks | 1);
+    size_t row = m->row[(unsigned)status & 1023u];
+    m->counts[row + SRV__METRICS_BUCKET((size_t)m->lo[k] + (ticks > m->mid[k]))]++;
+    m->counts[row + SRV__METRICS_SUM] += ticks;
+    m->bytes_in += in;
+    m->bytes_out += out;
+}
+
+/* The text of every counter, summed over the slots, into RES (for tests:
+ * srv_metrics_serve without a request).  Returns 0, or -ENODEV without
+ * metrics. */
+int srv__metrics_render(struct srv_response *res);
+
+/* ===========================================================================
+ * L1: forwarded.c - trust_proxy: addresses, ranges, and what Forwarded,
+ * X-Forwarded-For and X-Forwarded-Proto say about the client (pure: never
+ * allocates, never logs; fuzzed).
+ */
+
+/* Parses S[0..LEN), exactly, as an IPv4 address (dotted decimal, no
+ * leading zeros) or an IPv6 address (RFC 4291 text: "::" once, an IPv4
+ * tail, no zone) into OUT (family AF_INET or AF_INET6; its text is made
+ * later by srv__peer_text).  False when it is neither; OUT is then
+ * unspecified. */
+bool srv__ip_parse(const char *s, size_t len, struct srv__peer *out);
+
+/* Whether P (AF_INET or AF_INET6) lies in one of LIST[0..N); an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is also its IPv4 address. */
+bool srv__ip_trusted(const struct srv_cidr *list, unsigned n, const struct srv__peer *p);
+
+/* Reads the forwarding headers among H[0..N) of a request whose peer is
+ * trusted, with TRUST[0..NTRUST) the trusted ranges, into OUT (always
+ * filled in).  The rules (README, "Behind a load balancer"):
+ *   - Forwarded (RFC 7239), when present, is the only source of the
+ *     address: its lines as one list, which must parse as a whole (else it
+ *     is ignored); from the right, elements whose for= is a trusted
+ *     address are skipped; the first other one (the leftmost when all are
+ *     trusted) is the client's hop: its for= when it is an address (an
+ *     `unknown`, obfuscated or missing for= names none), its proto= the
+ *     scheme;
+ *   - otherwise X-Forwarded-For, read from the right in the same way, each
+ *     item an address (IPv6 possibly in brackets, either with a port); an
+ *     item that is not one, where the walk reaches it, makes the header
+ *     ignored;
+ *   - the scheme, unless the chosen Forwarded element has proto=:
+ *     X-Forwarded-Proto's entry at the client's hop counted from the right
+ *     (its leftmost when it has fewer); "https" in any case is https,
+ *     anything else http. */
+void srv__forwarded_parse(const struct srv__header *h, uint32_t n, const struct srv_cidr *trust,
+                          unsigned ntrust, struct srv__forwarded *out);
+
+/* ===========================================================================
+ * L1: proxy_protocol.c - the PROXY protocol header, versions 1 and 2
+ * (HAProxy's proxy-protocol.txt).  Pure: never allocates, never logs;
+ * fuzzed.
+ */
+
+/* The longest header accepted: a v1 line is at most 107 bytes by the
+ * specification; a v2 header's length field could say 65535 more, but
+ * nothing real sends more than a few hundred bytes of TLVs, and the bytes
+ * wait in the connection's input buffer, so past 4 KiB it is refused. */
+#define SRV__PROXY_V1_MAX 107
+#define SRV__PROXY_V2_MAX 4096
+#define SRV__PROXY_INCOMPLETE 0
+
+struct srv__proxy_header {
+    uint8_t version;         /* 1 or 2 */
+    bool local;              /* v2 LOCAL, or v1 UNKNOWN: the connection's own peer stands */
+    struct srv__peer source; /* the client (family 0 when LOCAL, UNKNOWN or AF_UNSPEC/AF_UNIX) */
+    uint16_t source_port;
+};
+
+/* Parses the PROXY header at the start of BUF[0..LEN).  Returns its
+ * length (> 0) when it is complete and valid, SRV__PROXY_INCOMPLETE when
+ * the bytes so far are a valid beginning of one, or -1 when they can
+ * never be (no signature, a malformed v1 line, a bad v2 version or
+ * command, an address block too short for its family, a header past
+ * SRV__PROXY_V2_MAX).  H is filled in only on success. */
+int srv__proxy_parse(const char *buf, size_t len, struct srv__proxy_header *h);
 
 /* ===========================================================================
  * L1: WebSocket - the protocol of RFC 6455 and permessage-deflate (RFC
@@ -1286,6 +1493,7 @@ struct srv__server {
     struct srv__access_log *log; /* NULL: no access log */
     void *works;               /* conn.c's pool of idle works */
     unsigned nconns;           /* open connections */
+    struct srv__metrics_slot *metrics; /* this worker's counters; NULL: no metrics */
     void *priv;                /* conn.c's pools and timer lists */
 };
 

@@ -214,6 +214,8 @@ static bool crash_guard(struct master *m, int id, uint64_t now)
 static void respawn(struct master *m, int id, uint64_t now)
 {
     int rc = spawn(m, id);
+    if (rc == 0)
+        srv__metrics_restarted();
     if (rc < 0) {
         srv__boot_error("fork worker %d: %s; retrying in %u ms", id, strerror(-rc),
                         RESPAWN_RETRY_MS);

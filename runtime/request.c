@@ -144,10 +144,12 @@ const char *srv__peer_text(struct srv__peer *peer)
     return out;
 }
 
-const char *srv_request_peer(struct srv_request *req)
+/* The peer of the connection: accept4's address, or the one its PROXY
+ * header named. */
+static struct srv__peer *socket_peer(struct srv_request *req)
 {
     if (req->conn != NULL)
-        return srv__peer_text(srv__conn_peer(req->conn));
+        return srv__conn_peer(req->conn);
     if (req->peer == NULL) {
         /* Not a connection of ours (a test's socketpair, say): ask the kernel. */
         struct srv__peer *peer = srv__arena_alloc(req->arena, sizeof *peer);
@@ -159,7 +161,43 @@ const char *srv_request_peer(struct srv_request *req)
         srv__peer_set(peer, &ss);
         req->peer = peer;
     }
-    return srv__peer_text(req->peer);
+    return req->peer;
+}
+
+/* With trust_proxy: what the forwarding headers say, read once per request
+ * (the result is kept with the body accessors' in req->lazy), and only
+ * when the peer is a trusted proxy. */
+static struct srv__lazy *forwarded(struct srv_request *req)
+{
+    struct srv__lazy *lz = srv__request_lazy(req);
+    if (!lz->forwarded_done) {
+        lz->forwarded_done = true;
+        const struct srv_app *app = req->app;
+        if (srv__ip_trusted(app->trust_proxy, app->ntrust_proxy, socket_peer(req)))
+            srv__forwarded_parse(req->head.headers, req->head.nheaders, app->trust_proxy,
+                                 app->ntrust_proxy, &lz->forwarded);
+    }
+    return lz;
+}
+
+struct srv__peer *srv__request_peer(struct srv_request *req)
+{
+    if (SRV__LIKELY(req->app == NULL || req->app->ntrust_proxy == 0))
+        return socket_peer(req);
+    struct srv__lazy *lz = forwarded(req);
+    return lz->forwarded.client.family != 0 ? &lz->forwarded.client : socket_peer(req);
+}
+
+const char *srv_request_peer(struct srv_request *req)
+{
+    return srv__peer_text(srv__request_peer(req));
+}
+
+const char *srv_request_scheme(struct srv_request *req)
+{
+    if (req->app == NULL || req->app->ntrust_proxy == 0)
+        return "http";
+    return forwarded(req)->forwarded.https ? "https" : "http";
 }
 
 /* Runs when the request arena is reset: the lazy results go with it. */

@@ -20,7 +20,9 @@
  *      started; and a setup that drops privileges can still have a low port.
  *      A generation started by a reload adopts the previous one's sockets
  *      instead, and a server started by systemd the ones it passed
- *      (reload.c, systemd.c: the sockets are never bound twice);
+ *      (reload.c, systemd.c: the sockets are never bound twice); with
+ *      `metrics`, map the counters every worker (and every replacement)
+ *      shares (metrics.c);
  *   3b. `user`: switch from root to that user for good (privileges.c), so
  *      `setup`, workers and handlers never run as root;
  *   4. run `setup` once (in the master: workers inherit its state);
@@ -326,6 +328,18 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         srv__access_log_close(&srv__access_log_main);
         return 1;
     }
+    /* The counters every worker (and each replacement) shares. */
+    if (app->metrics) {
+        int mr = srv__metrics_create(nlisten);
+        if (mr < 0) {
+            srv__boot_error("metrics: %s", strerror(-mr));
+            for (int i = 0; i < socks.n; i++)
+                close(socks.fds[i]);
+            srv__sockets_free(&socks);
+            srv__access_log_close(&srv__access_log_main);
+            return 1;
+        }
+    }
 
     srv__worker_id_value = 0;
     srv__worker_count_value = nlisten;
@@ -341,5 +355,6 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         rc = srv__worker_run(app, &lim, &socks, 0, 1, true);
     srv__sockets_free(&socks);
     srv__access_log_close(&srv__access_log_main);
+    srv__metrics_destroy();
     return rc;
 }

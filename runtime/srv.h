@@ -88,8 +88,17 @@ const char *srv_request_param_at(struct srv_request *req, unsigned index);
  * Returns "" with *len == 0 when there is no body. */
 const char *srv_request_body(const struct srv_request *req, size_t *len);
 
-/* The peer address as text, e.g. "127.0.0.1". */
+/* The client's address as text, e.g. "127.0.0.1" or "2001:db8::1": the
+ * socket's peer; with `proxy_protocol;` the source address its PROXY header
+ * named; with `trust_proxy ...;` and a trusted peer, the address the
+ * proxies forwarded (Forwarded or X-Forwarded-For: the rightmost hop that
+ * is not itself trusted).  README, "Behind a load balancer". */
 const char *srv_request_peer(struct srv_request *req);
+
+/* The scheme the client used, "http" or "https": "https" only when a
+ * trusted proxy (trust_proxy) says so in Forwarded's proto= or in
+ * X-Forwarded-Proto; srv itself speaks plain HTTP. */
+const char *srv_request_scheme(struct srv_request *req);
 
 /* ---------------------------------------------------------------------------
  * Request bodies: forms, uploads and JSON.  Each is decoded on first use
@@ -585,6 +594,18 @@ struct srv_subscription *srv_subscribe(const char *channel, srv_message_fn fn, v
 void srv_unsubscribe(struct srv_subscription *sub);
 
 /* ---------------------------------------------------------------------------
+ * Metrics (`metrics "/metrics";`): counters kept in shared memory by every
+ * worker and summed when read.  README, "Metrics".
+ */
+
+/* Answers REQ with every worker's counters in the Prometheus text format
+ * (version 0.0.4).  What the route `metrics "/path";` makes runs; a route
+ * of your own may call it too (inside a group whose hooks guard it, with
+ * `metrics;` turning the counting on).  Without `metrics` it is a misuse
+ * (logged, answered 500). */
+void srv_metrics_serve(struct srv_request *req, struct srv_response *res);
+
+/* ---------------------------------------------------------------------------
  * Logging to stderr, one line, prefixed with the worker id and pid.
  */
 enum srv_log_level { SRV_LOG_ERROR, SRV_LOG_WARN, SRV_LOG_INFO, SRV_LOG_DEBUG };
@@ -733,6 +754,15 @@ struct srv_limits {
 
 #define SRV_WORKERS_AUTO (-1)
 
+/* One entry of `trust_proxy`: an address ("10.0.0.7", prefix 32 or 128)
+ * or a range ("10.0.0.0/8", "fd00::/8").  An IPv4 entry also matches the
+ * IPv4-mapped IPv6 form of its addresses (::ffff:10.0.0.7). */
+struct srv_cidr {
+    uint8_t family;   /* 4 or 6 */
+    uint8_t prefix;   /* leading bits that must match: 0..32 or 0..128 */
+    uint8_t addr[16]; /* network byte order; an IPv4 address in the first 4 */
+};
+
 struct srv_app {
     const char *source;           /* the .srv file name, for messages */
     const char *host;             /* "127.0.0.1" */
@@ -760,6 +790,19 @@ struct srv_app {
     bool has_cors;                /* some route has a CORS policy: answer preflights */
     const char *pubsub_redis_host; /* `pubsub redis "HOST" PORT;`, or NULL */
     int pubsub_redis_port;
+    /* `trust_proxy "127.0.0.1" "10.0.0.0/8" ...;`: the peers whose
+     * Forwarded, X-Forwarded-For and X-Forwarded-Proto headers are
+     * believed (srv_request_peer, srv_request_scheme, the access log);
+     * from any other peer they are ignored.  NULL/0: none. */
+    const struct srv_cidr *trust_proxy;
+    unsigned ntrust_proxy;
+    /* `proxy_protocol;`: every connection starts with a PROXY protocol
+     * header (v1 or v2), which names the client; a connection without a
+     * valid one is closed. */
+    bool proxy_protocol;
+    /* `metrics "/metrics";` (or `metrics;`): count requests in shared
+     * memory for srv_metrics_serve(); the route itself is in ROUTES. */
+    bool metrics;
     /* `user "NAME" "GROUP";`: the account the server runs as.  Started as
      * root, srv_main() opens the listeners, the `static` directories and
      * the access log, then switches to USER (its supplementary groups, and

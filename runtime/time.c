@@ -4,7 +4,9 @@
  * coarse clocks, which the vDSO answers without a syscall, and reformats the
  * IMF-fixdate only when the second has changed, so building a response never
  * touches the clock or calls gmtime/strftime.  The value is also kept as a
- * whole "Date: ...\r\n" line, which responses copy as one block.
+ * whole "Date: ...\r\n" line, which responses copy as one block.  With
+ * metrics on, the iteration also reads the precise clock once (ticks): the
+ * start of every request read in that iteration (srv__loop_ticks).
  */
 #include "internal.h"
 
@@ -12,6 +14,9 @@
 #include <time.h>
 
 static uint64_t now_ms;
+uint64_t srv__loop_ticks;
+bool srv__loop_ticks_on;
+bool srv__ticks_tsc;
 static int64_t date_sec = -1;
 static char date_buf[SRV__DATE_LEN + 1];
 char srv__date_line[SRV__DATE_LINE_LEN] = "Date: ";
@@ -67,6 +72,8 @@ void srv__time_update(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (SRV__UNLIKELY(srv__loop_ticks_on))
+        srv__loop_ticks = srv__ticks();
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (SRV__UNLIKELY((int64_t)ts.tv_sec != date_sec)) {
         date_sec = (int64_t)ts.tv_sec;

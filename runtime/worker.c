@@ -385,6 +385,10 @@ int srv__worker_run(const struct srv_app *app, const struct srv_limits *lim,
     }
     /* The drain bound is the caller's resolved limit, whatever conn.c did. */
     w->server.limits.shutdown_timeout_ms = lim->shutdown_timeout_ms;
+    /* This worker's metrics slot: a replacement goes on counting where the
+     * worker it replaces stopped. */
+    if (app->metrics)
+        w->server.metrics = srv__metrics_attach(srv__worker_id_value);
     w->sig_io.fd = sfd;
     w->sig_io.fn = on_signal;
     rc = srv__loop_add(&w->server.loop, &w->sig_io, EPOLLIN);

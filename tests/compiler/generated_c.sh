@@ -7,7 +7,9 @@
 #     ANY, 405 Allow sets, parameters), and big_node.srv's those in
 #     big_node.expect (hash tables, shared functions, backtracking out of
 #     them);
-#  3. a C error inside an inline handler is reported by cc at the .srv line.
+#  3. a C error inside an inline handler is reported by cc at the .srv line;
+#  and the other golden cases with runtime tables (hooks, SSE, WS,
+#  behind_lb's trust_proxy and metrics) compile with every warning.
 set -u
 srvc=$1 dir=$2 rt=$3
 shift 3
@@ -63,6 +65,14 @@ if "$@" $flags -fsyntax-only "$tmp/ws_route.c"; then
     echo "ok: ws_route.srv compiles cleanly against srv.h"
 else
     echo "FAIL: generated WS route does not compile"; status=1
+fi
+
+"$srvc" "$dir/cases/behind_lb.srv" -o "$tmp/behind_lb.c" || exit 1
+# shellcheck disable=SC2086
+if "$@" $flags -fsyntax-only "$tmp/behind_lb.c"; then
+    echo "ok: behind_lb.srv (trust_proxy table, proxy_protocol, metrics route) compiles cleanly against srv.h"
+else
+    echo "FAIL: generated trust_proxy/metrics code does not compile"; status=1
 fi
 
 "$srvc" "$dir/cases/overlap.srv" -o "$tmp/overlap.c" || exit 1

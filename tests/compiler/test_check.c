@@ -288,6 +288,28 @@ START_TEST(reports_every_error_in_file_order)
 }
 END_TEST
 
+START_TEST(resolves_trust_proxy_entries)
+{
+    Run r;
+    App *app = check_body(&r, "trust_proxy \"127.0.0.1\" \"10.0.0.0/8\" \"::1\" \"fd00::/8\" "
+                              "\"0.0.0.0/0\" \"2001:db8::/32\";");
+    ck_assert(r.ok);
+    const Server *s = app->servers;
+    ck_assert_uint_eq(s->ntrust, 6);
+    static const struct { int family; unsigned prefix; unsigned char first, last; } want[] = {
+        {4, 32, 127, 1}, {4, 8, 10, 0}, {6, 128, 0, 1}, {6, 8, 0xfd, 0}, {4, 0, 0, 0},
+        {6, 32, 0x20, 0},
+    };
+    for (unsigned i = 0; i < 6; i++) {
+        ck_assert_int_eq(s->trust[i].family, want[i].family);
+        ck_assert_uint_eq(s->trust[i].prefix, want[i].prefix);
+        ck_assert_uint_eq(s->trust[i].addr[0], want[i].first);
+        ck_assert_uint_eq(s->trust[i].addr[want[i].family == 6 ? 15 : 3], want[i].last);
+    }
+    run_close(&r);
+}
+END_TEST
+
 START_TEST(suggests_a_close_name_only)
 {
     static const char *const names[] = {"workers", "limits", "timeouts", "GET", "PATCH", "SSE", "WS"};
@@ -325,6 +347,53 @@ START_TEST(reports_unknown_directives_and_goes_on)
     ck_assert_contains(d, "t.srv:8:9: error: 'workers' must be");
     ck_assert_int_eq(r.diag.nerrors, 7);
     run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_trust_proxy_entries)
+{
+    EXPECT_ERROR("trust_proxy \"10.0.0.256\";", "\"10.0.0.256\" is not an IPv4 or IPv6 address");
+    EXPECT_ERROR("trust_proxy \"10.0.0.0/33\";", "prefix length 33 is too long for an IPv4 range");
+    EXPECT_ERROR("trust_proxy \"::/129\";", "prefix length 129 is too long for an IPv6 range");
+    EXPECT_ERROR("trust_proxy \"10.0.0.0/\";", "bad prefix length '/'");
+    EXPECT_ERROR("trust_proxy \"10.1.0.0/8\";", "did you mean \"10.0.0.0/8\"?");
+    EXPECT_ERROR("trust_proxy \"::1\" \"0::1\";", "\"0::1\" is listed twice");
+    EXPECT_ERROR("trust_proxy;", "'trust_proxy' needs the addresses or ranges");
+    EXPECT_ERROR("trust_proxy localhost;", "expected an address or range in quotes");
+    EXPECT_ERROR("group \"/g\" { trust_proxy \"::1\"; }", "'trust_proxy' is a server setting");
+}
+END_TEST
+
+START_TEST(metrics_is_a_get_route_in_file_order)
+{
+    Run r;
+    App *app = check_body(&r, "GET \"/a\" h;\nmetrics \"/ops/metrics\";\nGET \"/b\" h;");
+    ck_assert(r.ok);
+    const Route *m = app->servers->routes->next;
+    ck_assert_int_eq(m->kind, RK_METRICS);
+    ck_assert_uint_eq(m->index, 1);
+    ck_assert_int_eq(m->method_index, M_GET);
+    ck_assert_str_eq(m->path, "/ops/metrics");
+    ck_assert_ptr_nonnull(app->servers->metrics);
+    run_close(&r);
+    /* Counting alone makes no route. */
+    app = check_body(&r, "metrics;\nGET \"/a\" h;");
+    ck_assert(r.ok);
+    ck_assert_uint_eq(app->servers->nroutes, 1);
+    ck_assert_ptr_nonnull(app->servers->metrics);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(rejects_bad_metrics_paths)
+{
+    EXPECT_ERROR("metrics \"/m/:id\";", "the metrics path must be a plain path");
+    EXPECT_ERROR("metrics \"/m/*\";", "the metrics path must be a plain path");
+    EXPECT_ERROR("metrics \"m\";", "the metrics path must start with '/'");
+    EXPECT_ERROR("metrics \"/a/../b\";", "never matches");
+    EXPECT_ERROR("metrics 1;", "expected the metrics path in quotes");
+    EXPECT_ERROR("metrics \"/m\" \"/n\";", "unexpected '/n' after the metrics path");
+    EXPECT_ERROR("proxy_protocol 2;", "'proxy_protocol' takes no value");
 }
 END_TEST
 
@@ -371,6 +440,13 @@ static Suite *suite(void)
     tcase_add_test(tc, a_bad_group_prefix_is_reported_once);
     tcase_add_test(tc, rejects_bad_static_mounts);
     tcase_add_test(tc, a_group_may_set_only_its_response_deadline);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("behind_a_load_balancer");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, resolves_trust_proxy_entries);
+    tcase_add_test(tc, rejects_bad_trust_proxy_entries);
+    tcase_add_test(tc, metrics_is_a_get_route_in_file_order);
+    tcase_add_test(tc, rejects_bad_metrics_paths);
     suite_add_tcase(s, tc);
     tc = tcase_create("did you mean");
     tcase_set_timeout(tc, 10);

@@ -75,6 +75,47 @@ START_TEST(parses_groups_hooks_and_mounts)
 }
 END_TEST
 
+START_TEST(parses_the_load_balancer_directives)
+{
+    Run r;
+    const char *out = dump(&r, "server \"h\" 80 {\n"
+                               "    trust_proxy \"127.0.0.1\" \"10.0.0.0/8\";\n"
+                               "    proxy_protocol;\n"
+                               "    GET \"/a\" metrics;\n"
+                               "    metrics \"/metrics\";\n"
+                               "    GET \"/b\" trust_proxy;\n"
+                               "}\n");
+    ck_assert_msg(r.diag.nerrors == 0, "%s", run_diags(&r));
+    /* The metrics path is a route in file order; the words are handler names too. */
+    ck_assert_str_eq(out, "app prologue=0 epilogue=0 servers=1\n"
+                          "server host=h port=80 setup=0 worker_setup=0\n"
+                          "  trust_proxy 127.0.0.1 10.0.0.0/8\n"
+                          "  proxy_protocol\n"
+                          "  metrics /metrics\n"
+                          "  route 0 GET \"/a\" -> metrics\n"
+                          "  metrics 1 \"/metrics\"\n"
+                          "  route 2 GET \"/b\" -> trust_proxy\n");
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(load_balancer_directives_are_server_settings_once)
+{
+    Run r;
+    dump(&r, "server \"h\" 80 {\n"
+             "    metrics;\n"
+             "    metrics \"/m\";\n"
+             "    group \"/g\" { proxy_protocol; trust_proxy \"::1\"; }\n"
+             "}\n");
+    ck_assert_int_eq(r.diag.nerrors, 3);
+    ck_assert_contains(run_diags(&r), "t.srv:3:5: error: duplicate 'metrics' setting");
+    ck_assert_contains(run_diags(&r), "t.srv:2:5: note: first set here");
+    ck_assert_contains(run_diags(&r), "t.srv:4:18: error: 'proxy_protocol' is a server setting");
+    ck_assert_contains(run_diags(&r), "t.srv:4:34: error: 'trust_proxy' is a server setting");
+    run_close(&r);
+}
+END_TEST
+
 START_TEST(server_settings_are_refused_inside_groups)
 {
     Run r;
@@ -226,6 +267,8 @@ static Suite *suite(void)
     tcase_add_test(tc, repeated_setup_names_the_first);
     tcase_add_test(tc, unterminated_block_is_one_error_not_two);
     tcase_add_test(tc, server_settings_are_refused_inside_groups);
+    tcase_add_test(tc, parses_the_load_balancer_directives);
+    tcase_add_test(tc, load_balancer_directives_are_server_settings_once);
     tcase_add_test(tc, recovers_inside_a_group);
     tcase_add_test(tc, second_error_block_in_a_scope_names_the_first);
     suite_add_tcase(s, tc);

@@ -201,7 +201,8 @@ class DeploymentTest(unittest.TestCase):
             for s in instances:
                 self.reload(s)
                 self.assertTrue(load.wait_for(300, 20), load.summary())
-        errors = open(ng.error_log).read()
+        with open(ng.error_log) as f:
+            errors = f.read()
         self.assertEqual(load.failures, [], load.summary() + "\nnginx:\n" + errors)
         self.assertEqual(load.retried, 0, load.summary())
         self.assertGreater(load.ok, 1000, load.summary())

@@ -179,6 +179,8 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(who["master"], second)
         self.assertEqual(who["count"], 2)
         self.assertNotEqual(first, second)
+        metrics = http(self.addr, "GET", "/metrics").text()
+        self.assertRegex(metrics, r"(?m)^srv_reloads_total 2$")
         self.assertEqual(len(srvtest.children_of(second)), 2)
         self.stop_last(s)
 
