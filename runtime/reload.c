@@ -137,11 +137,13 @@ int srv__sockets_inherit(struct srv__sockets *out)
     if (list != NULL) {
         out->from = "the previous generation";
         bool ok = parse_fd_list(list, out);
-        unsetenv("SRV_LISTEN_FDS");
         if (!ok) {
             srv__boot_error("SRV_LISTEN_FDS=\"%s\": not a list of descriptors", list);
-            return -1;
+            srv__sockets_free(out);
         }
+        unsetenv("SRV_LISTEN_FDS");
+        if (!ok)
+            return -1;
         out->first_pending = out->n;
         rc = out->n;
     } else {
@@ -149,7 +151,11 @@ int srv__sockets_inherit(struct srv__sockets *out)
         if (rc <= 0)
             return rc;
     }
-    return check_sockets(out) < 0 ? -1 : rc;
+    if (check_sockets(out) < 0) {
+        srv__sockets_free(out); /* the caller has nothing to free on failure */
+        return -1;
+    }
+    return rc;
 }
 
 void srv__sockets_free(struct srv__sockets *s)
