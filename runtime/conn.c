@@ -124,6 +124,7 @@ struct work {
     size_t out_cap, out_len, out_off; /* out[out_off..out_len) still to send */
     const char *big;                  /* a large body written in place */
     size_t big_len;
+    size_t queued; /* bytes of the last response emit() queued, head and body (metrics) */
     /* A file body being written (BIG is then non-NULL too, so every "output
      * pending" test covers it): its parts, the part under way and how much
      * of it is out, and the file the parts without memory come from. */
@@ -403,20 +404,21 @@ static void arena_reset(struct srv__conn *c)
  * sendmsg.  A file body is copied when its parts are in memory and fit in
  * the output buffer as it is (a small cached file: head and body leave in
  * one send, and pipelined ones batch); otherwise flush_file() writes it. */
-static __attribute__((noinline)) size_t emit_in_place(struct srv__conn *c, unsigned flags,
-                                                      size_t blen)
+static __attribute__((noinline)) void emit_in_place(struct srv__conn *c, unsigned flags,
+                                                    size_t blen)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     out_reserve(c, srv__response_head_max(res));
     size_t head = srv__response_head(res, flags, w->out + w->out_len);
     w->out_len += head;
+    w->queued = head + blen;
     if (blen == 0)
-        return head; /* HEAD, 304, an empty file: nothing of the file is sent */
+        return; /* HEAD, 304, an empty file: nothing of the file is sent */
     if (res->body != NULL) {
         w->big = res->body;
         w->big_len = blen;
-        return head + blen;
+        return;
     }
     bool in_memory = blen <= w->out_cap - w->out_len;
     for (unsigned i = 0; in_memory && i < res->nsegs; i++)
@@ -426,7 +428,7 @@ static __attribute__((noinline)) size_t emit_in_place(struct srv__conn *c, unsig
             memcpy(w->out + w->out_len, res->segs[i].mem, res->segs[i].len);
             w->out_len += res->segs[i].len;
         }
-        return head + blen;
+        return;
     }
     w->segs = res->segs;
     w->nsegs = res->nsegs;
@@ -435,27 +437,29 @@ static __attribute__((noinline)) size_t emit_in_place(struct srv__conn *c, unsig
     w->file_fd = res->file_fd;
     w->big = (const char *)res->segs;
     w->big_len = blen;
-    return head + blen;
 }
 
 /* Serialises the response into the output buffer (or, for a large body or a
- * file, leaves the body where it is for flush()).  Returns the bytes of
- * response queued, head and body. */
-static inline __attribute__((always_inline)) size_t emit(struct srv__conn *c, unsigned flags)
+ * file, leaves the body where it is for flush()).  w->queued says how many
+ * bytes of response that is, head and body: a store rather than a return
+ * value, which would have to live across the calls that follow. */
+static inline __attribute__((always_inline)) void emit(struct srv__conn *c, unsigned flags)
 {
     struct work *w = c->w;
     struct srv_response *res = &w->res;
     size_t blen = srv__response_has_body(res, flags) ? res->body_len : 0;
-    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL))
-        return emit_in_place(c, flags, blen);
+    if (SRV__UNLIKELY(blen > BIG_BODY || res->body == NULL)) {
+        emit_in_place(c, flags, blen);
+        return;
+    }
     out_reserve(c, srv__response_head_max(res) + blen);
     size_t head = srv__response_head(res, flags, w->out + w->out_len);
     w->out_len += head;
+    w->queued = head + blen;
     if (blen) {
         srv__copy(w->out + w->out_len, res->body, blen);
         w->out_len += blen;
     }
-    return head + blen;
 }
 
 /* One access-log line for the response just queued.  KNOWN: the request
@@ -506,11 +510,11 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
 }
 
 /* Counts the response of W just queued into M (`metrics`): IN bytes of
- * input it consumed, OUT bytes of response (what emit() returned). */
-static inline void count_response(struct work *w, struct srv__metrics_slot *m, size_t in,
-                                  size_t out)
+ * input it consumed, and what emit() queued. */
+static inline void count_response(struct work *w, struct srv__metrics_slot *m, size_t in)
 {
-    srv__metrics_count(m, w->res.status, srv__metrics_now(m) - w->req.start_ticks, in, out);
+    srv__metrics_count(m, w->res.status, srv__metrics_now(m) - w->req.start_ticks, in,
+                       w->queued);
 }
 
 /* Answers STATUS through the error-response pipeline, then closes: the rest
@@ -554,11 +558,11 @@ static void respond_error(struct srv__conn *c, int status, bool parsed)
     else
         srv__response_error(&c->w->res, status, 0);
     unsigned flags = SRV__RESP_CLOSE | (known && req->head.method == SRV_METHOD_HEAD ? SRV__RESP_HEAD : 0);
-    size_t out = emit(c, flags);
+    emit(c, flags);
     if (SRV__UNLIKELY(c->srv->log != NULL))
         log_response(c, flags, known);
     if (SRV__UNLIKELY(c->srv->metrics != NULL))
-        count_response(c->w, c->srv->metrics, c->w->in_len - c->w->in_off, out);
+        count_response(c->w, c->srv->metrics, c->w->in_len - c->w->in_off);
     c->close_after = true;
     c->w->in_off = c->w->in_len;
     c->state = ST_IDLE;
@@ -612,13 +616,13 @@ static void complete_request(struct srv__conn *c, size_t consumed)
         flags |= SRV__RESP_CLOSE;
     else if (req->head.version_minor == 0)
         flags |= SRV__RESP_KEEPALIVE;
-    size_t out = emit(c, flags);
+    emit(c, flags);
     if (SRV__UNLIKELY(s->log != NULL))
         log_response(c, flags, true);
     /* Not marked unlikely: with metrics on it is taken every time, and laid
      * out in line it costs no jump back. */
     if (s->metrics != NULL)
-        count_response(w, s->metrics, consumed, out);
+        count_response(w, s->metrics, consumed);
 
     w->in_off += consumed;
     c->state = ST_IDLE;
