@@ -659,39 +659,41 @@ class ChatTest(ResponseChecks):
         reason = "nickname must be 1 to 24 letters, digits, '-', '_' or '.'"
         for nick in ["a%20b", "x" * 25, "%3Cscript%3E", "", "caf%C3%A9"]:
             with self.subTest(query=nick):
-                c = self.client(nick=nick)
+                c = self.client("nicks", nick=nick)
                 self.assertEqual(c.status, 101)
                 self.assertEqual(c.recv_json()["type"], "welcome")
                 self.assertEqual(c.recv_close(), (1008, reason))
                 self.assertTrue(c.closed_by_server())
         for nick in ["", "two words", "y" * 25, "tab\t"]:
             with self.subTest(message=nick):
-                c = self.joined("lobby")
+                c = self.joined("nicks")
                 c.send_text(nick)
                 self.assertEqual(c.recv_close(), (1008, reason))
                 self.assertTrue(c.closed_by_server())
         # The longest and the odd-looking but allowed ones pass.
-        c = self.client(nick="z" * 24)
+        c = self.client("nicks", nick="z" * 24)
         c.recv_json()
         self.assertEqual(c.recv_json(), {"type": "join", "nick": "z" * 24})
         c.close()
 
     def test_what_the_chat_refuses(self):
+        # Each case in a room of its own: a client that leaves is announced
+        # to the room.
         # A room name the before block refuses: no upgrade at all.
         c = self.client(room="no%20spaces", nick="ann")
         self.assertEqual(c.status, 404)
         self.assertIn(b"a room name is", c.response.body)
         # Without the subprotocol: upgraded (the server has nothing to
         # agree on), then closed by `open`.
-        c = self.client(nick="ann", protocols=())
+        c = self.client("refused", nick="ann", protocols=())
         self.assertEqual((c.status, c.protocol), (101, None))
         self.assertEqual(c.recv_close(), (1008, "subprotocol chat.v1 required"))
         # A binary message.
-        c = self.joined("lobby", nick="ann")
+        c = self.joined("binary", nick="ann")
         c.send_frame(0x2, b"\x00\x01")
         self.assertEqual(c.recv_close(), (1003, "text messages only"))
         # Past limits { ws_message 4K; }: the runtime's own 1009.
-        c = self.joined("lobby", nick="ann")
+        c = self.joined("big", nick="ann")
         c.send_text("x" * 4097)
         self.assertEqual(c.recv_close(), (1009, ""))
         # Not a WebSocket request at all.
