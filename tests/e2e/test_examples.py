@@ -5,9 +5,12 @@ loopback, with assertions on status, headers and body.  tests/e2e/echo.srv
 covers the request side of the C API the examples do not reach (header
 lookup, query strings, limits, a 4 MiB response)."""
 
+import base64
+import hashlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import time
 import unittest
@@ -18,6 +21,142 @@ from srvtest import Server, check_date, connect, example, format_request, http, 
 
 def allow_set(response):
     return {m.strip() for m in response.get("Allow", "").split(",") if m.strip()}
+
+
+class WsClient:
+    """A WebSocket client (RFC 6455) over a raw socket, standard library
+    only: the opening handshake by hand, masked frames out, frames in.
+    Enough for the chat: text, binary, close; pings are answered.
+
+        c = WsClient(server, "/ws/lobby", protocols=["chat.v1"])
+        c.send_text("hi"); op, payload = c.recv()
+    """
+
+    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, server, path, protocols=(), timeout=5):
+        self.sock = connect(server, timeout=timeout)
+        self.buf = b""
+        key = base64.b64encode(os.urandom(16))
+        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                   ("Sec-WebSocket-Key", key.decode()), ("Sec-WebSocket-Version", "13")]
+        if protocols:
+            headers.append(("Sec-WebSocket-Protocol", ", ".join(protocols)))
+        self.sock.sendall(format_request(server, "GET", path, headers=headers))
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.response = srvtest.parse_response(head + b"\r\n\r\n", head_only=True)[0]
+        self.status = self.response.status
+        if self.status == 101:
+            accept = base64.b64encode(hashlib.sha1(key + self.GUID).digest()).decode()
+            assert self.response.get("Sec-WebSocket-Accept") == accept, self.response
+        else:
+            # Not upgraded: an ordinary response, whose body follows.
+            self.sock.settimeout(timeout)
+            rest = self.buf
+            length = int(self.response.get("Content-Length", "0"))
+            while len(rest) < length:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+            self.response.body = rest[:length]
+
+    @property
+    def protocol(self):
+        return self.response.get("Sec-WebSocket-Protocol")
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def send_frame(self, opcode, payload, fin=True):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def send_text(self, text):
+        self.send_frame(0x1, text.encode())
+
+    def recv(self):
+        """The next message or close frame: (opcode, payload).  Server
+        frames are never masked; this client offers no extension, so RSV
+        bits must be clear."""
+        message, opcode = b"", None
+        while True:
+            b0, b1 = self._take(2)
+            assert b0 & 0x70 == 0 and b1 & 0x80 == 0, (b0, b1)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._take(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._take(8))[0]
+            op, payload = b0 & 0x0F, self._take(n)
+            if op == 0x9:
+                self.send_frame(0xA, payload)
+                continue
+            if op == 0xA:
+                continue
+            if op == 0x8:
+                return op, payload
+            message += payload
+            opcode = opcode if op == 0 else op
+            if b0 & 0x80:
+                return opcode, message
+
+    def recv_json(self):
+        op, payload = self.recv()
+        if op != 0x1:
+            raise AssertionError("expected a text message, got opcode %d %r" % (op, payload))
+        return json.loads(payload)
+
+    def recv_close(self):
+        """The close frame's (code, reason), after echoing it; then the
+        server must close the connection."""
+        op, payload = self.recv()
+        if op != 0x8:
+            raise AssertionError("expected a close frame, got opcode %d %r" % (op, payload))
+        code = struct.unpack("!H", payload[:2])[0] if payload else None
+        try:
+            self.send_frame(0x8, payload[:2])
+        except OSError:
+            pass
+        return code, payload[2:].decode()
+
+    def closed_by_server(self):
+        """Whether the server closes the TCP connection (within the
+        socket's timeout) with nothing more sent."""
+        try:
+            self._fill()
+        except EOFError:
+            return True
+        except OSError:
+            return True
+        return False
+
+    def close(self, code=1000):
+        try:
+            self.send_frame(0x8, struct.pack("!H", code))
+        except OSError:
+            pass
+        self.sock.close()
 
 
 class ResponseChecks(unittest.TestCase):
@@ -445,6 +584,121 @@ class DashboardTest(ResponseChecks):
         c = srvtest.SseClient(self.server, headers=[("Last-Event-ID", "7-1")])
         self.assertRegex(c.event()[1], r"last saw 7-1$")
         c.close()
+
+
+class ChatTest(ResponseChecks):
+    """examples/chat.srv: WebSocket rooms over pub/sub, two workers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.enterClassContext(
+            Server(example("chat"), cwd=os.path.join(srvtest.SOURCE, "examples")))
+
+    def client(self, room="lobby", nick=None, protocols=("chat.v1",)):
+        path = "/ws/" + room + ("?nick=" + nick if nick is not None else "")
+        c = WsClient(self.server, path, protocols=protocols)
+        self.addCleanup(c.sock.close)
+        return c
+
+    def joined(self, room, worker=None, nick=None):
+        """A client in ROOM (on WORKER, when given: connections are opened
+        until one lands there), its welcome read.  With NICK it joins by
+        its first message and reads its own join notice."""
+        for _ in range(64):
+            c = self.client(room)
+            self.assertEqual((c.status, c.protocol), (101, "chat.v1"), c.response)
+            welcome = c.recv_json()
+            self.assertEqual((welcome["type"], welcome["room"]), ("welcome", room))
+            if worker is None or welcome["worker"] == worker:
+                break
+            c.close()  # never joined: the room hears nothing of it
+        else:
+            self.fail("no connection reached worker %d" % worker)
+        c.worker = welcome["worker"]
+        if nick is not None:
+            c.send_text(nick)
+            self.assertEqual(c.recv_json(), {"type": "join", "nick": nick})
+        return c
+
+    def test_the_page_is_served(self):
+        r = self.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.get("Content-Type"), "text/html; charset=utf-8")
+        self.assertIn(b'new WebSocket(', r.body)
+        self.assertIn(b'"chat.v1"', r.body)
+
+    def test_a_room_hears_itself_on_both_workers_and_no_other_room_does(self):
+        ann = self.joined("lobby", worker=0, nick="ann")
+        bob = self.joined("lobby", worker=1, nick="bob")
+        self.assertEqual(ann.recv_json(), {"type": "join", "nick": "bob"})
+        # Another room, joined by the query string.
+        cat = self.client("kitchen", nick="cat")
+        self.assertEqual(cat.recv_json()["type"], "welcome")
+        self.assertEqual(cat.recv_json(), {"type": "join", "nick": "cat"})
+
+        ann.send_text('hello "bob" \\ \u00e9\n')
+        said = {"type": "message", "nick": "ann", "text": 'hello "bob" \\ \u00e9\n'}
+        self.assertEqual(ann.recv_json(), said)
+        self.assertEqual(bob.recv_json(), said)
+        bob.send_text("hi ann")
+        said = {"type": "message", "nick": "bob", "text": "hi ann"}
+        self.assertEqual(bob.recv_json(), said)
+        self.assertEqual(ann.recv_json(), said)
+
+        # Both workers have delivered the lobby's messages by now, so had the
+        # kitchen been subscribed to them they would come before its own.
+        cat.send_text("anyone?")
+        self.assertEqual(cat.recv_json(), {"type": "message", "nick": "cat", "text": "anyone?"})
+
+        ann.close()
+        self.assertEqual(bob.recv_json(), {"type": "leave", "nick": "ann"})
+        bob.close()
+        cat.close()
+
+    def test_bad_nicknames_are_closed_with_1008_and_a_reason(self):
+        reason = "nickname must be 1 to 24 letters, digits, '-', '_' or '.'"
+        for nick in ["a%20b", "x" * 25, "%3Cscript%3E", "", "caf%C3%A9"]:
+            with self.subTest(query=nick):
+                c = self.client("nicks", nick=nick)
+                self.assertEqual(c.status, 101)
+                self.assertEqual(c.recv_json()["type"], "welcome")
+                self.assertEqual(c.recv_close(), (1008, reason))
+                self.assertTrue(c.closed_by_server())
+        for nick in ["", "two words", "y" * 25, "tab\t"]:
+            with self.subTest(message=nick):
+                c = self.joined("nicks")
+                c.send_text(nick)
+                self.assertEqual(c.recv_close(), (1008, reason))
+                self.assertTrue(c.closed_by_server())
+        # The longest and the odd-looking but allowed ones pass.
+        c = self.client("nicks", nick="z" * 24)
+        c.recv_json()
+        self.assertEqual(c.recv_json(), {"type": "join", "nick": "z" * 24})
+        c.close()
+
+    def test_what_the_chat_refuses(self):
+        # Each case in a room of its own: a client that leaves is announced
+        # to the room.
+        # A room name the before block refuses: no upgrade at all.
+        c = self.client(room="no%20spaces", nick="ann")
+        self.assertEqual(c.status, 404)
+        self.assertIn(b"a room name is", c.response.body)
+        # Without the subprotocol: upgraded (the server has nothing to
+        # agree on), then closed by `open`.
+        c = self.client("refused", nick="ann", protocols=())
+        self.assertEqual((c.status, c.protocol), (101, None))
+        self.assertEqual(c.recv_close(), (1008, "subprotocol chat.v1 required"))
+        # A binary message.
+        c = self.joined("binary", nick="ann")
+        c.send_frame(0x2, b"\x00\x01")
+        self.assertEqual(c.recv_close(), (1003, "text messages only"))
+        # Past limits { ws_message 4K; }: the runtime's own 1009.
+        c = self.joined("big", nick="ann")
+        c.send_text("x" * 4097)
+        self.assertEqual(c.recv_close(), (1009, ""))
+        # Not a WebSocket request at all.
+        r = self.get("/ws/lobby")
+        self.assertEqual((r.status, r.get("Upgrade")), (426, "websocket"))
 
 
 class RequestApiTest(ResponseChecks):
