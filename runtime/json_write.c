@@ -10,6 +10,10 @@
  * (Unicode table 3-7), each offending byte becoming U+FFFD.  Only doubles
  * go through the C library (printf, then strtod to find the shortest form
  * that reads back the same); integers and strings never do.
+ *
+ * The same writer makes messages (srv_json_message: a WebSocket message,
+ * an event, a publish), which have no response and no arena: the buffer is
+ * then the writer's own, on the heap, and a misuse is logged instead.
  */
 #include "internal.h"
 
@@ -22,7 +26,7 @@
 #define MAX_DEPTH 64
 
 struct srv_json {
-    struct srv_response *res;
+    struct srv_response *res; /* NULL: a message (srv_json_message) */
     char *buf;
     size_t len, cap;
     unsigned depth;
@@ -149,8 +153,12 @@ char *srv__json_quote(char *out, const char *s, size_t len)
 
 static void misuse(struct srv_json *j, const char *what)
 {
-    if (!j->failed)
-        srv__response_fail(j->res, "JSON writer:", what);
+    if (!j->failed) {
+        if (j->res != NULL)
+            srv__response_fail(j->res, "JSON writer:", what);
+        else
+            srv_log(SRV_LOG_ERROR, "JSON writer: %s (the message is not sent)", what);
+    }
     j->failed = true;
 }
 
@@ -162,9 +170,13 @@ static void reserve(struct srv_json *j, size_t n)
     size_t cap = j->cap * 2;
     if (cap < j->len + n)
         cap = j->len + n;
-    char *b = srv__arena_alloc(j->res->arena, cap);
-    memcpy(b, j->buf, j->len);
-    j->buf = b;
+    if (j->res == NULL) {
+        j->buf = srv__xrealloc(j->buf, cap);
+    } else {
+        char *b = srv__arena_alloc(j->res->arena, cap);
+        memcpy(b, j->buf, j->len);
+        j->buf = b;
+    }
     j->cap = cap;
 }
 
@@ -239,6 +251,32 @@ struct srv_json *srv_json_begin(struct srv_response *res)
     j->cap = 256;
     j->buf = srv__arena_alloc(res->arena, j->cap);
     return j;
+}
+
+struct srv_json *srv_json_message(void)
+{
+    struct srv_json *j = srv__xcalloc(1, sizeof *j);
+    j->cap = 256;
+    j->buf = srv__xmalloc(j->cap);
+    return j;
+}
+
+const char *srv_json_text(const struct srv_json *j, size_t *len)
+{
+    if (j->res != NULL || !j->done || j->failed) {
+        *len = 0;
+        return NULL;
+    }
+    *len = j->len;
+    return j->buf;
+}
+
+void srv_json_free(struct srv_json *j)
+{
+    if (j == NULL || j->res != NULL)
+        return; /* a response's writer lives in the request arena */
+    free(j->buf);
+    free(j);
 }
 
 static void open_container(struct srv_json *j, char c)
@@ -452,6 +490,11 @@ void srv_json_end(struct srv_json *j)
         return;
     }
     j->done = true;
+    if (j->res == NULL) {
+        reserve(j, 1);
+        j->buf[j->len] = '\0'; /* text for srv_ws_send_text and printf alike */
+        return;
+    }
     srv_response_set_header(j->res, "Content-Type", "application/json");
     srv_response_body_static(j->res, j->buf, j->len);
 }

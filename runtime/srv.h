@@ -382,8 +382,29 @@ void srv_json_uint(struct srv_json *j, uint64_t v);
 void srv_json_double(struct srv_json *j, double v);
 void srv_json_bool(struct srv_json *j, bool v);
 void srv_json_null(struct srv_json *j);
-/* Sets the body and Content-Type: application/json (replacing both). */
+/* Sets the body and Content-Type: application/json (replacing both); for
+ * a message, ends it. */
 void srv_json_end(struct srv_json *j);
+
+/* The same writer for a message that is not a response body - a WebSocket
+ * message, an event, a publish - from any callback:
+ *
+ *     struct srv_json *j = srv_json_message();
+ *     srv_json_object(j); ... srv_json_object_end(j);
+ *     srv_json_end(j);
+ *     size_t len;
+ *     const char *text = srv_json_text(j, &len);
+ *     if (text != NULL)
+ *         srv_ws_send_text(ws, text);
+ *     srv_json_free(j);
+ *
+ * Its memory is its own (the heap): free it with srv_json_free().  A misuse
+ * is logged, and srv_json_text() then gives NULL, as it does before
+ * srv_json_end(); otherwise the text, NUL-terminated, LEN bytes, valid
+ * until srv_json_free(). */
+struct srv_json *srv_json_message(void);
+const char *srv_json_text(const struct srv_json *j, size_t *len);
+void srv_json_free(struct srv_json *j);
 
 /* ---------------------------------------------------------------------------
  * Process model.
@@ -470,9 +491,9 @@ void *srv_sse_data(const struct srv_sse *sse);
  * open {...} message {...} close {...} }`.
  *
  * A connection lives from its `open` block to its `close` block, which runs
- * exactly once with the close code and reason (1006 and "" when the
- * connection ended without a close frame: the peer vanished, a dead-peer
- * timeout).  The request is readable in `open` only.  Messages arrive whole
+ * exactly once with the close code and reason (1006 when the connection
+ * ended without a close frame: reason "" when the peer vanished, "no answer
+ * to ping" after the dead-peer timeout).  The request is readable in `open` only.  Messages arrive whole
  * in `message` (reassembled from their fragments, decompressed, text checked
  * for UTF-8); MSG is valid until the block returns.  Sending works from any
  * callback of the worker until `close` has run; it never blocks: what the
@@ -481,8 +502,11 @@ void *srv_sse_data(const struct srv_sse *sse);
  */
 struct srv_ws;
 
-/* Sends a text message (TEXT must be valid UTF-8: -EINVAL otherwise) or a
- * binary one.  Returns 0, or -EPIPE once the connection is closing. */
+/* srv_ws_send_text sends TEXT as a text message, and checks it: not valid
+ * UTF-8 is -EINVAL, nothing sent.  srv_ws_send sends MSG[0..LEN) as a binary
+ * message, or with BINARY false as a text message it does not check (the
+ * caller vouches for its UTF-8).  Both return 0, or -EPIPE once the
+ * connection is closing. */
 int srv_ws_send_text(struct srv_ws *ws, const char *text);
 int srv_ws_send(struct srv_ws *ws, const void *msg, size_t len, bool binary);
 /* A ping with up to 125 bytes of payload (the pong is the peer's business). */

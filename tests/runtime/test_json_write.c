@@ -36,6 +36,56 @@ static json_t *reparse(const char *text, size_t len)
 
 /* ---- Structure ------------------------------------------------------------ */
 
+/* A message: its own memory, NUL-terminated text, long enough to grow the
+ * buffer several times, and no response touched. */
+START_TEST(a_message_has_its_own_memory)
+{
+    struct srv_json *j = srv_json_message();
+    size_t len = 99;
+    ck_assert_ptr_null(srv_json_text(j, &len)); /* not ended yet */
+    ck_assert_uint_eq(len, 0);
+    srv_json_object(j);
+    srv_json_key(j, "type");
+    srv_json_string(j, "message");
+    srv_json_key(j, "text");
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[10] = '"';
+    srv_json_string(j, big);
+    srv_json_object_end(j);
+    srv_json_end(j);
+    const char *text = srv_json_text(j, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(strlen(text), len);
+    ck_assert_str_eq(text + len - 6, "xxxx\"}");
+    json_t *doc = reparse(text, len);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "type")), "message");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "text")), big);
+    json_decref(doc);
+    srv_json_free(j);
+    ck_assert(!fx_res.failed);
+    ck_assert_uint_eq(fx_res.body_len, 0);
+}
+END_TEST
+
+/* A misuse in a message: no text, nothing sent, the response untouched. */
+START_TEST(a_misused_message_has_no_text)
+{
+    struct srv_json *j = srv_json_message();
+    srv_json_array(j);
+    srv_json_key(j, "k"); /* a key in an array */
+    srv_json_array_end(j);
+    srv_json_end(j);
+    size_t len = 5;
+    ck_assert_ptr_null(srv_json_text(j, &len));
+    ck_assert_uint_eq(len, 0);
+    srv_json_free(j);
+    srv_json_free(NULL);
+    ck_assert(!fx_res.failed);
+}
+END_TEST
+
 START_TEST(commas_and_colons_are_automatic)
 {
     struct srv_json *j = srv_json_begin(&fx_res);
@@ -410,6 +460,8 @@ static Suite *json_write_suite(void)
     tcase_add_test(tc, end_replaces_body_and_content_type);
     tcase_add_test(tc, deep_nesting_up_to_64_levels);
     tcase_add_test(tc, misuse_fails_the_response);
+    tcase_add_test(tc, a_message_has_its_own_memory);
+    tcase_add_test(tc, a_misused_message_has_no_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("numbers");
     tcase_set_timeout(tc, 10);
