@@ -317,7 +317,8 @@ class EchoTest(WsTestCase):
     def echo_all(self, compression):
         big_text = "".join(chr(0x20 + i % 0x5e) for i in range(16384)) + "é✓"
         big_bin = os.urandom(16384)
-        messages = ["hi", b"\x00\xff\x01", "", b"", big_text, big_bin, "x" * (WS_MESSAGE - 1)]
+        messages = ["hi", b"\x00\xff\x01", "", b"", big_text, big_bin, "x" * WS_MESSAGE,
+                    os.urandom(WS_MESSAGE)]
 
         async def go():
             async with websockets.connect(url(self.server, "/echo"),
