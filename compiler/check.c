@@ -1077,12 +1077,15 @@ static void check_ws(Route *r, Diag *d, Arena *a)
     /* Options, in any order: `protocols "a" "b" ...` and `deflate`. */
     const Directive *o = r->options;
     static const char *const options[] = {"protocols", "deflate"};
-    bool seen_protocols = false;
+    const Token *seen_deflate = NULL, *seen_protocols = NULL;
     for (unsigned i = 0; i < o->nargs;) {
         Token t = o->args[i];
         if (t.kind == T_IDENT && text_is(t, "deflate")) {
-            if (r->ws_deflate)
+            if (seen_deflate) {
                 diag_error(d, t.loc, "'deflate' given twice");
+                diag_note(d, seen_deflate->loc, "first given here");
+            }
+            seen_deflate = &o->args[i];
             r->ws_deflate = true;
             i++;
             continue;
@@ -1097,9 +1100,10 @@ static void check_ws(Route *r, Diag *d, Arena *a)
         }
         if (seen_protocols) {
             diag_error(d, t.loc, "'protocols' given twice");
+            diag_note(d, seen_protocols->loc, "first given here");
             break;
         }
-        seen_protocols = true;
+        seen_protocols = &o->args[i];
         unsigned first = ++i;
         while (i < o->nargs && o->args[i].kind != T_IDENT) {
             Token p = o->args[i];

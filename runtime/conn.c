@@ -1619,8 +1619,22 @@ int srv__ws_write(struct srv_ws *ws, const struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
+    /* Corked, frames wait in the queue to go out together; but those the
+     * socket was never offered say nothing about the client.  Before they
+     * would pass the limit they are offered, and this frame goes out as if
+     * uncorked: otherwise a block sending more than ws_queue bytes at once
+     * (an echo of a message of ws_message bytes, with the defaults of 1
+     * MiB each) was closed with 1008 whatever the client's speed. */
+    bool direct = !ws->corked;
+    if (ws->corked && ws->qlen - ws->qoff + total > ws->limit) {
+        if (!ws_flush(ws)) {
+            ws_gone(ws);
+            return -EPIPE;
+        }
+        direct = true;
+    }
     size_t done = 0;
-    if (!ws->corked && ws->qoff == ws->qlen) {
+    if (direct && ws->qoff == ws->qlen) {
         ssize_t n;
         do
             n = writev(ws->conn->io.fd, iov, iovcnt);

@@ -285,13 +285,52 @@ START_TEST(a_zip_bomb_stops_at_the_limit)
 }
 END_TEST
 
+START_TEST(incompressible_data_at_the_limit_passes_whatever_the_memlevel)
+{
+    /* zlib's stored blocks are as small as its memLevel makes them, 5
+     * bytes each: random bytes grow by up to ~4 % on the wire (2.5 per
+     * thousand at python3-websockets' memLevel 5).  A message within the
+     * limits passes, in one frame, with the frame limit at its default. */
+    struct srv__ws_limits lim = {.message = 1 << 16};
+    static unsigned char msg[1 << 16], z[(1 << 16) * 2];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof msg; i++) {
+        x = x * 1103515245 + 12345;
+        msg[i] = (unsigned char)(x >> 24);
+    }
+    for (int level = 1; level <= 9; level += 4) {
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, -15, level, Z_DEFAULT_STRATEGY), Z_OK);
+        zs.next_in = msg;
+        zs.avail_in = sizeof msg;
+        zs.next_out = z;
+        zs.avail_out = sizeof z;
+        ck_assert_int_eq(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+        size_t zn = sizeof z - zs.avail_out - 4;
+        deflateEnd(&zs);
+        ck_assert_uint_gt(zn, sizeof msg);
+        size_t n = ws_frame(sbuf, WF_FIN | WF_RSV1, SRV__WS_BINARY, z, zn);
+        struct srv__ws_deflate *pmd = pmd_takeover();
+        struct ws_out o;
+        ws_run(sbuf, n, NULL, 0, &lim, pmd, &o);
+        srv__ws_deflate_free(pmd);
+        ck_assert_int_eq(o.error, 0);
+        ck_assert_uint_eq(o.len[0], sizeof msg);
+        ws_out_free(&o);
+    }
+}
+END_TEST
+
 START_TEST(compressed_wire_bytes_have_a_limit_too)
 {
     /* A compressed message may not be longer on the wire than the limit
-     * and a little room for stored blocks. */
+     * and what deflate may add to incompressible data (zlib's bound: an
+     * eighth, a sixty-fourth and 64 bytes). */
     struct srv__ws_limits lim = {.message = 10000, .frame = 20000};
     static unsigned char p[20000];
-    size_t n = ws_frame(sbuf, WF_FIN | WF_RSV1, SRV__WS_BINARY, p, 10000 + 9 + 64 + 1);
+    size_t n = ws_frame(sbuf, WF_FIN | WF_RSV1, SRV__WS_BINARY, p,
+                        10000 + 1250 + 156 + 64 + 1);
     struct ws_out o;
     size_t at = ws_check_cuts(sbuf, n, &lim, pmd_takeover, &o);
     ck_assert_int_eq(o.error, -1009);
@@ -489,6 +528,7 @@ Suite *ws_deflate_suite(void)
     tcase_add_test(t, references_past_a_small_window);
     tcase_add_test(t, a_zip_bomb_stops_at_the_limit);
     tcase_add_test(t, compressed_wire_bytes_have_a_limit_too);
+    tcase_add_test(t, incompressible_data_at_the_limit_passes_whatever_the_memlevel);
     suite_add_tcase(s, t);
     t = tcase_create("deflate");
     tcase_set_timeout(t, 120);
