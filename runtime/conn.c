@@ -485,7 +485,7 @@ static __attribute__((noinline)) void log_response(struct srv__conn *c, unsigned
     /* Only the JSON format has the duration: the combined one reads no
      * clock. */
     if (c->srv->log->format == SRV_ACCESS_LOG_JSON)
-        e.duration_us = srv__clock_us() - req->start_us;
+        e.duration_us = srv__ticks_to_us(srv__ticks() - req->start_ticks);
     if (known) {
         const struct srv__head *h = &req->head;
         e.method = h->method_name;
@@ -1083,17 +1083,13 @@ static void serve(struct srv__conn *c)
     settle(c);
 }
 
-/* The first bytes of a request have been read: its clock starts (the JSON
- * access log's duration_us, with a clock read of its own; the metrics'
- * latency, from the loop iteration's reading, stored whether metrics are
- * on or not: cheaper than asking). */
+/* The first bytes of a request have been read: its clock starts, at the
+ * loop iteration's reading (the metrics' latency, the JSON access log's
+ * duration_us), stored whether either is on or not: cheaper than asking. */
 static inline void request_begins(struct srv__conn *c)
 {
-    struct srv__server *s = c->srv;
     c->state = ST_HEAD;
     c->w->req.start_ticks = srv__loop_ticks;
-    if (SRV__UNLIKELY(s->log != NULL) && s->log->format == SRV_ACCESS_LOG_JSON)
-        c->w->req.start_us = srv__clock_us();
 }
 
 static void on_readable(struct srv__conn *c)

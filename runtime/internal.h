@@ -164,13 +164,21 @@ extern char srv__date_line[SRV__DATE_LINE_LEN];
 /* Formats T (seconds since the epoch, UTC) as an IMF-fixdate into OUT
  * (SRV__DATE_LEN bytes + NUL).  What srv__date() caches; exposed for tests. */
 void srv__date_format(char *out, int64_t t);
-/* Ticks, the unit request latencies are measured in for the metrics: the
- * CPU's time-stamp counter where the kernel keeps its own time by it
- * (x86-64 with clocksource "tsc": invariant and synchronised across CPUs),
- * read in one instruction; otherwise nanoseconds of CLOCK_MONOTONIC.
- * metrics.c decides which once, before the workers fork, and knows how
- * many nanoseconds a tick is. */
+/* Ticks, the unit request latencies are measured in (metrics, the JSON
+ * access log's duration_us): the CPU's time-stamp counter where the kernel
+ * keeps its own time by it (x86-64 with clocksource "tsc": invariant and
+ * synchronised across CPUs), read in one instruction; otherwise nanoseconds
+ * of CLOCK_MONOTONIC.  srv__ticks_calibrate() decides which, before the
+ * workers fork, and measures how many nanoseconds a tick is. */
 extern SRV__HIDDEN bool srv__ticks_tsc;
+extern SRV__HIDDEN double srv__ns_per_tick;
+/* Chooses the tick (nanoseconds when CLOCK_ONLY, as tests ask) and measures
+ * it: 5 ms of sleep. */
+void srv__ticks_calibrate(bool clock_only);
+static inline uint64_t srv__ticks_to_us(uint64_t ticks)
+{
+    return (uint64_t)((double)ticks * srv__ns_per_tick / 1000.0);
+}
 static inline uint64_t srv__ticks(void)
 {
 #if defined(__x86_64__)
@@ -446,8 +454,7 @@ struct srv_request {
     struct srv__conn *conn;
     const struct srv_app *app;
     struct srv__peer *peer;        /* made on demand when CONN is NULL (tests) */
-    uint64_t start_us;             /* srv__clock_us() of the read that began it (access log) */
-    uint64_t start_ticks;          /* srv__loop_ticks of that read (metrics) */
+    uint64_t start_ticks;          /* srv__loop_ticks of the read that began it (metrics, log json) */
     int fd;                        /* the connection's socket (for the peer) */
     struct srv__head head;
     struct srv_match match;

@@ -80,57 +80,11 @@ static struct shared *shm;
 static size_t shm_size;
 static struct srv__metrics_slot *mine;
 
-/* ---- Ticks ------------------------------------------------------------------ */
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Whether the kernel keeps CLOCK_MONOTONIC by the time-stamp counter: then
- * the counter is invariant and synchronised across CPUs, as the kernel
- * checked before choosing it. */
-static bool kernel_uses_tsc(void)
-{
-    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                  O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    char name[16];
-    ssize_t n = read(fd, name, sizeof name);
-    close(fd);
-    return n == 4 && memcmp(name, "tsc\n", 4) == 0;
-}
-
 static bool clock_only; /* srv__metrics_use_clock() */
 
 void srv__metrics_use_clock(bool on)
 {
     clock_only = on;
-}
-
-/* Chooses the tick and measures it: the counter's ticks over 5 ms of
- * CLOCK_MONOTONIC, each end read back to back (the error is that of two
- * readings, well under a thousandth). */
-static double calibrate(void)
-{
-    srv__ticks_tsc = false;
-#if defined(__x86_64__)
-    if (!clock_only && kernel_uses_tsc()) {
-        uint64_t t0 = monotonic_ns(), c0 = __builtin_ia32_rdtsc();
-        struct timespec pause = {0, 5000000};
-        while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
-            ;
-        uint64_t t1 = monotonic_ns(), c1 = __builtin_ia32_rdtsc();
-        if (c1 > c0 && t1 > t0) {
-            srv__ticks_tsc = true;
-            return (double)(t1 - t0) / (double)(c1 - c0);
-        }
-    }
-#endif
-    return 1.0;
 }
 
 uint64_t srv__metrics_ticks(uint64_t us)
@@ -178,7 +132,8 @@ int srv__metrics_create(int workers)
     shm = p; /* zeroed by the kernel */
     shm_size = size;
     shm->nslots = (uint32_t)workers;
-    shm->ns_per_tick = calibrate();
+    srv__ticks_calibrate(clock_only);
+    shm->ns_per_tick = srv__ns_per_tick;
     bucket_tables();
     return 0;
 }

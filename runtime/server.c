@@ -315,6 +315,12 @@ int srv_main(int argc, char **argv, const struct srv_app *app)
         srv__sockets_free(&socks);
         return 1;
     }
+    /* The JSON log's duration_us is measured in ticks, as the metrics'
+     * latencies are (srv__metrics_create calibrates them itself). */
+    if (app->log_format == SRV_ACCESS_LOG_JSON && !app->metrics) {
+        srv__ticks_calibrate(false);
+        srv__loop_ticks_on = true;
+    }
     if (inherited > 0)
         adopt_sockets(&socks, nlisten, &o);
     else if (open_listeners(o.host, &o.port, &socks, nlisten) < 0)

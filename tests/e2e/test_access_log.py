@@ -144,7 +144,24 @@ class JsonLogTest(unittest.TestCase):
             self.assertEqual(rec["peer"], "127.0.0.1")
             self.assertEqual(rec["worker"], 0)
             self.assertIsInstance(rec["duration_us"], int)
+            self.assertLess(rec["duration_us"], 250000)
             self.assertRegex(rec["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_duration_is_the_time_the_request_took(self):
+        with Server(srvtest.test_program("logged_json")) as server:
+            self.assertEqual(http(server, "GET", "/slow").status, 200)
+
+            def record():
+                for l in server.stderr_lines():
+                    if l.startswith("{") and '"/slow"' in l:
+                        return json.loads(l)
+                return None
+            rec = wait_until(record, 5)
+            self.assertTrue(rec, server.stderr_text())
+            # 250 ms of sleep, measured in CPU ticks converted to µs: a tick
+            # mismeasured would be off by orders of magnitude.
+            self.assertGreaterEqual(rec["duration_us"], 250000)
+            self.assertLess(rec["duration_us"], 2000000)
 
 
 class StartupTest(unittest.TestCase):
