@@ -40,24 +40,29 @@ if ! cmp -s <(sed -n '/"node_modules\/ws"/,/}/p' "$NODE_DIR/package-lock.json") 
 fi
 WS_VERSION=$(node -p "require('$NODE_DIR/node_modules/ws/package.json').version")
 
-# run NAME PORT SIZE WINDOW: one ws_load run; appends messages/s and MB/s
-# to $OUT/NAME.msgs and $OUT/NAME.mbs
+# run NAME PORT SIZE WINDOW: one ws_load run; appends messages/s, MB/s and
+# the server's CPU time per message (µs) to $OUT/NAME.{msgs,mbs,us}
 run() {
-    local line
+    local out pids
+    pids=$(pgrep -g "${BENCH_PGID[$1]}" | tr '\n' ' ')
     if [ "$LOAD_CPUS" = - ]; then
-        line=$("$OUT/ws_load" "$2" "$CONNS" "$4" "$3" "$DUR" 1) || exit 1
+        out=$(SERVER_PIDS=$pids "$OUT/ws_load" "$2" "$CONNS" "$4" "$3" "$DUR" 1) || exit 1
     else
-        line=$(taskset -c "$LOAD_CPUS" "$OUT/ws_load" "$2" "$CONNS" "$4" "$3" "$DUR" 1) || exit 1
+        out=$(SERVER_PIDS=$pids taskset -c "$LOAD_CPUS" "$OUT/ws_load" "$2" "$CONNS" "$4" "$3" "$DUR" 1) || exit 1
     fi
-    echo "$line" >>"$OUT/ws_load.log"
-    awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^messages\/s/) print int($i) }' <<<"$line" >>"$OUT/$1.msgs"
-    awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^MB\/s/) print $i }' <<<"$line" >>"$OUT/$1.mbs"
+    echo "$1 $out" >>"$OUT/ws_load.log"
+    field() { awk -v u="$1" '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ u) print $i }' <<<"$out"; }
+    field '^messages/s' >>"$OUT/$1.msgs"
+    field '^MB/s' >>"$OUT/$1.mbs"
+    field '^us/message' >>"$OUT/$1.us"
 }
 
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes the figures noisy)"
 echo "# srv: bench/ws_echo.srv, cc -O2; node $(node --version), ws $WS_VERSION (no bufferutil);" \
      "ws_load: $CONNS WebSockets, binary messages, ${DUR}s x $ROUNDS rounds, interleaved"
-printf '%-8s %-7s %-7s %12s %12s %9s %9s %9s\n' workers size window "srv msg/s" "node msg/s" \
-    "srv MB/s" "node MB/s" "srv/node"
+FMT='%-7s %-6s %-6s %11s %11s %8s %9s %9s %10s %10s\n'
+printf "$FMT" workers size window "srv msg/s" "node msg/s" srv/node "srv MB/s" "node MB/s" \
+    "srv us/msg" "node us/msg"
 for w in $WORKERS; do
     if [ "$w" -le 1 ]; then SCPU=0; LOAD_CPUS=1; else SCPU=-; LOAD_CPUS=-; fi
     start srv "$SCPU" "$OUT/ws_echo" --host 127.0.0.1 --port "$SRV_PORT" --workers "$w"
@@ -65,7 +70,7 @@ for w in $WORKERS; do
     ready "$SRV_PORT" && ready "$NODE_PORT" || exit 1
     for sc in $SCENARIOS; do
         size=${sc%:*} win=${sc#*:}
-        rm -f "$OUT"/srv.msgs "$OUT"/srv.mbs "$OUT"/node.msgs "$OUT"/node.mbs
+        rm -f "$OUT"/srv.{msgs,mbs,us} "$OUT"/node.{msgs,mbs,us}
         for r in $(seq 1 "$ROUNDS"); do
             # alternate who goes first, so drift in the machine hits both
             if [ $((r % 2)) -eq 1 ]; then order="srv node"; else order="node srv"; fi
@@ -75,9 +80,10 @@ for w in $WORKERS; do
             done
         done
         a=$(median <"$OUT/srv.msgs"); b=$(median <"$OUT/node.msgs")
-        printf '%-8s %-7s %-7s %12s %12s %9s %9s %9s\n' "$w" "$size" "$win" "$a" "$b" \
+        printf "$FMT" "$w" "$size" "$win" "$a" "$b" \
+            "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
             "$(median <"$OUT/srv.mbs")" "$(median <"$OUT/node.mbs")" \
-            "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+            "$(median <"$OUT/srv.us")" "$(median <"$OUT/node.us")"
     done
     stop srv; stop node
 done

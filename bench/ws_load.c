@@ -15,6 +15,12 @@
  * without an echo on any connection - ends the run with a message and
  * exit status 1.
  *
+ * With SERVER_PIDS in the environment (the server's process ids, separated
+ * by spaces), it also prints the CPU time those processes used in the
+ * measured interval, per echo and as a share of one CPU, and its own: when
+ * the client is the bottleneck, the server's CPU time per message still
+ * compares two servers.
+ *
  * Client frames are masked (RFC 6455 5.3), with one key per connection:
  * the server must unmask, and the client precomputes each connection's
  * masked frame once, so per message it re-masks only the sequence number
@@ -59,6 +65,44 @@ static long nconns, window, size, dur, warmup;
 static const char *path = "/echo";
 static size_t hlen, flen, rxcap; /* client frame header, whole frame, rx buffer */
 static unsigned char *payload;    /* what every message carries after its number */
+
+/* CPU seconds the processes in SERVER_PIDS have used (user + system, all
+ * their threads); 0 without SERVER_PIDS. */
+static double server_cpu(void)
+{
+    const char *pids = getenv("SERVER_PIDS");
+    double total = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    while (pids != NULL && *pids != '\0') {
+        char *end;
+        long pid = strtol(pids, &end, 10);
+        if (end == pids)
+            break;
+        pids = end;
+        char name[64], buf[1024];
+        snprintf(name, sizeof name, "/proc/%ld/stat", pid);
+        FILE *f = fopen(name, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* After "(comm)": state is field 3; utime and stime are 14 and 15. */
+        char *p = strrchr(buf, ')');
+        unsigned long long ut, st;
+        if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                                &ut, &st) == 2)
+            total += (double)(ut + st) / (double)tick;
+    }
+    return total;
+}
+
+static double own_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static double now(void)
 {
@@ -329,11 +373,15 @@ int main(int argc, char **argv)
     double t0 = now(), start = t0 + (double)warmup, stop = start + (double)dur;
     double last_echo = t0;
     bool counting = false;
+    double cpu0 = 0, own0 = 0;
     struct epoll_event evs[256];
     for (;;) {
         double t = now();
-        if (!counting && t >= start)
+        if (!counting && t >= start) {
             counting = true;
+            cpu0 = server_cpu();
+            own0 = own_cpu();
+        }
         if (t >= stop)
             break;
         if (t - last_echo > STALL_S)
@@ -350,6 +398,7 @@ int main(int argc, char **argv)
         }
     }
     double elapsed = now() - start;
+    double cpu = server_cpu() - cpu0, own = own_cpu() - own0;
     uint64_t total = 0, lo = UINT64_MAX, hi = 0;
     for (long i = 0; i < nconns; i++) {
         uint64_t k = conns[i].counted;
@@ -364,6 +413,9 @@ int main(int argc, char **argv)
            nconns, window, size, (double)total / elapsed,
            (double)total * (double)size / elapsed / 1e6, (unsigned long long)total, elapsed,
            (unsigned long long)lo, (unsigned long long)hi);
+    if (getenv("SERVER_PIDS") != NULL)
+        printf("ws_load: server CPU %.0f%% = %.2f us/message, client CPU %.0f%%\n",
+               100 * cpu / elapsed, cpu * 1e6 / (double)total, 100 * own / elapsed);
     for (long i = 0; i < nconns; i++)
         close(conns[i].fd);
     return 0;
