@@ -13,8 +13,11 @@
 # workers (N > 1).  With 1 worker each server is pinned to CPU 0 and
 # ws_load to CPU 1; with more nothing is pinned (on a 2-core machine the
 # servers then share the CPUs with ws_load: compare ratios, not absolute
-# figures).  Prints median messages/s and MB/s (echoed payload, one way)
-# and the srv/node ratio of messages/s.
+# figures).  Prints, per scenario, the median messages/s, the srv/node
+# ratio of messages/s, MB/s (echoed payload, one way) and the CPU time each
+# server used per message (every process of it, user + system, read by
+# ws_load from /proc): when ws_load is the bottleneck, that column still
+# compares the servers.
 # Then bench/ws_idle_mem.py: RSS per idle WebSocket (after the handshake
 # and one echo each), IDLE of them, srv with 1 worker against node in one
 # process.
