@@ -34,6 +34,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -72,6 +73,9 @@
 #define WS_CLOSE_WAIT_MS 5000
 #define WS_READ_BUF 65536        /* the worker's one buffer for WebSocket reads */
 #define WS_READS_PER_EVENT 4     /* then the others get their turn */
+/* Corked frames (a read's batch of echoes) go out together once they pass
+ * this many bytes, rather than growing the queue by copying it again. */
+#define WS_CORK_MAX 65536
 
 /* The lists a connection can wait in: the timed ones, each of a fixed
  * duration, then the untimed ones, kept so a drain or a shutdown finds
@@ -1570,13 +1574,18 @@ static bool ws_flush(struct srv_ws *ws)
         ssize_t n = send(fd, ws->queue + ws->qoff, ws->qlen - ws->qoff, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ws->full = true;
+            return true;
+        }
         if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK;
+            return false;
         ws->qoff += (size_t)n;
     }
     free(ws->queue);
     ws->queue = NULL;
     ws->qoff = ws->qlen = ws->qcap = 0;
+    ws->full = false;
     return true;
 }
 
@@ -1608,6 +1617,32 @@ static void ws_settle(struct srv__conn *c)
     want(c, EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0));
 }
 
+/* Writes the unsent part of WS's queue and then IOV[0..N) with one writev.
+ * Returns how many bytes of IOV went out (those of the queue are taken off
+ * it), or -1 when the socket failed. */
+static ssize_t ws_write_through(struct srv_ws *ws, const struct iovec *iov, int n)
+{
+    struct iovec v[4];
+    int k = 0;
+    assert(n <= 3); /* a header, a payload; the queue goes first */
+    size_t queued = ws->qlen - ws->qoff;
+    if (queued > 0)
+        v[k++] = (struct iovec){ws->queue + ws->qoff, queued};
+    for (int i = 0; i < n; i++)
+        v[k++] = iov[i];
+    ssize_t w;
+    do
+        w = writev(ws->conn->io.fd, v, k);
+    while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    size_t from_queue = (size_t)w < queued ? (size_t)w : queued;
+    ws->qoff += from_queue;
+    if (ws->qoff == ws->qlen)
+        ws->qoff = ws->qlen = 0;
+    return (ssize_t)((size_t)w - from_queue);
+}
+
 int srv__ws_write(struct srv_ws *ws, const struct iovec *iov, int iovcnt)
 {
     if (ws->dead)
@@ -1615,33 +1650,27 @@ int srv__ws_write(struct srv_ws *ws, const struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    /* Corked, frames wait in the queue to go out together; but those the
-     * socket was never offered say nothing about the client.  Before they
-     * would pass the limit they are offered, and this frame goes out as if
-     * uncorked: otherwise a block sending more than ws_queue bytes at once
-     * (an echo of a message of ws_message bytes, with the defaults of 1
-     * MiB each) was closed with 1008 whatever the client's speed. */
-    bool direct = !ws->corked;
-    if (ws->corked && ws->qlen - ws->qoff + total > ws->limit) {
-        if (!ws_flush(ws)) {
+    size_t queued = ws->qlen - ws->qoff, done = 0;
+    /* Uncorked with nothing waiting, the frame goes out at once.  Corked,
+     * frames wait to go out together, one send per read; but a batch that
+     * has grown past WS_CORK_MAX, or would pass the ws_queue limit, goes
+     * out with this frame unless the socket is known to be full.  Frames
+     * the socket was never offered say nothing about the client: without
+     * this, a block sending more than ws_queue bytes at once (an echo of a
+     * message of ws_message bytes, with the defaults of 1 MiB each) was
+     * closed with 1008 whatever the client's speed. */
+    if ((!ws->corked && queued == 0) ||
+        (ws->corked && !ws->full &&
+         (queued + total > WS_CORK_MAX || queued + total > ws->limit))) {
+        ssize_t n = ws_write_through(ws, iov, iovcnt);
+        if (n < 0) {
             ws_gone(ws);
             return -EPIPE;
         }
-        direct = true;
-    }
-    size_t done = 0;
-    if (direct && ws->qoff == ws->qlen) {
-        ssize_t n;
-        do
-            n = writev(ws->conn->io.fd, iov, iovcnt);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            ws_gone(ws);
-            return -EPIPE;
-        }
-        done = n > 0 ? (size_t)n : 0;
+        done = (size_t)n;
         if (done == total)
             return 0;
+        ws->full = true;
     }
     if (!ws_queue_append(ws, iov, iovcnt, done)) {
         /* The client does not take what it is sent (policy: 1008). */

@@ -1441,6 +1441,7 @@ struct srv_ws {
     struct srv__ws_sub *subs;
     struct srv_ws *end_next;    /* in conn.c's list of connections to end */
     bool corked;                /* everything waits in the queue (open, a read's batch) */
+    bool full;                  /* the socket took less than it was given: wait for EPOLLOUT */
     bool close_sent;            /* our close frame is queued: no frame may follow */
     bool close_received;        /* the client's close frame arrived */
     bool ending;                /* in the end list, or its `close` has run */
