@@ -173,6 +173,64 @@ START_TEST(every_byte_is_escaped_by_the_rule)
 }
 END_TEST
 
+/* The same rule for every byte at every place of a field long enough to be
+ * scanned 8 bytes at a time (and its tail byte by byte): the one lines of
+ * a log, in order, each against the path written out. */
+START_TEST(every_byte_at_every_place_of_a_long_field)
+{
+    enum { LEN = 19 }; /* two words and a tail of 3 */
+    for (int fmt = 0; fmt < 2; fmt++) {
+        unlink(path);
+        struct srv__access_log l;
+        ck_assert_int_eq(srv__access_log_open(&l, fmt ? SRV_ACCESS_LOG_JSON
+                                                      : SRV_ACCESS_LOG_COMBINED, path), 0);
+        for (unsigned at = 1; at < LEN; at++) {
+            for (unsigned c = 1; c < 256; c++) {
+                char p[LEN + 1];
+                memset(p, 'a', LEN);
+                p[0] = '/';
+                p[at] = (char)c;
+                p[LEN] = '\0';
+                struct srv__access_entry e = entry();
+                e.path = p;
+                e.path_len = LEN;
+                e.query = NULL;
+                srv__access_log_add(&l, &e);
+            }
+        }
+        srv__access_log_close(&l);
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        char line[512];
+        for (unsigned at = 1; at < LEN; at++) {
+            for (unsigned c = 1; c < 256; c++) {
+                ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+                char one[16];
+                bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+                if (plain)
+                    snprintf(one, sizeof one, "%c", c);
+                else if (!fmt)
+                    snprintf(one, sizeof one, "\\x%02x", c);
+                else if (c == '"' || c == '\\')
+                    snprintf(one, sizeof one, "\\%c", c);
+                else if (c < 0x20 || c == 0x7f)
+                    snprintf(one, sizeof one, "\\u%04x", c);
+                else
+                    snprintf(one, sizeof one, "\\ufffd"); /* a lone byte >= 0x80 */
+                char want[128];
+                snprintf(want, sizeof want, "%s/%.*s%s%.*s%s", fmt ? "\"path\":\"" : "GET ",
+                         (int)at - 1, "aaaaaaaaaaaaaaaaaaaa", one, (int)(LEN - at - 1),
+                         "aaaaaaaaaaaaaaaaaaaa", fmt ? "\"" : " HTTP/1.1");
+                ck_assert_msg(strstr(line, want) != NULL, "byte 0x%02x at %u, format %d: %s", c,
+                              at, fmt, line);
+            }
+        }
+        ck_assert_ptr_null(fgets(line, sizeof line, f));
+        fclose(f);
+    }
+}
+END_TEST
+
 START_TEST(long_fields_are_cut)
 {
     static char agent[10000];
@@ -287,6 +345,7 @@ int main(void)
     tcase_add_test(tc, bytes_that_could_break_a_line_are_escaped);
     tcase_add_test(tc, long_fields_are_cut);
     tcase_add_test(tc, every_byte_is_escaped_by_the_rule);
+    tcase_add_test(tc, every_byte_at_every_place_of_a_long_field);
     tcase_add_test(tc, pipe_writes_are_whole_lines_within_pipe_buf);
     tcase_add_test(tc, tick_flushes_after_a_second);
     tcase_add_test(tc, reopen_follows_a_rename);
