@@ -595,15 +595,20 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     w->res.headers = w->hdr_buf; /* no arena allocation for the usual few headers */
     w->res.headers_cap = sizeof w->hdr_buf;
     srv__dispatch(s->app, req, &w->res);
-    if (SRV__UNLIKELY(w->res.deferred)) {
-        defer_begin(c, body + len, saved, consumed);
+    if (SRV__UNLIKELY(w->res.outlives)) {
+        if (w->res.deferred) {
+            defer_begin(c, body + len, saved, consumed);
+            return;
+        }
+        body[len] = saved;
+        if (w->res.stream != NULL && stream_begin(c))
+            return;
+        if (w->res.upgrade != NULL && ws_begin(c, consumed))
+            return;
+        complete_request(c, consumed);
         return;
     }
     body[len] = saved;
-    if (SRV__UNLIKELY(w->res.stream != NULL) && stream_begin(c))
-        return;
-    if (SRV__UNLIKELY(w->res.upgrade != NULL) && ws_begin(c, consumed))
-        return;
     complete_request(c, consumed);
 }
 
@@ -2317,9 +2322,12 @@ int srv__server_run_once(struct srv__server *s, int max_wait_ms)
     int n = srv__loop_run_once(&s->loop, wait);
     send_finished(s);
     end_streams(s);
-    end_ws(s);
+    struct priv *p = priv_of(s);
+    if (SRV__UNLIKELY(p->ws_ending != NULL))
+        end_ws(s);
     sweep(s);
-    end_ws(s); /* a ping tick may have found a dead peer */
+    if (SRV__UNLIKELY(p->ws_ending != NULL))
+        end_ws(s); /* a ping tick may have found a dead peer */
     if (s->log != NULL)
         srv__access_log_tick(s->log, srv__now_ms());
     return n;

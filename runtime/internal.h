@@ -513,6 +513,9 @@ struct srv_response {
     bool failed;            /* a handler misused the API: answer 500 */
     bool answered;          /* a status or a body was set (srv_response_answered) */
     bool deferred;          /* srv_response_defer(): answered later, by finish */
+    /* Set with DEFERRED, STREAM or UPGRADE: the connection outlives the
+     * handler, and conn.c looks at which (one test for the usual case). */
+    bool outlives;
     const struct srv_sse_route *stream; /* srv_sse_start(): the connection becomes a stream */
     const struct srv__ws_upgrade *upgrade; /* srv_ws_start(): it switches to WebSocket */
     struct srv_request *req; /* the request it answers (set once, with the work) */
@@ -561,6 +564,7 @@ static inline void srv__response_init(struct srv_response *res, struct srv__aren
     res->failed = false;
     res->answered = false;
     res->deferred = false;
+    res->outlives = false;
     res->stream = NULL;
     res->upgrade = NULL;
     res->body = "";

@@ -348,6 +348,7 @@ void srv_response_defer(struct srv_response *res, srv_cancel_fn cancel, void *ar
         return;
     }
     res->deferred = true;
+    res->outlives = true;
     res->answered = true; /* a before block that defers answers, later */
     res->cancel = cancel;
     res->cancel_arg = arg;

@@ -37,6 +37,7 @@ void srv_sse_start(struct srv_request *req, struct srv_response *res,
     srv_response_add_header(res, "X-Accel-Buffering", "no");
     res->answered = true;
     res->stream = route;
+    res->outlives = true;
 }
 
 struct srv_sse *srv__sse_new(const struct srv_sse_route *route, size_t limit)

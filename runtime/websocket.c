@@ -57,6 +57,7 @@ void srv_ws_start(struct srv_request *req, struct srv_response *res,
     res->answered = true;
     srv__response_add_lines(res, up->hs.headers, up->hs.headers_len);
     res->upgrade = up;
+    res->outlives = true;
 }
 
 struct srv_ws *srv__ws_new(const struct srv__ws_upgrade *up, const struct srv_limits *lim)
