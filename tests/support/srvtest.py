@@ -273,11 +273,22 @@ class Server:
             os.kill(self.pid, sig)
 
     def wait(self, timeout):
-        """Wait up to TIMEOUT for exit; returns the status, or None if still running."""
+        """Wait up to TIMEOUT for exit; returns the status, or None if still running.
+        Once it has exited, what it wrote last is in stderr_text() too."""
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._join_readers()
+        return status
+
+    def _join_readers(self, timeout=5):
+        """Wait for the output readers to reach end of file: the pipes close
+        when the last process holding them (the master, its workers) has
+        exited, and until then the last lines may still be on their way."""
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Send SIG to the program and wait for it to exit; returns its status
@@ -288,13 +299,16 @@ class Server:
         shutdown request is a failure.
         """
         if self.proc.poll() is not None:
+            self._join_readers()
             return self.proc.returncode
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:
             pass
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
+            self._join_readers()
+            return status
         except subprocess.TimeoutExpired:
             self._kill_group()
             self.proc.wait(5)
