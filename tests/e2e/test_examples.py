@@ -5,8 +5,6 @@ loopback, with assertions on status, headers and body.  tests/e2e/echo.srv
 covers the request side of the C API the examples do not reach (header
 lookup, query strings, limits, a 4 MiB response)."""
 
-import base64
-import hashlib
 import json
 import os
 import socket
@@ -17,113 +15,59 @@ import unittest
 
 import srvtest
 from srvtest import Server, check_date, connect, example, format_request, http, read_response
+from wsraw import BINARY, CLOSE, PING, PONG, TEXT, RawWs, frame
 
 
 def allow_set(response):
     return {m.strip() for m in response.get("Allow", "").split(",") if m.strip()}
 
 
-class WsClient:
-    """A WebSocket client (RFC 6455) over a raw socket, standard library
-    only: the opening handshake by hand, masked frames out, frames in.
-    Enough for the chat: text, binary, close; pings are answered.
+class WsClient(RawWs):
+    """The chat's client, message by message, on wsraw's raw socket (no
+    extension offered): text out, whole messages in, pings answered.
 
         c = WsClient(server, "/ws/lobby", protocols=["chat.v1"])
         c.send_text("hi"); op, payload = c.recv()
     """
 
-    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
     def __init__(self, server, path, protocols=(), timeout=5):
-        self.sock = connect(server, timeout=timeout)
-        self.buf = b""
-        key = base64.b64encode(os.urandom(16))
-        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                   ("Sec-WebSocket-Key", key.decode()), ("Sec-WebSocket-Version", "13")]
-        if protocols:
-            headers.append(("Sec-WebSocket-Protocol", ", ".join(protocols)))
-        self.sock.sendall(format_request(server, "GET", path, headers=headers))
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        self.response = srvtest.parse_response(head + b"\r\n\r\n", head_only=True)[0]
-        self.status = self.response.status
-        if self.status == 101:
-            accept = base64.b64encode(hashlib.sha1(key + self.GUID).digest()).decode()
-            assert self.response.get("Sec-WebSocket-Accept") == accept, self.response
-        else:
-            # Not upgraded: an ordinary response, whose body follows.
-            self.sock.settimeout(timeout)
-            rest = self.buf
-            length = int(self.response.get("Content-Length", "0"))
-            while len(rest) < length:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                rest += chunk
-            self.response.body = rest[:length]
+        headers = [("Sec-WebSocket-Protocol", ", ".join(protocols))] if protocols else []
+        super().__init__(server, path, headers=headers, timeout=timeout)
 
     @property
     def protocol(self):
         return self.response.get("Sec-WebSocket-Protocol")
 
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        self.buf += chunk
-
-    def _take(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
     def send_frame(self, opcode, payload, fin=True):
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes([(0x80 if fin else 0) | opcode])
-        if n < 126:
-            head += bytes([0x80 | n])
-        elif n < 65536:
-            head += bytes([0x80 | 126]) + struct.pack("!H", n)
-        else:
-            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
+        self.send(frame(opcode, payload, fin=fin))
 
     def send_text(self, text):
-        self.send_frame(0x1, text.encode())
+        self.send_frame(TEXT, text.encode())
 
     def recv(self):
-        """The next message or close frame: (opcode, payload).  Server
-        frames are never masked; this client offers no extension, so RSV
-        bits must be clear."""
+        """The next message or close frame: (opcode, payload)."""
         message, opcode = b"", None
         while True:
-            b0, b1 = self._take(2)
-            assert b0 & 0x70 == 0 and b1 & 0x80 == 0, (b0, b1)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._take(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._take(8))[0]
-            op, payload = b0 & 0x0F, self._take(n)
-            if op == 0x9:
-                self.send_frame(0xA, payload)
+            f = self.frame()
+            if f is None:
+                raise EOFError("connection closed")
+            fin, rsv, op, payload = f
+            assert rsv == 0, f  # no extension was offered
+            if op == PING:
+                self.send_frame(PONG, payload)
                 continue
-            if op == 0xA:
+            if op == PONG:
                 continue
-            if op == 0x8:
+            if op == CLOSE:
                 return op, payload
             message += payload
             opcode = opcode if op == 0 else op
-            if b0 & 0x80:
+            if fin:
                 return opcode, message
 
     def recv_json(self):
         op, payload = self.recv()
-        if op != 0x1:
+        if op != TEXT:
             raise AssertionError("expected a text message, got opcode %d %r" % (op, payload))
         return json.loads(payload)
 
@@ -131,11 +75,11 @@ class WsClient:
         """The close frame's (code, reason), after echoing it; then the
         server must close the connection."""
         op, payload = self.recv()
-        if op != 0x8:
+        if op != CLOSE:
             raise AssertionError("expected a close frame, got opcode %d %r" % (op, payload))
         code = struct.unpack("!H", payload[:2])[0] if payload else None
         try:
-            self.send_frame(0x8, payload[:2])
+            self.send_frame(CLOSE, payload[:2])
         except OSError:
             pass
         return code, payload[2:].decode()
@@ -143,17 +87,12 @@ class WsClient:
     def closed_by_server(self):
         """Whether the server closes the TCP connection (within the
         socket's timeout) with nothing more sent."""
-        try:
-            self._fill()
-        except EOFError:
-            return True
-        except OSError:
-            return True
-        return False
+        before = len(self.buf)
+        return self.closed() and len(self.buf) == before
 
     def close(self, code=1000):
         try:
-            self.send_frame(0x8, struct.pack("!H", code))
+            self.send_frame(CLOSE, struct.pack("!H", code))
         except OSError:
             pass
         self.sock.close()
@@ -690,7 +629,7 @@ class ChatTest(ResponseChecks):
         self.assertEqual(c.recv_close(), (1008, "subprotocol chat.v1 required"))
         # A binary message.
         c = self.joined("binary", nick="ann")
-        c.send_frame(0x2, b"\x00\x01")
+        c.send_frame(BINARY, b"\x00\x01")
         self.assertEqual(c.recv_close(), (1003, "text messages only"))
         # Past limits { ws_message 4K; }: the runtime's own 1009.
         c = self.joined("big", nick="ann")
