@@ -578,6 +578,23 @@ static bool stream_begin(struct srv__conn *c);
 static bool ws_begin(struct srv__conn *c, size_t consumed);
 static void complete_request(struct srv__conn *c, size_t consumed);
 
+/* The handler kept the connection for later (srv_response_defer,
+ * srv_sse_start, srv_ws_start): true when that took the connection over,
+ * false when an ordinary response is to be queued after all (a refused
+ * stream or upgrade).  NUL is where the byte SAVED goes back. */
+static bool outlive(struct srv__conn *c, char *nul, char saved, size_t consumed)
+{
+    const struct srv_response *res = &c->w->res;
+    if (res->deferred) {
+        defer_begin(c, nul, saved, consumed);
+        return true;
+    }
+    *nul = saved;
+    if (res->stream != NULL && stream_begin(c))
+        return true;
+    return res->upgrade != NULL && ws_begin(c, consumed);
+}
+
 /* Runs the handler for the parsed request whose body is BODY[0..LEN), then
  * queues its response and consumes CONSUMED input bytes. */
 static void run_request(struct srv__conn *c, char *body, size_t len, size_t consumed)
@@ -595,19 +612,8 @@ static void run_request(struct srv__conn *c, char *body, size_t len, size_t cons
     w->res.headers = w->hdr_buf; /* no arena allocation for the usual few headers */
     w->res.headers_cap = sizeof w->hdr_buf;
     srv__dispatch(s->app, req, &w->res);
-    if (SRV__UNLIKELY(w->res.outlives)) {
-        if (w->res.deferred) {
-            defer_begin(c, body + len, saved, consumed);
-            return;
-        }
-        body[len] = saved;
-        if (w->res.stream != NULL && stream_begin(c))
-            return;
-        if (w->res.upgrade != NULL && ws_begin(c, consumed))
-            return;
-        complete_request(c, consumed);
+    if (SRV__UNLIKELY(w->res.outlives) && outlive(c, body + len, saved, consumed))
         return;
-    }
     body[len] = saved;
     complete_request(c, consumed);
 }
