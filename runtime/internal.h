@@ -151,7 +151,6 @@ void srv__boot_error(const char *fmt, ...) SRV_PRINTF(1, 2);
  */
 void srv__time_update(void);
 uint64_t srv__now_ms(void);     /* CLOCK_MONOTONIC, as of the last update */
-uint64_t srv__clock_us(void);   /* CLOCK_MONOTONIC now, in microseconds (a vDSO read) */
 int64_t srv__wall_sec(void);    /* CLOCK_REALTIME seconds, as of the last update */
 const char *srv__date(void);    /* "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes) */
 #define SRV__DATE_LEN 29

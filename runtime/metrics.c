@@ -43,13 +43,10 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 /* 50 us to 10 s in the 1-2.5-5 steps Prometheus's own defaults use, from
  * where a fast handler answers to where a client gives up. */

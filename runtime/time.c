@@ -98,13 +98,6 @@ int64_t srv__wall_sec(void)
     return date_sec;
 }
 
-uint64_t srv__clock_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- Ticks ------------------------------------------------------------------ */
 
 static uint64_t monotonic_ns(void)
